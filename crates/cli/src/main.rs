@@ -1,1 +1,81 @@
-fn main() {}
+//! `entraide`: runs and administers an Entraide node.
+
+mod demo;
+mod node;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Entraide: international cooperation against cybercrime.
+///
+/// One node per organisation (central authority, 24/7 point of contact,
+/// prosecution service, police cyber unit, provider...). Start with
+/// `entraide demo` to see two nodes with sample data, or
+/// `entraide init` then `entraide serve` to run your own.
+#[derive(Parser)]
+#[command(
+    name = "entraide",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node: configuration, keys directory, database and first administrator.
+    Init(node::InitArgs),
+    /// Run a node.
+    Serve(node::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(node::UserCommand),
+    /// Manage API bearer tokens.
+    #[command(subcommand)]
+    Token(node::TokenCommand),
+    /// Start two federated demo nodes with sample organisations, users and cases.
+    Demo(demo::DemoArgs),
+}
+
+/// Where a node keeps its configuration, keys, database and files.
+#[derive(Args, Clone)]
+pub struct DataDir {
+    #[arg(long, env = "ENTRAIDE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Init(args) => node::init(args).await,
+            Command::Serve(args) => node::serve(args).await,
+            Command::User(cmd) => node::user(cmd).await,
+            Command::Token(cmd) => node::token(cmd).await,
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -70,9 +70,11 @@ impl CaseAccess {
     pub fn manages_members(self, roles: RoleSet) -> bool {
         match self {
             CaseAccess::Manager => true,
-            CaseAccess::Member => {
-                roles.intersects(RoleSet::of(&[Role::Administrator, Role::Officer, Role::Approver]))
-            }
+            CaseAccess::Member => roles.intersects(RoleSet::of(&[
+                Role::Administrator,
+                Role::Officer,
+                Role::Approver,
+            ])),
             CaseAccess::None => false,
         }
     }

@@ -45,8 +45,6 @@ pub enum AuditAction {
     CaseCreated,
     #[serde(rename = "case.read")]
     CaseRead,
-    #[serde(rename = "case.listed")]
-    CaseListed,
     #[serde(rename = "case.member_added")]
     CaseMemberAdded,
     #[serde(rename = "case.member_removed")]
@@ -58,7 +56,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 23] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -78,7 +76,6 @@ impl AuditAction {
         Self::OrganisationSettingsChanged,
         Self::CaseCreated,
         Self::CaseRead,
-        Self::CaseListed,
         Self::CaseMemberAdded,
         Self::CaseMemberRemoved,
         Self::AuditRead,
@@ -106,7 +103,6 @@ impl AuditAction {
             Self::OrganisationSettingsChanged => "organisation.settings_changed",
             Self::CaseCreated => "case.created",
             Self::CaseRead => "case.read",
-            Self::CaseListed => "case.listed",
             Self::CaseMemberAdded => "case.member_added",
             Self::CaseMemberRemoved => "case.member_removed",
             Self::AuditRead => "audit.read",

@@ -19,7 +19,10 @@ impl CaseReference {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let s = input.trim();
         if s.is_empty() {
-            return Err(ParseError::new("case_reference_required", "the case reference is required"));
+            return Err(ParseError::new(
+                "case_reference_required",
+                "the case reference is required",
+            ));
         }
         let ok = s.len() <= 64
             && s.chars()
@@ -65,7 +68,15 @@ pub struct CaseTitle(String);
 
 impl CaseTitle {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        clean_text(input, 200, false, "case_title_required", "case_title_too_long", "case title").map(Self)
+        clean_text(
+            input,
+            200,
+            false,
+            "case_title_required",
+            "case_title_too_long",
+            "case title",
+        )
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,8 +110,15 @@ impl CaseSummary {
         if input.trim().is_empty() {
             return Ok(Self::default());
         }
-        clean_text(input, Self::MAX_CHARS, true, "case_summary_required", "case_summary_too_long", "case summary")
-            .map(Self)
+        clean_text(
+            input,
+            Self::MAX_CHARS,
+            true,
+            "case_summary_required",
+            "case_summary_too_long",
+            "case summary",
+        )
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -143,7 +161,10 @@ impl FromStr for CaseStatus {
         match s {
             "open" => Ok(Self::Open),
             "closed" => Ok(Self::Closed),
-            other => Err(ParseError::new("invalid_case_status", format!("'{other}' is not a case status"))),
+            other => Err(ParseError::new(
+                "invalid_case_status",
+                format!("'{other}' is not a case status"),
+            )),
         }
     }
 }
@@ -165,6 +186,9 @@ mod tests {
     fn summaries_keep_lines_and_refuse_other_control_characters() {
         assert!(CaseSummary::parse("line one\nline two").is_ok());
         assert!(CaseSummary::parse("bell\u{7}").is_err());
-        assert_eq!(CaseSummary::parse("   ").map(|s| s.as_str().to_owned()), Ok(String::new()));
+        assert_eq!(
+            CaseSummary::parse("   ").map(|s| s.as_str().to_owned()),
+            Ok(String::new())
+        );
     }
 }

@@ -28,7 +28,10 @@ impl CountryCode {
         } else {
             Err(ParseError::new(
                 "invalid_country",
-                format!("'{}' is not an ISO 3166-1 alpha-2 country code", input.trim()),
+                format!(
+                    "'{}' is not an ISO 3166-1 alpha-2 country code",
+                    input.trim()
+                ),
             ))
         }
     }
@@ -81,8 +84,14 @@ mod tests {
 
     #[test]
     fn accepts_assigned_codes_in_any_case() {
-        assert_eq!(CountryCode::parse("fr").map(|c| c.to_string()), Ok("FR".into()));
-        assert_eq!(CountryCode::parse(" AR ").map(|c| c.to_string()), Ok("AR".into()));
+        assert_eq!(
+            CountryCode::parse("fr").map(|c| c.to_string()),
+            Ok("FR".into())
+        );
+        assert_eq!(
+            CountryCode::parse(" AR ").map(|c| c.to_string()),
+            Ok("AR".into())
+        );
         assert!(CountryCode::parse("GB").is_ok());
     }
 

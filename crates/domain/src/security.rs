@@ -22,8 +22,15 @@ impl Default for SessionPolicy {
 }
 
 impl SessionPolicy {
-    pub fn is_alive(&self, created: OffsetDateTime, last_seen: OffsetDateTime, now: OffsetDateTime) -> bool {
-        now < created + self.absolute && now < last_seen + self.idle && now >= created - Duration::minutes(5)
+    pub fn is_alive(
+        &self,
+        created: OffsetDateTime,
+        last_seen: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> bool {
+        now < created + self.absolute
+            && now < last_seen + self.idle
+            && now >= created - Duration::minutes(5)
     }
 }
 

@@ -16,7 +16,8 @@ pub struct Email(String);
 impl Email {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let s = input.trim().to_lowercase();
-        let invalid = || ParseError::new("invalid_email", format!("'{s}' is not an e-mail address"));
+        let invalid =
+            || ParseError::new("invalid_email", format!("'{s}' is not an e-mail address"));
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -29,7 +30,11 @@ impl Email {
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-        if local.is_empty() || local.len() > 64 || !domain_ok || local.contains(['<', '>', '"', ',']) {
+        if local.is_empty()
+            || local.len() > 64
+            || !domain_ok
+            || local.contains(['<', '>', '"', ','])
+        {
             return Err(invalid());
         }
         Ok(Self(s))
@@ -66,8 +71,15 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        clean_text(input, 120, false, "display_name_required", "display_name_too_long", "display name")
-            .map(Self)
+        clean_text(
+            input,
+            120,
+            false,
+            "display_name_required",
+            "display_name_too_long",
+            "display name",
+        )
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -108,13 +120,19 @@ impl NewPassword {
         if n < Self::MIN_CHARS {
             return Err(ParseError::new(
                 "password_too_short",
-                format!("the password must have at least {} characters", Self::MIN_CHARS),
+                format!(
+                    "the password must have at least {} characters",
+                    Self::MIN_CHARS
+                ),
             ));
         }
         if n > Self::MAX_CHARS {
             return Err(ParseError::new(
                 "password_too_long",
-                format!("the password must have at most {} characters", Self::MAX_CHARS),
+                format!(
+                    "the password must have at most {} characters",
+                    Self::MAX_CHARS
+                ),
             ));
         }
         Ok(Self(input.to_owned()))
@@ -351,7 +369,9 @@ mod tests {
 
     #[test]
     fn bad_emails_are_refused() {
-        for bad in ["", "plain", "a@b", "a@@b.fr", "a b@c.fr", "@c.fr", "a@.fr", "a@-x.fr", "<a>@b.fr"] {
+        for bad in [
+            "", "plain", "a@b", "a@@b.fr", "a b@c.fr", "@c.fr", "a@.fr", "a@-x.fr", "<a>@b.fr",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -373,8 +393,14 @@ mod tests {
 
     #[test]
     fn accept_language_negotiation() {
-        assert_eq!(Locale::negotiate("fr-FR,fr;q=0.9,en;q=0.8"), Some(Locale::Fr));
-        assert_eq!(Locale::negotiate("de-DE,es;q=0.5,en;q=0.7"), Some(Locale::En));
+        assert_eq!(
+            Locale::negotiate("fr-FR,fr;q=0.9,en;q=0.8"),
+            Some(Locale::Fr)
+        );
+        assert_eq!(
+            Locale::negotiate("de-DE,es;q=0.5,en;q=0.7"),
+            Some(Locale::En)
+        );
         assert_eq!(Locale::negotiate("es-AR"), Some(Locale::Es));
         assert_eq!(Locale::negotiate("de, it"), None);
         assert_eq!(Locale::negotiate("fr;q=0, es"), Some(Locale::Es));

@@ -1,1 +1,19 @@
+//! The Entraide node: HTTP API, web interface and the operations behind
+//! them, on top of the pure domain (`entraide-domain`) and the storage
+//! traits (`entraide-store`).
 
+pub mod api;
+pub mod auth;
+pub mod caller;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod metrics;
+pub mod ops;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod ui;
+
+pub use server::{open_store, Node, RunningNode, StartError};

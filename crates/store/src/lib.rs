@@ -1,1 +1,160 @@
+//! Storage traits, one per aggregate, and the records they hold. The node
+//! talks to storage only through these traits; `entraide-store-sqlite` and
+//! `entraide-store-postgres` implement them, each with its own migrations.
+//!
+//! Every method that changes something takes the audit entry that records
+//! the change, and writes both in one transaction: a change is never stored
+//! without its audit entry, nor the other way round.
 
+mod records;
+#[doc(hidden)]
+pub mod sql;
+
+pub use async_trait::async_trait;
+pub use records::*;
+
+use entraide_domain::{Email, RoleSet};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the string names the field.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("not found")]
+    NotFound,
+    /// A stored value no longer parses as a domain value.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait OrganisationStore: Send + Sync {
+    /// The organisation that runs this node.
+    async fn own_organisation(&self) -> StoreResult<Organisation>;
+    async fn create_own_organisation(&self, organisation: &Organisation) -> StoreResult<()>;
+    async fn set_require_totp(&self, require: bool, audit: &NewAuditEntry) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, user: &NewUser, audit: &NewAuditEntry) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_roles(&self, id: Uuid, roles: RoleSet, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// Disabling a user also ends their sessions.
+    async fn set_disabled(
+        &self,
+        id: Uuid,
+        disabled: bool,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    async fn record_sign_in_failure(
+        &self,
+        id: Uuid,
+        failures: u32,
+        locked_until: Option<OffsetDateTime>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    async fn record_sign_in_success(&self, id: Uuid) -> StoreResult<()>;
+    /// Stores a TOTP secret being enrolled (not yet required at sign-in).
+    async fn set_pending_totp_secret(&self, id: Uuid, secret: &str) -> StoreResult<()>;
+    async fn enable_totp(&self, id: Uuid, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// Records that the TOTP code of time step `step` was used; false when
+    /// that step (or a later one) was already used: a code works once.
+    async fn consume_totp_step(&self, id: Uuid, step: i64) -> StoreResult<bool>;
+    async fn set_locale(&self, id: Uuid, locale: &str) -> StoreResult<()>;
+    async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, id_hash: &str, at: OffsetDateTime) -> StoreResult<()>;
+    async fn complete_second_factor(&self, id_hash: &str) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    async fn delete_sessions_older_than(
+        &self,
+        created_before: OffsetDateTime,
+        seen_before: OffsetDateTime,
+    ) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn create_token(&self, token: &ApiToken, audit: &NewAuditEntry) -> StoreResult<()>;
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn token_by_id(&self, id: Uuid) -> StoreResult<Option<ApiToken>>;
+    async fn tokens_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>>;
+    /// Returns false when the token was already revoked.
+    async fn revoke_token(
+        &self,
+        id: Uuid,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    async fn touch_token(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Creates the case with its creator as first member.
+    async fn create_case(&self, case: &Case, audit: &NewAuditEntry) -> StoreResult<()>;
+    async fn case_by_id(&self, id: Uuid) -> StoreResult<Option<Case>>;
+    async fn cases_for_member(&self, user_id: Uuid) -> StoreResult<Vec<Case>>;
+    async fn all_cases(&self) -> StoreResult<Vec<Case>>;
+    async fn is_case_member(&self, case_id: Uuid, user_id: Uuid) -> StoreResult<bool>;
+    async fn case_members(&self, case_id: Uuid) -> StoreResult<Vec<CaseMember>>;
+    async fn add_case_member(
+        &self,
+        case_id: Uuid,
+        user_id: Uuid,
+        added_by: Uuid,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Returns false when the user was not a member.
+    async fn remove_case_member(
+        &self,
+        case_id: Uuid,
+        user_id: Uuid,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+}
+
+/// The audit log is append-only: there is no method to change or delete an
+/// entry, and both databases refuse UPDATE and DELETE on it by trigger.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<()>;
+    /// Newest first.
+    async fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Everything a node stores.
+#[async_trait]
+pub trait Store:
+    OrganisationStore + UserStore + SessionStore + TokenStore + CaseStore + AuditStore
+{
+    /// Whether the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+}
+
+/// Milliseconds since the Unix epoch: how both databases store instants.
+pub fn to_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
+}

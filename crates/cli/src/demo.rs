@@ -1,0 +1,281 @@
+//! `entraide demo`: two nodes with sample organisations, users and cases,
+//! on SQLite and local files, in a temporary (or given) directory. The
+//! sample data is written by the project: fictitious people and cases.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use entraide_domain::{
+    CaseReference, CaseSummary, CaseTitle, DisplayName, Email, NewPassword, Role, RoleSet,
+};
+use entraide_server::config::{NodeConfig, CONFIG_FILE};
+use entraide_server::ops::{self, Actor};
+use entraide_server::{open_store, Node, RunningNode};
+use entraide_store::Store;
+
+use crate::node::{create_node, init_logging, InitArgs, LogFormat};
+use crate::DataDir;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// First port; the second node listens on the next one. 0 picks free ports.
+    #[arg(long, default_value_t = 8080)]
+    pub base_port: u16,
+    /// Keep the demo nodes here instead of a temporary directory (reused if present).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Print the URLs and exit once both nodes answer (for scripts and tests).
+    #[arg(long, hide = true)]
+    pub check: bool,
+}
+
+/// The password of every demo account. The demo listens on 127.0.0.1 only.
+pub const DEMO_PASSWORD: &str = "entraide-demo-2026";
+
+struct DemoNode {
+    node_id: &'static str,
+    org_name: &'static str,
+    org_kind: &'static str,
+    country: &'static str,
+    domain: &'static str,
+    people: [(&'static str, &'static str, &'static [Role]); 6],
+    cases: &'static [DemoCase],
+}
+
+struct DemoCase {
+    reference: &'static str,
+    title: &'static str,
+    summary: &'static str,
+    /// Local parts of the members' e-mails; the first opens the case.
+    members: &'static [&'static str],
+}
+
+const FRANCE: DemoNode = DemoNode {
+    node_id: "fr-pc247",
+    org_name: "Point de contact 24/7 — Police nationale (démo)",
+    org_kind: "point-of-contact-24-7",
+    country: "FR",
+    domain: "pc247.demo.example",
+    people: [
+        ("admin", "Claire Admin", &[Role::Administrator]),
+        ("officer", "Julien Martin", &[Role::Officer]),
+        ("approver", "Sophie Bernard (parquet)", &[Role::Approver]),
+        ("custodian", "Karim Haddad", &[Role::Custodian]),
+        ("analyst", "Léa Petit", &[Role::Analyst]),
+        ("auditor", "Marc Durand", &[Role::Auditor]),
+    ],
+    cases: &[
+        DemoCase {
+            reference: "PC247-2026-0117",
+            title: "Ransomware against a regional hospital",
+            summary: "Fictitious demo case. Files of a hospital group encrypted on 2026-11-20 around 03:10 UTC; \
+                      ransom note points to a leak site. Logs show remote access from an address hosted abroad. \
+                      Preservation of subscriber and traffic data is urgent.",
+            members: &["officer", "approver", "custodian"],
+        },
+        DemoCase {
+            reference: "PC247-2026-0142",
+            title: "Phishing kit targeting bank customers",
+            summary: "Fictitious demo case. SMS campaign redirecting to a cloned bank site; 214 victims reported. \
+                      The domain was registered through a foreign registrar.",
+            members: &["officer", "analyst"],
+        },
+    ],
+};
+
+const ARGENTINA: DemoNode = DemoNode {
+    node_id: "ar-ufeci",
+    org_name: "Unidad Fiscal Especializada en Ciberdelincuencia (demo)",
+    org_kind: "prosecution-service",
+    country: "AR",
+    domain: "ufeci.demo.example",
+    people: [
+        ("admin", "Martín Admin", &[Role::Administrator]),
+        ("officer", "Lucía Fernández", &[Role::Officer]),
+        ("approver", "Diego Romero (fiscal)", &[Role::Approver]),
+        ("custodian", "Valentina Sosa", &[Role::Custodian]),
+        ("analyst", "Tomás Acosta", &[Role::Analyst]),
+        ("auditor", "Paula Medina", &[Role::Auditor]),
+    ],
+    cases: &[
+        DemoCase {
+            reference: "UFECI-2026-0031",
+            title: "Sextortion network using social media accounts",
+            summary: "Fictitious demo case. Several minors contacted through the same accounts; \
+                      payments requested in cryptocurrency. Account data held by a foreign provider.",
+            members: &["officer", "approver"],
+        },
+        DemoCase {
+            reference: "UFECI-2026-0045",
+            title: "Business e-mail compromise against an exporter",
+            summary: "Fictitious demo case. Invoice redirected to an account abroad after a mailbox takeover; \
+                      USD 180,000 transferred on 2026-10-02.",
+            members: &["officer", "custodian", "analyst"],
+        },
+    ],
+};
+
+async fn prepare(base: &Path, demo: &DemoNode, port: u16) -> Result<PathBuf> {
+    let dir = base.join(demo.node_id);
+    if !dir.join(CONFIG_FILE).exists() {
+        let password_file = base.join(format!("{}.password", demo.node_id));
+        std::fs::write(&password_file, DEMO_PASSWORD)?;
+        let created = create_node(&InitArgs {
+            dir: DataDir {
+                data_dir: dir.clone(),
+            },
+            node_id: demo.node_id.into(),
+            org_name: demo.org_name.into(),
+            org_kind: demo.org_kind.into(),
+            country: demo.country.into(),
+            database_url: None,
+            admin_email: Some(format!("admin@{}", demo.domain)),
+            admin_name: demo.people[0].1.into(),
+            admin_password_file: Some(password_file.clone()),
+        })
+        .await;
+        let _ = std::fs::remove_file(&password_file);
+        created?;
+        let settings = NodeConfig::load(&dir, std::iter::empty())?.settings(&dir)?;
+        let store = open_store(&settings.database_url).await?;
+        seed(store.as_ref(), demo).await?;
+    }
+    let config = NodeConfig::load(&dir, std::iter::empty())?;
+    let mut config = config;
+    config.listen = format!("127.0.0.1:{port}");
+    std::fs::write(dir.join(CONFIG_FILE), config.to_toml()?)?;
+    Ok(dir)
+}
+
+async fn seed(store: &dyn Store, demo: &DemoNode) -> Result<()> {
+    let actor = Actor::command_line();
+    let email =
+        |local: &str| Email::parse(&format!("{local}@{}", demo.domain)).map_err(|e| anyhow!(e));
+    for (local, name, roles) in demo.people.iter().skip(1) {
+        ops::create_user(
+            store,
+            &actor,
+            email(local)?,
+            DisplayName::parse(name).map_err(|e| anyhow!(e))?,
+            NewPassword::parse(DEMO_PASSWORD).map_err(|e| anyhow!(e))?,
+            RoleSet::of(roles),
+        )
+        .await?;
+    }
+    for case in demo.cases {
+        let opener = store
+            .user_by_email(&email(case.members[0])?)
+            .await?
+            .ok_or_else(|| anyhow!("demo user missing"))?;
+        let opener_actor = Actor {
+            id: Some(opener.id),
+            label: opener.email.to_string(),
+            client_ip: None,
+            request_id: None,
+        };
+        let created = ops::create_case(
+            store,
+            &opener_actor,
+            opener.id,
+            CaseReference::parse(case.reference).map_err(|e| anyhow!(e))?,
+            CaseTitle::parse(case.title).map_err(|e| anyhow!(e))?,
+            CaseSummary::parse(case.summary).map_err(|e| anyhow!(e))?,
+        )
+        .await?;
+        for local in &case.members[1..] {
+            let member = store
+                .user_by_email(&email(local)?)
+                .await?
+                .ok_or_else(|| anyhow!("demo user missing"))?;
+            let entry = opener_actor.entry(
+                entraide_domain::AuditAction::CaseMemberAdded,
+                entraide_domain::AuditOutcome::Success,
+            );
+            let entry = ops::AuditEntryExt::target(
+                ops::AuditEntryExt::on_case(entry, created.id),
+                member.email.as_str(),
+            );
+            store
+                .add_case_member(
+                    created.id,
+                    member.id,
+                    opener.id,
+                    time::OffsetDateTime::now_utc(),
+                    &entry,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn start(dir: &Path) -> Result<RunningNode> {
+    let settings = NodeConfig::load(dir, std::env::vars())?.settings(dir)?;
+    let listen = settings.listen;
+    Node::new(settings).await?.start().await.with_context(|| {
+        format!("cannot start the node on {listen} (is the port free? try --base-port)")
+    })
+}
+
+pub async fn run(args: DemoArgs) -> Result<()> {
+    if !args.check {
+        init_logging(LogFormat::Text);
+    }
+    let temp;
+    let base = match &args.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("entraide-demo-")
+                .tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let second_port = if args.base_port == 0 {
+        0
+    } else {
+        args.base_port
+            .checked_add(1)
+            .ok_or_else(|| anyhow!("--base-port is too high"))?
+    };
+    println!("Preparing the demo nodes in {} ...", base.display());
+    let fr = prepare(&base, &FRANCE, args.base_port).await?;
+    let ar = prepare(&base, &ARGENTINA, second_port).await?;
+    let fr_node = start(&fr).await?;
+    let ar_node = start(&ar).await?;
+    println!();
+    println!("Entraide demo: two nodes are running.");
+    for (demo, node) in [(&FRANCE, &fr_node), (&ARGENTINA, &ar_node)] {
+        println!();
+        println!("  {} ({}, {})", demo.org_name, demo.country, demo.node_id);
+        println!("    http://{}/", node.addr);
+        for (local, name, roles) in demo.people.iter() {
+            let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            println!(
+                "    {:<34} {:<12} {}",
+                format!("{local}@{}", demo.domain),
+                roles.join(","),
+                name
+            );
+        }
+    }
+    println!();
+    println!("  Password for every demo account: {DEMO_PASSWORD}");
+    println!("  Interface in English, French and Spanish (language menu, top right).");
+    if args.check {
+        fr_node.stop();
+        ar_node.stop();
+        return Ok(());
+    }
+    println!("  Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    fr_node.stop();
+    ar_node.stop();
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Who is calling: resolved once per request from an API bearer token or a
+//! session cookie, then handed to handlers as an extractor.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use entraide_domain::{AuditAction, AuditOutcome, Locale, RoleSet};
+use entraide_store::{Session, User};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::{self, TOKEN_PREFIX};
+use crate::error::AppError;
+use crate::ops::{Actor, AuditEntryExt};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "entraide_session";
+pub const CSRF_COOKIE: &str = "entraide_csrf";
+pub const LANG_COOKIE: &str = "entraide_lang";
+
+#[derive(Clone)]
+pub enum Via {
+    Session { id_hash: String, csrf_token: String },
+    Token { id: Uuid },
+}
+
+/// A signed-in user (second factor done, account enabled).
+#[derive(Clone)]
+pub struct Caller {
+    pub user: User,
+    pub via: Via,
+    pub ctx: RequestContext,
+}
+
+impl Caller {
+    pub fn roles(&self) -> RoleSet {
+        self.user.roles
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: Some(self.user.id),
+            label: self.user.email.to_string(),
+            client_ip: self.ctx.client_ip.clone(),
+            request_id: self.ctx.request_id.clone(),
+        }
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf_token, .. } => csrf_token,
+            Via::Token { .. } => "",
+        }
+    }
+}
+
+/// Facts about the request for logs and the audit trail.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RequestContext {
+    pub fn from_parts(headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>) -> Self {
+        Self {
+            client_ip: connect.map(|c| c.0.ip().to_string()),
+            request_id: headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    pub fn anonymous_actor(&self) -> Actor {
+        Actor::anonymous(self.client_ip.clone(), self.request_id.clone())
+    }
+}
+
+/// What the guard learnt about a caller who is not (fully) signed in.
+#[derive(Clone)]
+pub enum Anonymous {
+    /// No credentials at all.
+    Nobody,
+    /// A session cookie that is unknown or past its lifetime.
+    Expired,
+    /// Password accepted, TOTP code (or enrolment) awaited.
+    SecondFactorPending { session: Session, user: Box<User> },
+}
+
+pub enum Resolved {
+    SignedIn(Box<Caller>),
+    Anonymous(Anonymous),
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Resolves the caller. A presented bearer token that is unknown, revoked
+/// or belongs to a disabled user is an error (and audited), never a silent
+/// downgrade to anonymous.
+pub async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    ctx: &RequestContext,
+) -> Result<Resolved, AppError> {
+    if let Some(secret) = bearer(headers) {
+        return resolve_token(state, secret, ctx).await;
+    }
+    let Some(raw) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(Resolved::Anonymous(Anonymous::Nobody));
+    };
+    let id_hash = auth::sha256_hex(raw);
+    let Some(session) = state.store.session(&id_hash).await? else {
+        return Ok(Resolved::Anonymous(Anonymous::Expired));
+    };
+    let now = OffsetDateTime::now_utc();
+    if !state
+        .settings
+        .sessions
+        .is_alive(session.created_at, session.last_seen_at, now)
+    {
+        state.store.delete_session(&id_hash).await?;
+        return Ok(Resolved::Anonymous(Anonymous::Expired));
+    }
+    let Some(user) = state.store.user_by_id(session.user_id).await? else {
+        return Ok(Resolved::Anonymous(Anonymous::Expired));
+    };
+    if user.disabled {
+        state.store.delete_session(&id_hash).await?;
+        return Ok(Resolved::Anonymous(Anonymous::Expired));
+    }
+    if session.second_factor_pending {
+        return Ok(Resolved::Anonymous(Anonymous::SecondFactorPending {
+            session,
+            user: Box::new(user),
+        }));
+    }
+    // Write the activity time at most once a minute per session.
+    if state.session_touch.due(&id_hash) {
+        state.store.touch_session(&id_hash, now).await?;
+    }
+    Ok(Resolved::SignedIn(Box::new(Caller {
+        user,
+        via: Via::Session {
+            id_hash,
+            csrf_token: session.csrf_token,
+        },
+        ctx: ctx.clone(),
+    })))
+}
+
+async fn resolve_token(
+    state: &AppState,
+    secret: &str,
+    ctx: &RequestContext,
+) -> Result<Resolved, AppError> {
+    let refuse = |reason: &'static str| async move {
+        let entry = ctx
+            .anonymous_actor()
+            .entry(AuditAction::TokenRefused, AuditOutcome::Denied)
+            .detail(serde_json::json!({ "reason": reason }));
+        state.store.append_audit(&entry).await?;
+        Err::<Resolved, AppError>(AppError::InvalidToken)
+    };
+    if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
+        return refuse("malformed").await;
+    }
+    let Some(token) = state.store.token_by_hash(&auth::sha256_hex(secret)).await? else {
+        return refuse("unknown").await;
+    };
+    if token.revoked_at.is_some() {
+        return refuse("revoked").await;
+    }
+    let Some(user) = state.store.user_by_id(token.user_id).await? else {
+        return refuse("unknown user").await;
+    };
+    if user.disabled {
+        return refuse("user disabled").await;
+    }
+    let caller = Caller {
+        user,
+        via: Via::Token { id: token.id },
+        ctx: ctx.clone(),
+    };
+    // Token use is audited once per token per window (see state.rs), with
+    // the address it came from, and `last_used_at` updated at the same time.
+    if state.token_use.due(&token.id.to_string()) {
+        let entry = caller
+            .actor()
+            .entry(AuditAction::TokenUsed, AuditOutcome::Success)
+            .target(token.name.clone())
+            .detail(serde_json::json!({ "token_id": token.id }));
+        state.store.append_audit(&entry).await?;
+        state
+            .store
+            .touch_token(token.id, OffsetDateTime::now_utc())
+            .await?;
+    }
+    Ok(Resolved::SignedIn(Box::new(caller)))
+}
+
+/// The interface language: the user's preference, then the language
+/// cookie, then `Accept-Language`, then English.
+pub fn pick_locale(headers: &HeaderMap, user: Option<&User>) -> Locale {
+    user.and_then(|u| u.locale.as_deref())
+        .and_then(Locale::parse)
+        .or_else(|| cookie(headers, LANG_COOKIE).and_then(Locale::parse))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Locale::negotiate)
+        })
+        .unwrap_or_default()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}

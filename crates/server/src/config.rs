@@ -1,0 +1,427 @@
+//! Node configuration: `entraide.toml` in the data directory, overridden by
+//! `ENTRAIDE_*` environment variables (`ENTRAIDE_LISTEN`,
+//! `ENTRAIDE_DATABASE_URL`, `ENTRAIDE_SECURITY__SESSION_IDLE_MINUTES`: a
+//! double underscore separates a section from its key). Everything is
+//! checked at start-up and an error names the offending key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use entraide_domain::{LockoutPolicy, NodeId, SessionPolicy};
+use serde::{Deserialize, Serialize};
+
+pub const CONFIG_FILE: &str = "entraide.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("unknown environment variable {0}: no such setting")]
+    UnknownVariable(String),
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub node_id: String,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `sqlite://PATH` (default, relative to the data directory) or
+    /// `postgres://...`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    #[serde(default = "default_blob_dir")]
+    pub blob_dir: String,
+    /// The address others use to reach this node (links, federation).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    #[serde(default = "default_idle")]
+    pub session_idle_minutes: u32,
+    #[serde(default = "default_absolute")]
+    pub session_absolute_hours: u32,
+    #[serde(default = "default_max_failures")]
+    pub lockout_max_failures: u32,
+    #[serde(default = "default_lockout_minutes")]
+    pub lockout_minutes: u32,
+    /// Sign-in attempts accepted per client address and minute.
+    #[serde(default = "default_attempts")]
+    pub sign_in_attempts_per_minute: u32,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: default_idle(),
+            session_absolute_hours: default_absolute(),
+            lockout_max_failures: default_max_failures(),
+            lockout_minutes: default_lockout_minutes(),
+            sign_in_attempts_per_minute: default_attempts(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_database_url() -> String {
+    "sqlite://entraide.db".into()
+}
+fn default_blob_dir() -> String {
+    "blobs".into()
+}
+fn default_idle() -> u32 {
+    30
+}
+fn default_absolute() -> u32 {
+    12
+}
+fn default_max_failures() -> u32 {
+    5
+}
+fn default_lockout_minutes() -> u32 {
+    15
+}
+fn default_attempts() -> u32 {
+    30
+}
+
+/// The configuration once checked: paths resolved, values typed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub node_id: NodeId,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub blob_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub sessions: SessionPolicy,
+    pub lockout: LockoutPolicy,
+    pub sign_in_attempts_per_minute: u32,
+}
+
+/// Variables that belong to tooling rather than to the node settings.
+const NOT_SETTINGS: [&str; 4] = [
+    "ENTRAIDE_LOG",
+    "ENTRAIDE_DATA_DIR",
+    "ENTRAIDE_LOG_FORMAT",
+    "ENTRAIDE_TEST_",
+];
+
+impl NodeConfig {
+    pub fn new(node_id: &NodeId, database_url: Option<String>) -> Self {
+        Self {
+            node_id: node_id.to_string(),
+            listen: default_listen(),
+            database_url: database_url.unwrap_or_else(default_database_url),
+            blob_dir: default_blob_dir(),
+            public_url: None,
+            tls: None,
+            security: SecurityConfig::default(),
+        }
+    }
+
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string_pretty(self).map_err(|e| invalid("*", e.to_string()))
+    }
+
+    /// Reads `entraide.toml` from `data_dir` and applies the environment.
+    pub fn load(
+        data_dir: &Path,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix("ENTRAIDE_") else {
+                continue;
+            };
+            if NOT_SETTINGS.iter().any(|p| name.starts_with(p)) {
+                continue;
+            }
+            let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(raw));
+            set_path(&mut table, &keys, value)
+                .map_err(|()| ConfigError::UnknownVariable(name.clone()))?;
+        }
+        let merged = toml::to_string(&table).map_err(|e| invalid("*", e.to_string()))?;
+        toml::from_str(&merged).map_err(|e| ConfigError::Syntax {
+            path: path.clone(),
+            message: format!("{} (after applying ENTRAIDE_* variables)", e.message()),
+        })
+    }
+
+    pub fn settings(&self, data_dir: &Path) -> Result<Settings, ConfigError> {
+        let node_id = NodeId::parse(&self.node_id).map_err(|e| invalid("node_id", e.message))?;
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("'{}' is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })?;
+        let database_url = resolve_database_url(&self.database_url, data_dir)?;
+        let tls = match &self.tls {
+            None => None,
+            Some(t) => {
+                let cert = resolve(data_dir, &t.cert_file);
+                let key = resolve(data_dir, &t.key_file);
+                if !cert.is_file() {
+                    return Err(invalid(
+                        "tls.cert_file",
+                        format!("{} does not exist", cert.display()),
+                    ));
+                }
+                if !key.is_file() {
+                    return Err(invalid(
+                        "tls.key_file",
+                        format!("{} does not exist", key.display()),
+                    ));
+                }
+                Some((cert, key))
+            }
+        };
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid("public_url", "must start with http:// or https://"));
+            }
+        }
+        let s = &self.security;
+        let range = |key: &str, v: u32, lo: u32, hi: u32| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(invalid(key, format!("{v} is outside {lo}..={hi}")))
+            }
+        };
+        range(
+            "security.session_idle_minutes",
+            s.session_idle_minutes,
+            1,
+            24 * 60,
+        )?;
+        range(
+            "security.session_absolute_hours",
+            s.session_absolute_hours,
+            1,
+            24 * 7,
+        )?;
+        range(
+            "security.lockout_max_failures",
+            s.lockout_max_failures,
+            1,
+            100,
+        )?;
+        range("security.lockout_minutes", s.lockout_minutes, 1, 24 * 60)?;
+        range(
+            "security.sign_in_attempts_per_minute",
+            s.sign_in_attempts_per_minute,
+            1,
+            10_000,
+        )?;
+        Ok(Settings {
+            data_dir: data_dir.to_path_buf(),
+            node_id,
+            listen,
+            database_url,
+            blob_dir: resolve(data_dir, &self.blob_dir),
+            public_url: self.public_url.clone(),
+            tls,
+            sessions: SessionPolicy {
+                idle: time::Duration::minutes(i64::from(s.session_idle_minutes)),
+                absolute: time::Duration::hours(i64::from(s.session_absolute_hours)),
+            },
+            lockout: LockoutPolicy {
+                max_failures: s.lockout_max_failures,
+                lock_for: time::Duration::minutes(i64::from(s.lockout_minutes)),
+            },
+            sign_in_attempts_per_minute: s.sign_in_attempts_per_minute,
+        })
+    }
+}
+
+fn resolve(data_dir: &Path, p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        data_dir.join(path)
+    }
+}
+
+/// `sqlite://relative.db` is resolved against the data directory.
+pub fn resolve_database_url(url: &str, data_dir: &Path) -> Result<String, ConfigError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(invalid("database_url", "sqlite:// needs a file path"));
+        }
+        Ok(format!("sqlite://{}", resolve(data_dir, path).display()))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_owned())
+    } else {
+        Err(invalid(
+            "database_url",
+            "must start with sqlite:// or postgres:// (the password, if any, is not shown here)",
+        ))
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), ()> {
+    const SECTIONS: [(&str, &[&str]); 3] = [
+        (
+            "",
+            &[
+                "node_id",
+                "listen",
+                "database_url",
+                "blob_dir",
+                "public_url",
+            ],
+        ),
+        ("tls", &["cert_file", "key_file"]),
+        (
+            "security",
+            &[
+                "session_idle_minutes",
+                "session_absolute_hours",
+                "lockout_max_failures",
+                "lockout_minutes",
+                "sign_in_attempts_per_minute",
+            ],
+        ),
+    ];
+    match keys {
+        [key] if SECTIONS[0].1.contains(&key.as_str()) => {
+            table.insert(key.clone(), value);
+            Ok(())
+        }
+        [section, key]
+            if SECTIONS
+                .iter()
+                .any(|(s, ks)| !s.is_empty() && s == section && ks.contains(&key.as_str())) =>
+        {
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => {
+                    t.insert(key.clone(), value);
+                    Ok(())
+                }
+                _ => Err(()),
+            }
+        }
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) {
+        std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\nlisten = \"127.0.0.1:9000\"\n",
+        );
+        let env = vec![
+            ("ENTRAIDE_LISTEN".to_string(), "127.0.0.1:9100".to_string()),
+            (
+                "ENTRAIDE_SECURITY__LOCKOUT_MINUTES".to_string(),
+                "3".to_string(),
+            ),
+            (
+                "ENTRAIDE_TEST_DATABASE_URL".to_string(),
+                "postgres://x".to_string(),
+            ),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let cfg = NodeConfig::load(dir.path(), env.into_iter()).unwrap();
+        let s = cfg.settings(dir.path()).unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.lockout.lock_for, time::Duration::minutes(3));
+        assert!(s.database_url.ends_with("entraide.db"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "node_id = \"fr-node\"\nlisten = \"nowhere\"\n");
+        let err = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`listen`"), "{err}");
+
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\nlisen = \"127.0.0.1:1\"\n",
+        );
+        let err = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+
+        write(dir.path(), "node_id = \"fr-node\"\n");
+        let env = vec![("ENTRAIDE_LISTN".to_string(), "x".to_string())];
+        let err = NodeConfig::load(dir.path(), env.into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ENTRAIDE_LISTN"), "{err}");
+
+        let env = vec![(
+            "ENTRAIDE_SECURITY__LOCKOUT_MINUTES".to_string(),
+            "soon".to_string(),
+        )];
+        let err = NodeConfig::load(dir.path(), env.into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lockout_minutes"), "{err}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The one place where errors become HTTP responses. API callers get RFC
+//! 9457 `application/problem+json` with a stable `code`; the UI layer turns
+//! the same errors into pages in the reader's language (see `ui::errors`).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use entraide_domain::ParseError;
+use entraide_proto::{FieldError, Problem};
+use entraide_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("the session has expired")]
+    SessionExpired,
+    #[error("the API token is unknown or revoked")]
+    InvalidToken,
+    #[error("wrong e-mail or password")]
+    InvalidCredentials,
+    #[error("wrong or reused second-factor code")]
+    InvalidSecondFactor,
+    #[error("too many failed sign-ins: the account is locked for a while")]
+    AccountLocked,
+    #[error("too many attempts from this address; retry in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("your roles do not allow this")]
+    ForbiddenRole,
+    #[error("only members of this case may read its content")]
+    NotCaseMember,
+    #[error("you may not manage the members of this case")]
+    CannotManageMembers,
+    #[error("the form has expired or did not come from this site; reload the page")]
+    CsrfRejected,
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("some fields are missing or invalid")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("the body is larger than this route accepts")]
+    PayloadTooLarge,
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("storage failure")]
+    Store(#[from] StoreError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// Attached to every error response so the UI layer can render it.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub field_errors: Vec<FieldError>,
+}
+
+impl AppError {
+    pub fn field(field: &str, e: ParseError) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            code: e.code.to_owned(),
+            message: e.message,
+        }
+    }
+
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::SessionExpired => (StatusCode::UNAUTHORIZED, "session_expired"),
+            Self::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Self::InvalidSecondFactor => (StatusCode::UNAUTHORIZED, "invalid_second_factor"),
+            Self::AccountLocked => (StatusCode::LOCKED, "account_locked"),
+            Self::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::ForbiddenRole => (StatusCode::FORBIDDEN, "forbidden_role"),
+            Self::NotCaseMember => (StatusCode::FORBIDDEN, "not_case_member"),
+            Self::CannotManageMembers => (StatusCode::FORBIDDEN, "cannot_manage_members"),
+            Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
+            Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "already_exists"),
+            Self::Store(StoreError::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Store(_) | Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn public_detail(&self) -> String {
+        match self {
+            // Never leak database messages to callers; they are logged.
+            Self::Store(StoreError::Conflict(what)) => format!("this {what} is already in use"),
+            Self::Store(StoreError::NotFound) => "not found".into(),
+            Self::Store(_) | Self::Internal(_) => {
+                "an internal error occurred; it has been logged".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+pub fn problem(
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+) -> Problem {
+    Problem {
+        problem_type: format!("urn:entraide:problem:{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: Some(detail),
+        code: code.to_owned(),
+        instance: None,
+        errors,
+        current_state: None,
+    }
+}
+
+pub fn problem_response(status: StatusCode, body: &Problem) -> Response {
+    let json = serde_json::to_vec(body).unwrap_or_default();
+    let mut res = (status, json).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        } else {
+            tracing::debug!(code, "request refused");
+        }
+        let errors = match &self {
+            Self::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        let detail = self.public_detail();
+        let mut res = problem_response(
+            status,
+            &problem(status, code, detail.clone(), errors.clone()),
+        );
+        if let Self::TooManyAttempts { retry_after } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"entraide\""),
+            );
+        }
+        res.extensions_mut().insert(ErrorInfo {
+            status,
+            code,
+            detail,
+            field_errors: errors,
+        });
+        res
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Collects field errors while parsing a request into domain types.
+#[derive(Default)]
+pub struct Fields {
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    pub fn check<T>(&mut self, field: &str, result: Result<T, ParseError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(AppError::field(field, e));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, field: &str, code: &str, message: &str) {
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
+    /// Fails with every collected error, or returns the parsed values.
+    pub fn finish<T>(self, value: Option<T>) -> AppResult<T> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ => Err(AppError::Validation(self.errors)),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Cross-cutting HTTP concerns: the authorisation guard, security headers,
+//! metrics, JSON bodies that fail as problem+json, fallbacks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use entraide_domain::{AuditAction, AuditOutcome, Rule};
+use serde::de::DeserializeOwned;
+
+use crate::caller::{pick_locale, resolve, Anonymous, RequestContext, Resolved};
+use crate::error::AppError;
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::ops::AuditEntryExt;
+use crate::state::AppState;
+
+/// The authorisation rule of every route, keyed by method and template.
+pub type RuleBook = Arc<HashMap<(Method, &'static str), Rule>>;
+
+#[derive(Clone)]
+pub struct GuardState {
+    pub app: AppState,
+    pub rules: RuleBook,
+}
+
+/// Authenticates the caller and applies the route's rule. A route missing
+/// from the rule book is refused (fail closed); a test checks there is none.
+pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) -> Response {
+    let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let ctx = RequestContext::from_parts(req.headers(), connect.as_ref());
+    req.extensions_mut().insert(ctx.clone());
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
+    let rule = template
+        .as_deref()
+        .and_then(|t| g.rules.iter().find(|((m, p), _)| *m == method && *p == t))
+        .map(|(_, rule)| *rule);
+    let Some(rule) = rule else {
+        tracing::error!(path = ?template, %method, "route has no authorisation rule: refused");
+        return AppError::ForbiddenRole.into_response();
+    };
+    let resolved = match resolve(&g.app, req.headers(), &ctx).await {
+        Ok(r) => r,
+        Err(e) if rule == Rule::Public => {
+            tracing::debug!(error = %e, "credentials ignored on a public route");
+            Resolved::Anonymous(Anonymous::Nobody)
+        }
+        Err(e) => return e.into_response(),
+    };
+    let (caller, anonymous) = match resolved {
+        Resolved::SignedIn(c) => (Some(*c), None),
+        Resolved::Anonymous(a) => (None, Some(a)),
+    };
+    let locale = pick_locale(req.headers(), caller.as_ref().map(|c| &c.user));
+    req.extensions_mut().insert(locale);
+    if !rule.admits(caller.as_ref().map(|c| c.roles())) {
+        let err = match (&caller, &anonymous) {
+            (Some(c), _) => {
+                let entry = c
+                    .actor()
+                    .entry(AuditAction::AccessDenied, AuditOutcome::Denied)
+                    .target(format!("{method} {}", template.as_deref().unwrap_or("?")));
+                if let Err(e) = g.app.store.append_audit(&entry).await {
+                    return AppError::from(e).into_response();
+                }
+                AppError::ForbiddenRole
+            }
+            (None, Some(Anonymous::Expired)) => AppError::SessionExpired,
+            _ => AppError::Unauthenticated,
+        };
+        let mut res = err.into_response();
+        res.extensions_mut().insert(locale);
+        return res;
+    }
+    if let Some(c) = caller {
+        req.extensions_mut().insert(c);
+    }
+    if let Some(a) = anonymous {
+        req.extensions_mut().insert(a);
+    }
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(locale);
+    res
+}
+
+/// Headers sent with every response.
+pub async fn security_headers(State(tls): State<bool>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: &'static str, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "x-frame-options", "DENY");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    if tls {
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        );
+    }
+    res
+}
+
+/// Counts requests and their latency per route template.
+pub async fn record_metrics(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    app.metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(start.elapsed().as_secs_f64());
+    app.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: res.status().as_u16(),
+        })
+        .inc();
+    res
+}
+
+/// A JSON body whose every failure is a problem+json with a stable code:
+/// malformed JSON (400), unknown fields or wrong types (422), wrong content
+/// type (415), too large (413).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> AppError {
+    match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            AppError::Validation(vec![entraide_proto::FieldError {
+                field: "body".into(),
+                code: "invalid_body".into(),
+                message: r.body_text(),
+            }])
+        }
+        _ => AppError::BadRequest {
+            code: "malformed_json",
+            detail: r.body_text(),
+        },
+    }
+}
+
+pub async fn api_not_found() -> AppError {
+    AppError::NotFound { what: "route" }
+}
+
+pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => AppError::Internal(format!("serialisation failed: {e}")).into_response(),
+    }
+}

@@ -1,0 +1,234 @@
+//! Every route of the node with its one authorisation rule. The router is
+//! built from this table and the guard reads the same table, so a route
+//! cannot exist without a rule; tests walk the table (and the OpenAPI
+//! document) to check each role against each route.
+
+use axum::http::Method;
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use entraide_domain::{Role, Rule};
+
+use crate::state::AppState;
+use crate::{api, ui};
+
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub rule: Rule,
+    /// JSON API (problem+json errors) or web page (HTML errors).
+    pub is_api: bool,
+}
+
+const ADMIN: Rule = Rule::any_of(&[Role::Administrator]);
+const AUDITOR: Rule = Rule::any_of(&[Role::Auditor]);
+/// Roles that open cases: those who work on requests and evidence.
+const OPENS_CASES: Rule = Rule::any_of(&[Role::Officer, Role::Approver, Role::Custodian]);
+/// Roles that may manage case membership (subject to membership itself).
+const MANAGES_MEMBERS: Rule = Rule::any_of(&[Role::Administrator, Role::Officer, Role::Approver]);
+
+pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    use Method as M;
+    let api = |method: Method, path, rule, r| {
+        (
+            RouteSpec {
+                method,
+                path,
+                rule,
+                is_api: true,
+            },
+            r,
+        )
+    };
+    let page = |method: Method, path, rule, r| {
+        (
+            RouteSpec {
+                method,
+                path,
+                rule,
+                is_api: false,
+            },
+            r,
+        )
+    };
+    vec![
+        // Operations
+        api(M::GET, "/healthz", Rule::Public, get(api::healthz)),
+        api(M::GET, "/readyz", Rule::Public, get(api::readyz)),
+        api(M::GET, "/metrics", Rule::Public, get(api::metrics)),
+        api(
+            M::GET,
+            "/api/openapi.json",
+            Rule::Public,
+            get(api::openapi_json),
+        ),
+        // Identity
+        api(M::GET, "/api/v1/me", Rule::SignedIn, get(api::me)),
+        api(
+            M::POST,
+            "/api/v1/me/totp",
+            Rule::SignedIn,
+            post(api::totp_start),
+        ),
+        api(
+            M::POST,
+            "/api/v1/me/totp/confirm",
+            Rule::SignedIn,
+            post(api::totp_confirm),
+        ),
+        api(
+            M::GET,
+            "/api/v1/organisation",
+            Rule::SignedIn,
+            get(api::organisation),
+        ),
+        api(
+            M::PATCH,
+            "/api/v1/organisation",
+            ADMIN,
+            patch(api::update_organisation),
+        ),
+        api(M::GET, "/api/v1/users", ADMIN, get(api::list_users)),
+        api(M::POST, "/api/v1/users", ADMIN, post(api::create_user)),
+        api(
+            M::PATCH,
+            "/api/v1/users/{id}",
+            ADMIN,
+            patch(api::update_user),
+        ),
+        api(
+            M::GET,
+            "/api/v1/tokens",
+            Rule::SignedIn,
+            get(api::list_tokens),
+        ),
+        api(
+            M::POST,
+            "/api/v1/tokens",
+            Rule::SignedIn,
+            post(api::create_token),
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/tokens/{id}",
+            Rule::SignedIn,
+            delete(api::revoke_token),
+        ),
+        // Cases (need to know is checked per case in the handlers)
+        api(
+            M::GET,
+            "/api/v1/cases",
+            Rule::SignedIn,
+            get(api::list_cases),
+        ),
+        api(
+            M::POST,
+            "/api/v1/cases",
+            OPENS_CASES,
+            post(api::create_case),
+        ),
+        api(
+            M::GET,
+            "/api/v1/cases/{id}",
+            Rule::SignedIn,
+            get(api::case_detail),
+        ),
+        api(
+            M::GET,
+            "/api/v1/cases/{id}/members",
+            Rule::SignedIn,
+            get(api::case_members),
+        ),
+        api(
+            M::POST,
+            "/api/v1/cases/{id}/members",
+            MANAGES_MEMBERS,
+            post(api::add_case_member),
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/cases/{id}/members/{user_id}",
+            MANAGES_MEMBERS,
+            delete(api::remove_case_member),
+        ),
+        // Audit
+        api(M::GET, "/api/v1/audit", AUDITOR, get(api::audit_entries)),
+        api(
+            M::GET,
+            "/api/v1/audit/export.csv",
+            AUDITOR,
+            get(api::audit_export),
+        ),
+        // Web pages
+        page(M::GET, "/static/app.css", Rule::Public, get(ui::static_css)),
+        page(M::GET, "/static/app.js", Rule::Public, get(ui::static_js)),
+        page(
+            M::GET,
+            "/static/htmx.min.js",
+            Rule::Public,
+            get(ui::static_htmx),
+        ),
+        page(M::GET, "/signin", Rule::Public, get(ui::signin_form)),
+        page(M::POST, "/signin", Rule::Public, post(ui::signin)),
+        page(
+            M::GET,
+            "/signin/second-factor",
+            Rule::Public,
+            get(ui::second_factor_form),
+        ),
+        page(
+            M::POST,
+            "/signin/second-factor",
+            Rule::Public,
+            post(ui::second_factor),
+        ),
+        page(M::POST, "/signout", Rule::SignedIn, post(ui::signout)),
+        page(M::POST, "/language", Rule::Public, post(ui::set_language)),
+        page(M::GET, "/", Rule::SignedIn, get(ui::dashboard)),
+        page(M::GET, "/account", Rule::SignedIn, get(ui::account)),
+        page(
+            M::POST,
+            "/account/totp",
+            Rule::SignedIn,
+            post(ui::account_totp_start),
+        ),
+        page(
+            M::POST,
+            "/account/totp/confirm",
+            Rule::SignedIn,
+            post(ui::account_totp_confirm),
+        ),
+        page(M::GET, "/cases", Rule::SignedIn, get(ui::cases)),
+        page(M::GET, "/cases/new", OPENS_CASES, get(ui::case_new_form)),
+        page(M::POST, "/cases", OPENS_CASES, post(ui::case_create)),
+        page(M::GET, "/cases/{id}", Rule::SignedIn, get(ui::case_detail)),
+        page(
+            M::POST,
+            "/cases/{id}/members",
+            MANAGES_MEMBERS,
+            post(ui::case_add_member),
+        ),
+        page(
+            M::POST,
+            "/cases/{id}/members/{user_id}/remove",
+            MANAGES_MEMBERS,
+            post(ui::case_remove_member),
+        ),
+        page(M::GET, "/admin/users", ADMIN, get(ui::users)),
+        page(M::GET, "/admin/users/new", ADMIN, get(ui::user_new_form)),
+        page(M::POST, "/admin/users", ADMIN, post(ui::user_create)),
+        page(M::POST, "/admin/users/{id}", ADMIN, post(ui::user_update)),
+        page(M::GET, "/admin/organisation", ADMIN, get(ui::organisation)),
+        page(
+            M::POST,
+            "/admin/organisation",
+            ADMIN,
+            post(ui::organisation_update),
+        ),
+        page(M::GET, "/audit", AUDITOR, get(ui::audit)),
+        page(M::GET, "/audit/export.csv", AUDITOR, get(ui::audit_csv)),
+    ]
+}
+
+/// The table without handlers, for tests and documentation.
+pub fn specs() -> Vec<RouteSpec> {
+    table().into_iter().map(|(spec, _)| spec).collect()
+}

@@ -1,0 +1,230 @@
+//! Assembles the node: store, router, middleware; serves over HTTP or TLS.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::middleware::from_fn_with_state;
+use axum::Router;
+use entraide_store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::http::{self, GuardState};
+use crate::i18n::I18n;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::state::{AppState, Coalescer, Throttle};
+use crate::ui;
+
+/// Opens the store named by the URL: `sqlite://...` or `postgres://...`.
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            entraide_store_postgres::PostgresStore::connect(url).await?,
+        ))
+    } else if url.starts_with("sqlite://") {
+        Ok(Arc::new(
+            entraide_store_sqlite::SqliteStore::connect(url).await?,
+        ))
+    } else {
+        Err(StoreError::Database(
+            "the database URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// Default body limit; routes that take files set their own.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Node {
+    pub state: AppState,
+}
+
+impl Node {
+    pub async fn new(settings: Settings) -> Result<Self, StartError> {
+        let store = open_store(&settings.database_url).await?;
+        Self::with_store(settings, store)
+    }
+
+    pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> Result<Self, StartError> {
+        let i18n = I18n::load().map_err(StartError::Translations)?;
+        let secure_cookies = settings.tls.is_some()
+            || settings
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
+        let state = AppState {
+            store,
+            sign_in_throttle: Arc::new(Throttle::new(
+                settings.sign_in_attempts_per_minute,
+                Duration::from_secs(60),
+            )),
+            settings: Arc::new(settings),
+            i18n: Arc::new(i18n),
+            metrics: Arc::new(Metrics::new()),
+            token_use: Arc::new(Coalescer::new(Duration::from_secs(300))),
+            session_touch: Arc::new(Coalescer::new(Duration::from_secs(60))),
+            decoy_hash: Arc::new(crate::auth::decoy_hash()),
+            secure_cookies,
+        };
+        Ok(Self { state })
+    }
+
+    pub fn router(&self) -> Router {
+        build_router(self.state.clone())
+    }
+
+    /// Binds and serves in the background; returns the bound address.
+    pub async fn start(self) -> Result<RunningNode, StartError> {
+        let addr = self.state.settings.listen;
+        let tls = self.state.settings.tls.clone();
+        let store = self.state.store.clone();
+        let sessions = self.state.settings.sessions;
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        // Expired sessions are swept every ten minutes.
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                let now = time::OffsetDateTime::now_utc();
+                if let Err(e) = store
+                    .delete_sessions_older_than(now - sessions.absolute, now - sessions.idle)
+                    .await
+                {
+                    tracing::warn!(error = %e, "session sweep failed");
+                }
+            }
+        });
+        let (local_addr, task) = match tls {
+            None => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "server stopped");
+                    }
+                });
+                (local, task)
+            }
+            Some((cert, key)) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .map_err(StartError::Tls)?;
+                let std_listener = std::net::TcpListener::bind(addr)
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                std_listener
+                    .set_nonblocking(true)
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                let local = std_listener
+                    .local_addr()
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                let server = axum_server::from_tcp_rustls(std_listener, config);
+                let task = tokio::spawn(async move {
+                    if let Err(e) = server.serve(app).await {
+                        tracing::error!(error = %e, "server stopped");
+                    }
+                });
+                (local, task)
+            }
+        };
+        Ok(RunningNode {
+            addr: local_addr,
+            task,
+            sweeper,
+        })
+    }
+}
+
+pub struct RunningNode {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+}
+
+impl RunningNode {
+    /// Serves until the task ends (or forever).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+        self.sweeper.abort();
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+        self.sweeper.abort();
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let mut rules = HashMap::new();
+    let mut api_routes: Router<AppState> = Router::new();
+    let mut ui_routes: Router<AppState> = Router::new();
+    for (spec, method_router) in routes::table() {
+        rules.insert((spec.method.clone(), spec.path), spec.rule);
+        if spec.is_api {
+            api_routes = api_routes.route(spec.path, method_router);
+        } else {
+            ui_routes = ui_routes.route(spec.path, method_router);
+        }
+    }
+    let guard_state = GuardState {
+        app: state.clone(),
+        rules: Arc::new(rules),
+    };
+    let api_routes = api_routes
+        .route_layer(from_fn_with_state(guard_state.clone(), http::guard))
+        .fallback(http::api_not_found);
+    let ui_routes = ui_routes
+        .route_layer(from_fn_with_state(guard_state, http::guard))
+        .layer(from_fn_with_state(state.clone(), ui::render_errors));
+    let tls = state.settings.tls.is_some();
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api_routes)
+        .merge(ui_routes)
+        .fallback(ui::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn_with_state(state.clone(), http::record_metrics))
+        .layer(from_fn_with_state(tls, http::security_headers))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] StoreError),
+    #[error("translations: {0}")]
+    Translations(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS certificate or key: {0}")]
+    Tls(std::io::Error),
+}

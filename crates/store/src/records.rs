@@ -1,0 +1,150 @@
+use entraide_domain::{
+    AuditAction, AuditOutcome, CaseReference, CaseStatus, CaseSummary, CaseTitle, CountryCode,
+    DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organisation {
+    pub id: Uuid,
+    pub node_id: NodeId,
+    pub name: OrganisationName,
+    pub kind: OrganisationKind,
+    pub country: CountryCode,
+    /// Whether every user must sign in with a TOTP second factor.
+    pub require_totp: bool,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: Email,
+    pub display_name: DisplayName,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub roles: RoleSet,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub email: Email,
+    pub display_name: DisplayName,
+    pub password_hash: String,
+    pub roles: RoleSet,
+    pub disabled: bool,
+    pub failed_sign_ins: u32,
+    pub locked_until: Option<OffsetDateTime>,
+    /// Base32 TOTP secret; enforced only once `totp_enabled`.
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub locale: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("roles", &self.roles)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server-side session. Only the SHA-256 of the cookie value is stored.
+#[derive(Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: Uuid,
+    pub csrf_token: String,
+    /// Password checked, TOTP code still awaited.
+    pub second_factor_pending: bool,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub client_ip: Option<String>,
+}
+
+/// An API bearer token. Only the SHA-256 of the token is stored.
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub id: Uuid,
+    pub reference: CaseReference,
+    pub title: CaseTitle,
+    pub summary: CaseSummary,
+    pub status: CaseStatus,
+    pub created_by: Uuid,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseMember {
+    pub user_id: Uuid,
+    pub email: Email,
+    pub display_name: DisplayName,
+    pub added_by: Uuid,
+    pub added_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry {
+    pub at: OffsetDateTime,
+    pub actor_id: Option<Uuid>,
+    /// E-mail of the actor, or a description ("anonymous", "cli").
+    pub actor: String,
+    pub action: AuditAction,
+    pub outcome: AuditOutcome,
+    pub case_id: Option<Uuid>,
+    /// What was acted upon (a user's e-mail, a token name, a case reference).
+    pub target: Option<String>,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+    /// Extra facts as compact JSON; never secrets or evidence content.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub case_id: Option<Uuid>,
+    pub target: Option<String>,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Substring of the actor's e-mail or description.
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending with '.' ("case.").
+    pub action: Option<String>,
+    pub outcome: Option<AuditOutcome>,
+    pub case_id: Option<Uuid>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    /// Keyset pagination: entries with a smaller id.
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}

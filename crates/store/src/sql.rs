@@ -1,0 +1,743 @@
+//! The SQL shared by the SQLite and PostgreSQL stores.
+//!
+//! Both backends keep the same tables and column names (their migrations
+//! differ only in column types); instants are stored as milliseconds since
+//! the Unix epoch and role sets as comma-separated names, so the statements
+//! below are valid in both dialects. Parameters are numbered `$1, $2...` in
+//! order of first appearance, which SQLite reads as named parameters bound
+//! by position. `impl_sql_store!(Type, Database)` implements every storage
+//! trait for a struct holding `pool: sqlx::Pool<Database>`.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! impl_sql_store {
+    ($store:ident, $db:ty) => {
+        mod shared_sql {
+            use super::$store;
+            use entraide_domain::{
+                CaseReference, CaseStatus, CaseSummary, CaseTitle, CountryCode,
+                DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
+            };
+            use $crate::{
+                from_millis, to_millis, ApiToken, AuditEntry, AuditFilter, Case, CaseMember,
+                NewAuditEntry, NewUser, Organisation, Session, StoreError, StoreResult, User,
+            };
+            use sqlx::Row;
+            use time::OffsetDateTime;
+            use uuid::Uuid;
+
+            type Db = $db;
+            type DbRow = <Db as sqlx::Database>::Row;
+
+            fn db_err(e: sqlx::Error) -> StoreError {
+                StoreError::Database(e.to_string())
+            }
+
+            /// Maps a unique-constraint violation to a conflict on `field`.
+            fn conflict_or(e: sqlx::Error, field: &'static str) -> StoreError {
+                match &e {
+                    sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(field),
+                    _ => db_err(e),
+                }
+            }
+
+            fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+                StoreError::Corrupt(format!("{what}: {e}"))
+            }
+
+            fn opt_millis(v: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
+                v.map(from_millis).transpose()
+            }
+
+            async fn insert_audit<'e, E>(exec: E, e: &NewAuditEntry) -> StoreResult<()>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor_id, actor, action, outcome, case_id, target, client_ip, request_id, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(to_millis(e.at))
+                .bind(e.actor_id)
+                .bind(&e.actor)
+                .bind(e.action.as_str())
+                .bind(e.outcome.as_str())
+                .bind(e.case_id)
+                .bind(&e.target)
+                .bind(&e.client_ip)
+                .bind(&e.request_id)
+                .bind(&e.detail)
+                .execute(exec)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            const USER_COLUMNS: &str = "id, email, display_name, password_hash, roles, disabled, failed_sign_ins, locked_until, totp_secret, totp_enabled, locale, created_at";
+
+            fn user_from_row(row: &DbRow) -> StoreResult<User> {
+                let email: String = row.try_get("email").map_err(db_err)?;
+                let name: String = row.try_get("display_name").map_err(db_err)?;
+                let roles: String = row.try_get("roles").map_err(db_err)?;
+                let failures: i64 = row.try_get("failed_sign_ins").map_err(db_err)?;
+                Ok(User {
+                    id: row.try_get("id").map_err(db_err)?,
+                    email: Email::parse(&email).map_err(|e| corrupt("user e-mail", e))?,
+                    display_name: DisplayName::parse(&name).map_err(|e| corrupt("user name", e))?,
+                    password_hash: row.try_get("password_hash").map_err(db_err)?,
+                    roles: RoleSet::parse_list(&roles).map_err(|e| corrupt("user roles", e))?,
+                    disabled: row.try_get("disabled").map_err(db_err)?,
+                    failed_sign_ins: u32::try_from(failures).unwrap_or(u32::MAX),
+                    locked_until: opt_millis(row.try_get("locked_until").map_err(db_err)?)?,
+                    totp_secret: row.try_get("totp_secret").map_err(db_err)?,
+                    totp_enabled: row.try_get("totp_enabled").map_err(db_err)?,
+                    locale: row.try_get("locale").map_err(db_err)?,
+                    created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                })
+            }
+
+            const CASE_COLUMNS: &str = "c.id, c.reference, c.title, c.summary, c.status, c.created_by, c.created_at, c.updated_at";
+
+            fn case_from_row(row: &DbRow) -> StoreResult<Case> {
+                let reference: String = row.try_get("reference").map_err(db_err)?;
+                let title: String = row.try_get("title").map_err(db_err)?;
+                let summary: String = row.try_get("summary").map_err(db_err)?;
+                let status: String = row.try_get("status").map_err(db_err)?;
+                Ok(Case {
+                    id: row.try_get("id").map_err(db_err)?,
+                    reference: CaseReference::parse(&reference).map_err(|e| corrupt("case reference", e))?,
+                    title: CaseTitle::parse(&title).map_err(|e| corrupt("case title", e))?,
+                    summary: CaseSummary::parse(&summary).map_err(|e| corrupt("case summary", e))?,
+                    status: status.parse::<CaseStatus>().map_err(|e| corrupt("case status", e))?,
+                    created_by: row.try_get("created_by").map_err(db_err)?,
+                    created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                    updated_at: from_millis(row.try_get("updated_at").map_err(db_err)?)?,
+                })
+            }
+
+            fn token_from_row(row: &DbRow) -> StoreResult<ApiToken> {
+                Ok(ApiToken {
+                    id: row.try_get("id").map_err(db_err)?,
+                    user_id: row.try_get("user_id").map_err(db_err)?,
+                    name: row.try_get("name").map_err(db_err)?,
+                    token_hash: row.try_get("token_hash").map_err(db_err)?,
+                    created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                    last_used_at: opt_millis(row.try_get("last_used_at").map_err(db_err)?)?,
+                    revoked_at: opt_millis(row.try_get("revoked_at").map_err(db_err)?)?,
+                })
+            }
+
+            const TOKEN_COLUMNS: &str = "id, user_id, name, token_hash, created_at, last_used_at, revoked_at";
+
+            #[$crate::async_trait]
+            impl $crate::OrganisationStore for $store {
+                async fn own_organisation(&self) -> StoreResult<Organisation> {
+                    let row = sqlx::query(
+                        "SELECT id, node_id, name, kind, country, require_totp, created_at FROM organisations WHERE is_own = $1",
+                    )
+                    .bind(true)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let node_id: String = row.try_get("node_id").map_err(db_err)?;
+                    let name: String = row.try_get("name").map_err(db_err)?;
+                    let kind: String = row.try_get("kind").map_err(db_err)?;
+                    let country: String = row.try_get("country").map_err(db_err)?;
+                    Ok(Organisation {
+                        id: row.try_get("id").map_err(db_err)?,
+                        node_id: NodeId::parse(&node_id).map_err(|e| corrupt("node id", e))?,
+                        name: OrganisationName::parse(&name).map_err(|e| corrupt("organisation name", e))?,
+                        kind: kind.parse::<OrganisationKind>().map_err(|e| corrupt("organisation kind", e))?,
+                        country: CountryCode::parse(&country).map_err(|e| corrupt("country", e))?,
+                        require_totp: row.try_get("require_totp").map_err(db_err)?,
+                        created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                    })
+                }
+
+                async fn create_own_organisation(&self, o: &Organisation) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO organisations (id, node_id, name, kind, country, require_totp, is_own, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(o.id)
+                    .bind(o.node_id.as_str())
+                    .bind(o.name.as_str())
+                    .bind(o.kind.as_str())
+                    .bind(o.country.as_str())
+                    .bind(o.require_totp)
+                    .bind(true)
+                    .bind(to_millis(o.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| conflict_or(e, "organisation"))?;
+                    Ok(())
+                }
+
+                async fn set_require_totp(&self, require: bool, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query("UPDATE organisations SET require_totp = $1 WHERE is_own = $2")
+                        .bind(require)
+                        .bind(true)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::UserStore for $store {
+                async fn create_user(&self, u: &NewUser, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query(
+                        "INSERT INTO users (id, email, display_name, password_hash, roles, disabled, failed_sign_ins, totp_enabled, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(u.id)
+                    .bind(u.email.as_str())
+                    .bind(u.display_name.as_str())
+                    .bind(&u.password_hash)
+                    .bind(u.roles.to_list())
+                    .bind(false)
+                    .bind(0_i64)
+                    .bind(false)
+                    .bind(to_millis(u.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or(e, "email"))?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+                    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+                    sqlx::query(&sql)
+                        .bind(email.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(user_from_row)
+                        .transpose()
+                }
+
+                async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+                    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                    sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(user_from_row)
+                        .transpose()
+                }
+
+                async fn list_users(&self) -> StoreResult<Vec<User>> {
+                    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
+                    sqlx::query(&sql)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(user_from_row)
+                        .collect()
+                }
+
+                async fn set_roles(&self, id: Uuid, roles: RoleSet, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
+                        .bind(roles.to_list())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn set_disabled(&self, id: Uuid, disabled: bool, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+                        .bind(disabled)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    if disabled {
+                        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn record_sign_in_failure(
+                    &self,
+                    id: Uuid,
+                    failures: u32,
+                    locked_until: Option<OffsetDateTime>,
+                    audit: &NewAuditEntry,
+                ) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query("UPDATE users SET failed_sign_ins = $1, locked_until = $2 WHERE id = $3")
+                        .bind(i64::from(failures))
+                        .bind(locked_until.map(to_millis))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn record_sign_in_success(&self, id: Uuid) -> StoreResult<()> {
+                    sqlx::query("UPDATE users SET failed_sign_ins = $1, locked_until = NULL WHERE id = $2")
+                        .bind(0_i64)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn set_pending_totp_secret(&self, id: Uuid, secret: &str) -> StoreResult<()> {
+                    sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2 AND totp_enabled = $3")
+                        .bind(secret)
+                        .bind(id)
+                        .bind(false)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn enable_totp(&self, id: Uuid, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query("UPDATE users SET totp_enabled = $1 WHERE id = $2 AND totp_secret IS NOT NULL")
+                        .bind(true)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn consume_totp_step(&self, id: Uuid, step: i64) -> StoreResult<bool> {
+                    let done = sqlx::query(
+                        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)",
+                    )
+                    .bind(step)
+                    .bind(id)
+                    .bind(step)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_locale(&self, id: Uuid, locale: &str) -> StoreResult<()> {
+                    sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
+                        .bind(locale)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()> {
+                    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                        .bind(hash)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::SessionStore for $store {
+                async fn create_session(&self, s: &Session) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO sessions (id_hash, user_id, csrf_token, second_factor_pending, created_at, last_seen_at, client_ip) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&s.id_hash)
+                    .bind(s.user_id)
+                    .bind(&s.csrf_token)
+                    .bind(s.second_factor_pending)
+                    .bind(to_millis(s.created_at))
+                    .bind(to_millis(s.last_seen_at))
+                    .bind(&s.client_ip)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| conflict_or(e, "session"))?;
+                    Ok(())
+                }
+
+                async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+                    let row = sqlx::query(
+                        "SELECT id_hash, user_id, csrf_token, second_factor_pending, created_at, last_seen_at, client_ip FROM sessions WHERE id_hash = $1",
+                    )
+                    .bind(id_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row else { return Ok(None) };
+                    Ok(Some(Session {
+                        id_hash: row.try_get("id_hash").map_err(db_err)?,
+                        user_id: row.try_get("user_id").map_err(db_err)?,
+                        csrf_token: row.try_get("csrf_token").map_err(db_err)?,
+                        second_factor_pending: row.try_get("second_factor_pending").map_err(db_err)?,
+                        created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                        last_seen_at: from_millis(row.try_get("last_seen_at").map_err(db_err)?)?,
+                        client_ip: row.try_get("client_ip").map_err(db_err)?,
+                    }))
+                }
+
+                async fn touch_session(&self, id_hash: &str, at: OffsetDateTime) -> StoreResult<()> {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                        .bind(to_millis(at))
+                        .bind(id_hash)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn complete_second_factor(&self, id_hash: &str) -> StoreResult<()> {
+                    sqlx::query("UPDATE sessions SET second_factor_pending = $1 WHERE id_hash = $2")
+                        .bind(false)
+                        .bind(id_hash)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                        .bind(id_hash)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn delete_sessions_older_than(
+                    &self,
+                    created_before: OffsetDateTime,
+                    seen_before: OffsetDateTime,
+                ) -> StoreResult<u64> {
+                    let done = sqlx::query("DELETE FROM sessions WHERE created_at < $1 OR last_seen_at < $2")
+                        .bind(to_millis(created_before))
+                        .bind(to_millis(seen_before))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(done.rows_affected())
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::TokenStore for $store {
+                async fn create_token(&self, t: &ApiToken, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query(
+                        "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(t.id)
+                    .bind(t.user_id)
+                    .bind(&t.name)
+                    .bind(&t.token_hash)
+                    .bind(to_millis(t.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or(e, "token"))?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+                    let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
+                    sqlx::query(&sql)
+                        .bind(token_hash)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(token_from_row)
+                        .transpose()
+                }
+
+                async fn token_by_id(&self, id: Uuid) -> StoreResult<Option<ApiToken>> {
+                    let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
+                    sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(token_from_row)
+                        .transpose()
+                }
+
+                async fn tokens_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>> {
+                    let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at");
+                    sqlx::query(&sql)
+                        .bind(user_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(token_from_row)
+                        .collect()
+                }
+
+                async fn revoke_token(&self, id: Uuid, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                        .bind(to_millis(at))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
+                }
+
+                async fn touch_token(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()> {
+                    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                        .bind(to_millis(at))
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::CaseStore for $store {
+                async fn create_case(&self, c: &Case, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query(
+                        "INSERT INTO cases (id, reference, title, summary, status, created_by, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(c.id)
+                    .bind(c.reference.as_str())
+                    .bind(c.title.as_str())
+                    .bind(c.summary.as_str())
+                    .bind(c.status.as_str())
+                    .bind(c.created_by)
+                    .bind(to_millis(c.created_at))
+                    .bind(to_millis(c.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or(e, "reference"))?;
+                    sqlx::query("INSERT INTO case_members (case_id, user_id, added_by, added_at) VALUES ($1, $2, $3, $4)")
+                        .bind(c.id)
+                        .bind(c.created_by)
+                        .bind(c.created_by)
+                        .bind(to_millis(c.created_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn case_by_id(&self, id: Uuid) -> StoreResult<Option<Case>> {
+                    let sql = format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = $1");
+                    sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(case_from_row)
+                        .transpose()
+                }
+
+                async fn cases_for_member(&self, user_id: Uuid) -> StoreResult<Vec<Case>> {
+                    let sql = format!(
+                        "SELECT {CASE_COLUMNS} FROM cases c JOIN case_members m ON m.case_id = c.id \
+                         WHERE m.user_id = $1 ORDER BY c.updated_at DESC, c.reference"
+                    );
+                    sqlx::query(&sql)
+                        .bind(user_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(case_from_row)
+                        .collect()
+                }
+
+                async fn all_cases(&self) -> StoreResult<Vec<Case>> {
+                    let sql = format!("SELECT {CASE_COLUMNS} FROM cases c ORDER BY c.updated_at DESC, c.reference");
+                    sqlx::query(&sql)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(case_from_row)
+                        .collect()
+                }
+
+                async fn is_case_member(&self, case_id: Uuid, user_id: Uuid) -> StoreResult<bool> {
+                    let row = sqlx::query("SELECT 1 AS one FROM case_members WHERE case_id = $1 AND user_id = $2")
+                        .bind(case_id)
+                        .bind(user_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(row.is_some())
+                }
+
+                async fn case_members(&self, case_id: Uuid) -> StoreResult<Vec<CaseMember>> {
+                    let rows = sqlx::query(
+                        "SELECT m.user_id, u.email, u.display_name, m.added_by, m.added_at \
+                         FROM case_members m JOIN users u ON u.id = m.user_id WHERE m.case_id = $1 ORDER BY u.email",
+                    )
+                    .bind(case_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter()
+                        .map(|row| {
+                            let email: String = row.try_get("email").map_err(db_err)?;
+                            let name: String = row.try_get("display_name").map_err(db_err)?;
+                            Ok(CaseMember {
+                                user_id: row.try_get("user_id").map_err(db_err)?,
+                                email: Email::parse(&email).map_err(|e| corrupt("member e-mail", e))?,
+                                display_name: DisplayName::parse(&name).map_err(|e| corrupt("member name", e))?,
+                                added_by: row.try_get("added_by").map_err(db_err)?,
+                                added_at: from_millis(row.try_get("added_at").map_err(db_err)?)?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn add_case_member(
+                    &self,
+                    case_id: Uuid,
+                    user_id: Uuid,
+                    added_by: Uuid,
+                    at: OffsetDateTime,
+                    audit: &NewAuditEntry,
+                ) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query("INSERT INTO case_members (case_id, user_id, added_by, added_at) VALUES ($1, $2, $3, $4)")
+                        .bind(case_id)
+                        .bind(user_id)
+                        .bind(added_by)
+                        .bind(to_millis(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| conflict_or(e, "member"))?;
+                    sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
+                        .bind(to_millis(at))
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn remove_case_member(&self, case_id: Uuid, user_id: Uuid, audit: &NewAuditEntry) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query("DELETE FROM case_members WHERE case_id = $1 AND user_id = $2")
+                        .bind(case_id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::AuditStore for $store {
+                async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<()> {
+                    insert_audit(&self.pool, entry).await
+                }
+
+                async fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "SELECT id, at, actor_id, actor, action, outcome, case_id, target, client_ip, request_id, detail FROM audit_log WHERE 1 = 1",
+                    );
+                    if let Some(actor) = &f.actor {
+                        q.push(" AND LOWER(actor) LIKE ").push_bind(format!("%{}%", actor.to_lowercase().replace(['%', '_'], "")));
+                    }
+                    if let Some(action) = &f.action {
+                        if action.ends_with('.') {
+                            q.push(" AND action LIKE ").push_bind(format!("{}%", action.replace(['%', '_'], "")));
+                        } else {
+                            q.push(" AND action = ").push_bind(action.clone());
+                        }
+                    }
+                    if let Some(outcome) = f.outcome {
+                        q.push(" AND outcome = ").push_bind(outcome.as_str());
+                    }
+                    if let Some(case_id) = f.case_id {
+                        q.push(" AND case_id = ").push_bind(case_id);
+                    }
+                    if let Some(from) = f.from {
+                        q.push(" AND at >= ").push_bind(to_millis(from));
+                    }
+                    if let Some(to) = f.to {
+                        q.push(" AND at < ").push_bind(to_millis(to));
+                    }
+                    if let Some(before) = f.before_id {
+                        q.push(" AND id < ").push_bind(before);
+                    }
+                    q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(f.limit.clamp(1, 10_000)));
+                    let rows = q.build().fetch_all(&self.pool).await.map_err(db_err)?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(AuditEntry {
+                                id: row.try_get("id").map_err(db_err)?,
+                                at: from_millis(row.try_get("at").map_err(db_err)?)?,
+                                actor_id: row.try_get("actor_id").map_err(db_err)?,
+                                actor: row.try_get("actor").map_err(db_err)?,
+                                action: row.try_get("action").map_err(db_err)?,
+                                outcome: row.try_get("outcome").map_err(db_err)?,
+                                case_id: row.try_get("case_id").map_err(db_err)?,
+                                target: row.try_get("target").map_err(db_err)?,
+                                client_ip: row.try_get("client_ip").map_err(db_err)?,
+                                request_id: row.try_get("request_id").map_err(db_err)?,
+                                detail: row.try_get("detail").map_err(db_err)?,
+                            })
+                        })
+                        .collect()
+                }
+            }
+        }
+    };
+}
