@@ -597,6 +597,16 @@ pub async fn case_detail(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     let (case, access) = case_access(&app, &caller, id).await?;
+    if access == CaseAccess::Manager {
+        // `case_access` audits outsiders; an administrator who is not a
+        // member is refused the content, and that is audited too.
+        let entry = caller
+            .actor()
+            .entry(AuditAction::CaseRead, AuditOutcome::Denied)
+            .on_case(id)
+            .target(case.reference.as_str());
+        app.store.append_audit(&entry).await?;
+    }
     if !access.reads_content() {
         return Err(AppError::NotCaseMember);
     }

@@ -185,9 +185,21 @@ impl NodeConfig {
                 .map_err(|()| ConfigError::UnknownVariable(name.clone()))?;
         }
         let merged = toml::to_string(&table).map_err(|e| invalid("*", e.to_string()))?;
-        toml::from_str(&merged).map_err(|e| ConfigError::Syntax {
-            path: path.clone(),
-            message: format!("{} (after applying ENTRAIDE_* variables)", e.message()),
+        toml::from_str(&merged).map_err(|e| {
+            match e.span().and_then(|span| key_at(&merged, span.start)) {
+                Some(key) => invalid(
+                    &key,
+                    format!(
+                        "{} (in {} or ENTRAIDE_* variables)",
+                        e.message(),
+                        path.display()
+                    ),
+                ),
+                None => ConfigError::Syntax {
+                    path: path.clone(),
+                    message: e.message().to_owned(),
+                },
+            }
         })
     }
 
@@ -277,6 +289,26 @@ impl NodeConfig {
             sign_in_attempts_per_minute: s.sign_in_attempts_per_minute,
         })
     }
+}
+
+/// The dotted key (`security.lockout_minutes`) written at byte `offset`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = text.get(line_start..)?.lines().next()?;
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let section = before
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))
+        .map(|l| l.trim().trim_matches(['[', ']']).to_owned());
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_owned(),
+    })
 }
 
 fn resolve(data_dir: &Path, p: &str) -> PathBuf {

@@ -1,0 +1,349 @@
+use anyhow::Result;
+use entraide_domain::Role;
+use entraide_testkit::{on_both_backends, spawn_node, Backend};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+on_both_backends!(
+    health_metrics_and_openapi,
+    openapi_matches_the_route_table,
+    bad_input_gets_problem_details,
+    tokens_are_created_used_and_revoked,
+    users_are_managed_by_administrators,
+    security_headers_on_every_response,
+);
+
+async fn health_metrics_and_openapi(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let api = node.api(None);
+    let r = api.get("/healthz").await?;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json["status"], "alive");
+    let r = api.get("/readyz").await?;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json["status"], "ready");
+    let r = api.get("/metrics").await?;
+    assert!(
+        r.text.contains("entraide_http_requests_total"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("route=\"/readyz\""));
+    let doc = api.get("/api/openapi.json").await?;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.json["openapi"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("3.1"));
+    assert!(doc.json["paths"]["/api/v1/cases"]["post"].is_object());
+    assert!(r.headers.contains_key("x-request-id"));
+    Ok(())
+}
+
+/// Every operation in the OpenAPI document is a route with a rule, and every
+/// API route of the table is documented.
+async fn openapi_matches_the_route_table(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let doc = node.api(None).get("/api/openapi.json").await?.json;
+    let specs = entraide_server::routes::specs();
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in ["get", "post", "patch", "put", "delete"] {
+            if item.get(method).is_some() {
+                let m = method.to_uppercase();
+                let found = specs
+                    .iter()
+                    .any(|s| s.method.as_str() == m && s.path == path.as_str());
+                assert!(found, "documented {m} {path} has no route and rule");
+                documented.push((m, path.clone()));
+            }
+        }
+    }
+    for s in specs.iter().filter(|s| s.is_api) {
+        if s.path == "/metrics" || s.path == "/api/openapi.json" {
+            continue;
+        }
+        let ok = documented
+            .iter()
+            .any(|(m, p)| m == s.method.as_str() && p == s.path);
+        assert!(
+            ok,
+            "API route {} {} is not in the OpenAPI document",
+            s.method, s.path
+        );
+    }
+    Ok(())
+}
+
+async fn bad_input_gets_problem_details(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let admin = node.admin().await?;
+    let api = node.api(Some(&officer.token));
+
+    // Malformed JSON.
+    let r = api
+        .raw(
+            Method::POST,
+            "/api/v1/cases",
+            "application/json",
+            b"{\"reference\":".to_vec(),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "malformed_json");
+    assert_eq!(r.content_type(), "application/problem+json");
+    assert_eq!(r.json["status"], 400);
+    assert!(r.json["type"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("urn:entraide:problem:"));
+    // Unknown field.
+    let r = api
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "A-1", "title": "t", "colour": "red"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.code(), "validation_failed");
+    assert!(r.text.contains("colour"), "{}", r.text);
+    // Wrong type.
+    let r = api
+        .post("/api/v1/cases", &json!({"reference": 12, "title": "t"}))
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Wrong content type.
+    let r = api
+        .raw(
+            Method::POST,
+            "/api/v1/cases",
+            "text/plain",
+            b"hello".to_vec(),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.code(), "unsupported_media_type");
+    // Oversize body.
+    let big = format!(
+        "{{\"reference\":\"A-1\",\"title\":\"t\",\"summary\":\"{}\"}}",
+        "x".repeat(100_000)
+    );
+    let r = api
+        .raw(
+            Method::POST,
+            "/api/v1/cases",
+            "application/json",
+            big.into_bytes(),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.code(), "payload_too_large");
+    // Every invalid field is reported at once, by name.
+    let r = api
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "bad ref!", "title": "  ", "summary": "ok"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["reference", "title"]);
+    // Nothing was stored by any of these.
+    let list = api.get("/api/v1/cases").await?;
+    assert_eq!(list.json.as_array().map(Vec::len), Some(0));
+    // Duplicate reference: 409, the first case intact.
+    let r = api
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "A-1", "title": "First"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = api
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "A-1", "title": "Second"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "case_reference_taken");
+    let list = api.get("/api/v1/cases").await?;
+    assert_eq!(list.json[0]["title"], "First");
+    // Unknown route and unknown id.
+    let r = api.get("/api/v1/nothing-here").await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.content_type(), "application/problem+json");
+    let r = api
+        .get(&format!("/api/v1/cases/{}", uuid::Uuid::new_v4()))
+        .await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = api.get("/api/v1/cases/not-a-uuid").await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Duplicate e-mail and invalid fields when creating users.
+    let admin_api = node.api(Some(&admin.token));
+    let r = admin_api
+        .post(
+            "/api/v1/users",
+            &json!({"email": "officer@test.example", "display_name": "Again", "password": "long enough password", "roles": ["officer"]}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "email_taken");
+    let r = admin_api
+        .post(
+            "/api/v1/users",
+            &json!({"email": "nope", "display_name": "", "password": "short", "roles": ["king"]}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json["errors"].as_array().map(Vec::len),
+        Some(4),
+        "{}",
+        r.text
+    );
+    Ok(())
+}
+
+async fn tokens_are_created_used_and_revoked(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let api = node.api(Some(&officer.token));
+    let created = api
+        .post("/api/v1/tokens", &json!({"name": "script"}))
+        .await?;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let secret = created.json["secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(secret.starts_with("ent_"));
+    let id = created.json["token"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The new token works, and its secret is not listed anywhere.
+    let second = node.api(Some(&secret));
+    let me = second.get("/api/v1/me").await?;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json["email"], "officer@test.example");
+    let list = api.get("/api/v1/tokens").await?;
+    assert!(!list.text.contains(&secret));
+    assert_eq!(list.json.as_array().map(Vec::len), Some(2));
+    // Revoked: refused from then on, with a clear code; revoking twice is a conflict.
+    let r = api.delete(&format!("/api/v1/tokens/{id}")).await?;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = second.get("/api/v1/me").await?;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.code(), "invalid_token");
+    let r = api.delete(&format!("/api/v1/tokens/{id}")).await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Garbage tokens.
+    for bad in ["nope", "ent_unknown", ""] {
+        let r = node.api(Some(bad)).get("/api/v1/me").await?;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    // Another user's token cannot be revoked by a non-administrator.
+    let other = node.user("other", &[Role::Officer]).await?;
+    let other_tokens = node.api(Some(&other.token)).get("/api/v1/tokens").await?;
+    let other_id = other_tokens.json[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = api.delete(&format!("/api/v1/tokens/{other_id}")).await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Stored hashed: the secret is nowhere in the database.
+    let stored = node.store.tokens_for_user(officer.id).await?;
+    assert!(stored
+        .iter()
+        .all(|t| t.token_hash.len() == 64 && !t.token_hash.contains("ent_")));
+    Ok(())
+}
+
+async fn users_are_managed_by_administrators(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let admin = node.admin().await?;
+    let api = node.api(Some(&admin.token));
+    let r = api
+        .post(
+            "/api/v1/users",
+            &json!({"email": "Prosecutor@Test.example", "display_name": "Ana Prosecutor", "password": "a long enough password", "roles": ["approver", "officer"]}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["email"], "prosecutor@test.example");
+    assert_eq!(r.json["roles"], json!(["officer", "approver"]));
+    let id = r.json["id"].as_str().unwrap_or_default().to_owned();
+    let r = api
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &json!({"roles": ["analyst"]}),
+        )
+        .await?;
+    assert_eq!(r.json["roles"], json!(["analyst"]));
+    let r = api
+        .patch(&format!("/api/v1/users/{id}"), &json!({"disabled": true}))
+        .await?;
+    assert_eq!(r.json["disabled"], true);
+    // An administrator cannot lock themself out.
+    let r = api
+        .patch(
+            &format!("/api/v1/users/{}", admin.id),
+            &json!({"disabled": true}),
+        )
+        .await?;
+    assert_eq!(r.code(), "cannot_disable_self");
+    let r = api
+        .patch(
+            &format!("/api/v1/users/{}", admin.id),
+            &json!({"roles": ["officer"]}),
+        )
+        .await?;
+    assert_eq!(r.code(), "cannot_demote_self");
+    // Requiring a second factor is an organisation setting.
+    let r = api
+        .patch("/api/v1/organisation", &json!({"require_totp": true}))
+        .await?;
+    assert_eq!(r.json["require_totp"], true);
+    Ok(())
+}
+
+async fn security_headers_on_every_response(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let api = node.api(None);
+    for path in [
+        "/healthz",
+        "/signin",
+        "/api/v1/me",
+        "/nowhere",
+        "/static/app.css",
+    ] {
+        let r = api.get(path).await?;
+        let csp = r
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(
+            r.headers
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..])
+        );
+        assert!(r.headers.contains_key("referrer-policy"));
+        // Plain HTTP: no HSTS.
+        assert!(!r.headers.contains_key("strict-transport-security"));
+    }
+    Ok(())
+}

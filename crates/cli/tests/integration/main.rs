@@ -1,0 +1,10 @@
+//! The integration suite: one test binary (each extra file under `tests/`
+//! would be another slow link). Every test boots real nodes on 127.0.0.1:0
+//! and talks to them over HTTP; `on_both_backends!` runs each on SQLite and,
+//! when ENTRAIDE_TEST_DATABASE_URL is set, on PostgreSQL.
+
+mod access;
+mod api;
+mod audit;
+mod cli;
+mod web;
