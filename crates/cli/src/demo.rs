@@ -68,17 +68,19 @@ const FRANCE: DemoNode = DemoNode {
     cases: &[
         DemoCase {
             reference: "PC247-2026-0117",
-            title: "Ransomware against a regional hospital",
-            summary: "Fictitious demo case. Files of a hospital group encrypted on 2026-11-20 around 03:10 UTC; \
-                      ransom note points to a leak site. Logs show remote access from an address hosted abroad. \
-                      Preservation of subscriber and traffic data is urgent.",
+            title: "Rançongiciel contre un centre hospitalier régional",
+            summary: "Affaire fictive de démonstration. Fichiers d'un groupe hospitalier chiffrés le 2026-11-20 \
+                      vers 03:10 UTC ; la demande de rançon renvoie à un site de fuite. Les journaux montrent un \
+                      accès distant depuis une adresse hébergée à l'étranger. La conservation des données \
+                      d'abonné et de trafic est urgente.",
             members: &["officer", "approver", "custodian"],
         },
         DemoCase {
             reference: "PC247-2026-0142",
-            title: "Phishing kit targeting bank customers",
-            summary: "Fictitious demo case. SMS campaign redirecting to a cloned bank site; 214 victims reported. \
-                      The domain was registered through a foreign registrar.",
+            title: "Kit d'hameçonnage visant des clients bancaires",
+            summary: "Affaire fictive de démonstration. Campagne de SMS renvoyant vers un faux site bancaire ; \
+                      214 victimes déclarées. Le nom de domaine a été enregistré auprès d'un bureau \
+                      d'enregistrement étranger.",
             members: &["officer", "analyst"],
         },
     ],
@@ -101,16 +103,17 @@ const ARGENTINA: DemoNode = DemoNode {
     cases: &[
         DemoCase {
             reference: "UFECI-2026-0031",
-            title: "Sextortion network using social media accounts",
-            summary: "Fictitious demo case. Several minors contacted through the same accounts; \
-                      payments requested in cryptocurrency. Account data held by a foreign provider.",
+            title: "Red de sextorsión mediante cuentas de redes sociales",
+            summary: "Caso ficticio de demostración. Varios menores contactados desde las mismas cuentas; \
+                      pagos exigidos en criptomonedas. Los datos de las cuentas los conserva un proveedor \
+                      extranjero.",
             members: &["officer", "approver"],
         },
         DemoCase {
             reference: "UFECI-2026-0045",
-            title: "Business e-mail compromise against an exporter",
-            summary: "Fictitious demo case. Invoice redirected to an account abroad after a mailbox takeover; \
-                      USD 180,000 transferred on 2026-10-02.",
+            title: "Fraude del CEO (BEC) contra una empresa exportadora",
+            summary: "Caso ficticio de demostración. Factura desviada a una cuenta en el extranjero tras la \
+                      toma de control de un buzón; USD 180.000 transferidos el 2026-10-02.",
             members: &["officer", "custodian", "analyst"],
         },
     ],

@@ -394,10 +394,7 @@ pub async fn update_user(
     ApiJson(body): ApiJson<proto::UpdateUser>,
 ) -> AppResult<Response> {
     let mut f = Fields::default();
-    let roles = match &body.roles {
-        Some(names) => Some(parse_roles(&mut f, names)),
-        None => None,
-    };
+    let roles = body.roles.as_ref().map(|names| parse_roles(&mut f, names));
     let roles = f.finish(Some(roles))?;
     if app.store.user_by_id(id).await?.is_none() {
         return Err(AppError::NotFound { what: "user" });
@@ -809,7 +806,11 @@ impl AuditQuery {
             }
         };
         let from = time(&mut f, "from", &self.from);
-        let to = time(&mut f, "to", &self.to);
+        // A date alone as the end of the period includes that whole day.
+        let to = time(&mut f, "to", &self.to).map(|t| match &self.to {
+            Some(v) if v.trim().len() == 10 => t + time::Duration::days(1),
+            _ => t,
+        });
         let outcome = match self.outcome.as_deref().filter(|s| !s.is_empty()) {
             None => None,
             Some(o) => {
@@ -834,6 +835,15 @@ impl AuditQuery {
                 parsed
             }
         };
+        if let (Some(a), Some(b)) = (from, to) {
+            if a > b {
+                f.push(
+                    "to",
+                    "invalid_range",
+                    "the end of the period is before its start",
+                );
+            }
+        }
         let limit = self.limit.unwrap_or(default_limit);
         if limit == 0 || limit > 10_000 {
             f.push("limit", "invalid_limit", "use a limit between 1 and 10000");

@@ -61,6 +61,8 @@ impl Caller {
 pub struct RequestContext {
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
+    /// Path and query of a GET request: where the language switcher returns.
+    pub here: Option<String>,
 }
 
 impl RequestContext {
@@ -71,6 +73,7 @@ impl RequestContext {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            here: None,
         }
     }
 

@@ -33,7 +33,10 @@ pub struct GuardState {
 /// from the rule book is refused (fail closed); a test checks there is none.
 pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) -> Response {
     let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let ctx = RequestContext::from_parts(req.headers(), connect.as_ref());
+    let mut ctx = RequestContext::from_parts(req.headers(), connect.as_ref());
+    if req.method() == Method::GET {
+        ctx.here = req.uri().path_and_query().map(|p| p.as_str().to_owned());
+    }
     req.extensions_mut().insert(ctx.clone());
     let template = req
         .extensions()
@@ -83,9 +86,12 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
         };
         let mut res = err.into_response();
         res.extensions_mut().insert(locale);
+        if let Some(c) = caller {
+            res.extensions_mut().insert(c);
+        }
         return res;
     }
-    if let Some(c) = caller {
+    if let Some(c) = caller.clone() {
         req.extensions_mut().insert(c);
     }
     if let Some(a) = anonymous {
@@ -93,6 +99,10 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
     }
     let mut res = next.run(req).await;
     res.extensions_mut().insert(locale);
+    if let Some(c) = caller {
+        // Lets the UI error pages keep the signed-in layout.
+        res.extensions_mut().insert(c);
+    }
     res
 }
 

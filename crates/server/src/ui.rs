@@ -35,6 +35,8 @@ use crate::state::AppState;
 /// What the layout needs on every page.
 pub struct Nav {
     pub signed_in: bool,
+    /// Where the language switcher brings the reader back.
+    pub here: String,
     pub display_name: String,
     pub email: String,
     pub csrf: String,
@@ -50,6 +52,7 @@ impl Nav {
         let roles = caller.roles();
         Self {
             signed_in: true,
+            here: caller.ctx.here.clone().unwrap_or_else(|| path.to_owned()),
             display_name: caller.user.display_name.to_string(),
             email: caller.user.email.to_string(),
             csrf: caller.csrf_token().to_owned(),
@@ -64,6 +67,7 @@ impl Nav {
     fn anonymous(csrf: String, path: &str) -> Self {
         Self {
             signed_in: false,
+            here: path.to_owned(),
             display_name: String::new(),
             email: String::new(),
             csrf,
@@ -229,6 +233,24 @@ async fn page(app: &AppState, caller: &Caller, locale: Locale, path: &str) -> Ap
     })
 }
 
+/// "case.member_added" → the translated "audit-action-case-member-added".
+fn action_label(tr: &Tr, action: &str) -> String {
+    let id = format!("audit-action-{}", action.replace(['.', '_'], "-"));
+    let label = tr.t(&id);
+    if label == id {
+        action.to_owned()
+    } else {
+        label
+    }
+}
+
+fn fmt_time_short(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
 fn fmt_time(t: OffsetDateTime) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.to_offset(time::UtcOffset::UTC)
@@ -274,12 +296,21 @@ pub async fn render_errors(State(app): State<AppState>, req: Request, next: Next
         return see_other(&to);
     }
     let tr = Tr::new(app.i18n.clone(), locale);
-    let (csrf, set_cookie) = anonymous_csrf(&app, &headers);
+    let (nav, set_cookie) = match res.extensions().get::<Caller>() {
+        Some(caller) => {
+            let org = org_name(&app).await.unwrap_or_default();
+            (Nav::for_caller(caller, &path, org), None)
+        }
+        None => {
+            let (csrf, set_cookie) = anonymous_csrf(&app, &headers);
+            (Nav::anonymous(csrf, &path), set_cookie)
+        }
+    };
     let view = ErrorPage {
         message: tr.error(info.code, &info.detail),
         status: info.status.as_u16(),
         code: info.code.to_owned(),
-        nav: Nav::anonymous(csrf, &path),
+        nav,
         tr,
     };
     with_cookie(render_status(info.status, &view), set_cookie)
@@ -1398,7 +1429,7 @@ struct AuditPage {
     q: AuditQueryView,
     rows: Vec<AuditRow>,
     next_before: Option<i64>,
-    actions: Vec<String>,
+    actions: Vec<(String, String)>,
     errors: FormErrors,
 }
 
@@ -1416,6 +1447,7 @@ pub struct AuditRow {
     at: String,
     actor: String,
     action: String,
+    action_label: String,
     outcome: String,
     outcome_label: String,
     target: String,
@@ -1459,9 +1491,10 @@ pub async fn audit(
             let rows = entries
                 .iter()
                 .map(|e| AuditRow {
-                    at: fmt_time(e.at),
+                    at: fmt_time_short(e.at),
                     actor: e.actor.clone(),
                     action: e.action.clone(),
+                    action_label: action_label(&p.tr, &e.action),
                     outcome: e.outcome.clone(),
                     outcome_label: p.tr.t(&format!("outcome-{}", e.outcome)),
                     target: e.target.clone().unwrap_or_default(),
@@ -1483,7 +1516,7 @@ pub async fn audit(
         next_before,
         actions: AuditAction::ALL
             .iter()
-            .map(|a| a.as_str().to_owned())
+            .map(|a| (a.as_str().to_owned(), action_label(&p.tr, a.as_str())))
             .collect(),
         errors,
         tr: p.tr,
@@ -1513,7 +1546,7 @@ struct AccountPage {
     totp_enabled: bool,
     enrolment: Option<proto::TotpEnrolment>,
     error: Option<String>,
-    locale: String,
+    language: String,
 }
 
 async fn account_page(
@@ -1538,7 +1571,7 @@ async fn account_page(
         totp_enabled: user.totp_enabled,
         enrolment,
         error,
-        locale: locale.as_str().to_owned(),
+        language: p.tr.t(&format!("language-{}", locale.as_str())),
         tr: p.tr,
         nav: p.nav,
     })
@@ -1579,12 +1612,21 @@ pub async fn account_totp_confirm(
         .user_by_id(caller.user.id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    match api::confirm_totp(&app, &user, &caller.actor(), &form.code).await {
+    let result = if form.code.trim().is_empty() {
+        Err(AppError::BadRequest {
+            code: "totp_code_required",
+            detail: "enter the six-digit code".into(),
+        })
+    } else {
+        api::confirm_totp(&app, &user, &caller.actor(), &form.code).await
+    };
+    match result {
         Ok(()) => Ok(see_other("/account")),
-        Err(AppError::InvalidSecondFactor) => {
+        Err(err @ (AppError::InvalidSecondFactor | AppError::BadRequest { .. })) => {
             let tr = Tr::new(app.i18n.clone(), locale.0);
             let enrolment = enrolment_for(&app, &user).await?;
-            let msg = tr.error("invalid_second_factor", "wrong code");
+            let (_, code) = err.status_and_code();
+            let msg = tr.error(code, "wrong code");
             Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &account_page(&app, &caller, locale.0, enrolment, Some(msg)).await?,

@@ -3,6 +3,8 @@
 //! and talks to them over HTTP; `on_both_backends!` runs each on SQLite and,
 //! when ENTRAIDE_TEST_DATABASE_URL is set, on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod access;
 mod api;
 mod audit;
