@@ -187,15 +187,12 @@ async fn resolve_token(
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return refuse("malformed").await;
     }
-    let Some(token) = state.store.token_by_hash(&auth::sha256_hex(secret)).await? else {
+    let Some((token, user)) = state.store.token_with_user(&auth::sha256_hex(secret)).await? else {
         return refuse("unknown").await;
     };
     if token.revoked_at.is_some() {
         return refuse("revoked").await;
     }
-    let Some(user) = state.store.user_by_id(token.user_id).await? else {
-        return refuse("unknown user").await;
-    };
     if user.disabled {
         return refuse("user disabled").await;
     }

@@ -335,13 +335,27 @@ pub async fn not_found(
     if req_path.path().starts_with("/api/") || req_path.path() == "/api" {
         return AppError::NotFound { what: "route" }.into_response();
     }
-    let tr = Tr::new(app.i18n.clone(), crate::caller::pick_locale(&headers, None));
-    let (csrf, set_cookie) = anonymous_csrf(&app, &headers);
+    let ctx = RequestContext::default();
+    let caller = match crate::caller::resolve(&app, &headers, &ctx).await {
+        Ok(crate::caller::Resolved::SignedIn(c)) => Some(*c),
+        _ => None,
+    };
+    let tr = Tr::new(
+        app.i18n.clone(),
+        crate::caller::pick_locale(&headers, caller.as_ref().map(|c| &c.user)),
+    );
+    let (nav, set_cookie) = match &caller {
+        Some(c) => (Nav::for_caller(c, req_path.path(), org_name(&app).await.unwrap_or_default()), None),
+        None => {
+            let (csrf, set_cookie) = anonymous_csrf(&app, &headers);
+            (Nav::anonymous(csrf, req_path.path()), set_cookie)
+        }
+    };
     let view = ErrorPage {
         message: tr.t("error-page-not-found"),
         status: 404,
         code: "not_found".into(),
-        nav: Nav::anonymous(csrf, req_path.path()),
+        nav,
         tr,
     };
     with_cookie(render_status(StatusCode::NOT_FOUND, &view), set_cookie)

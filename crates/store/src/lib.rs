@@ -91,6 +91,9 @@ pub trait SessionStore: Send + Sync {
 pub trait TokenStore: Send + Sync {
     async fn create_token(&self, token: &ApiToken, audit: &NewAuditEntry) -> StoreResult<()>;
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// The token and the user it acts for, in one round trip (every API
+    /// request starts with this).
+    async fn token_with_user(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>>;
     async fn token_by_id(&self, id: Uuid) -> StoreResult<Option<ApiToken>>;
     async fn tokens_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>>;
     /// Returns false when the token was already revoked.

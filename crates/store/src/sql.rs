@@ -484,6 +484,31 @@ macro_rules! impl_sql_store {
                         .transpose()
                 }
 
+                async fn token_with_user(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
+                    let row = sqlx::query(
+                        "SELECT t.id AS token_id, t.name AS token_name, t.token_hash, t.created_at AS token_created_at, \
+                         t.last_used_at, t.revoked_at, u.id, u.email, u.display_name, u.password_hash, u.roles, u.disabled, \
+                         u.failed_sign_ins, u.locked_until, u.totp_secret, u.totp_enabled, u.locale, u.created_at \
+                         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                    )
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row else { return Ok(None) };
+                    let user = user_from_row(&row)?;
+                    let token = ApiToken {
+                        id: row.try_get("token_id").map_err(db_err)?,
+                        user_id: user.id,
+                        name: row.try_get("token_name").map_err(db_err)?,
+                        token_hash: row.try_get("token_hash").map_err(db_err)?,
+                        created_at: from_millis(row.try_get("token_created_at").map_err(db_err)?)?,
+                        last_used_at: opt_millis(row.try_get("last_used_at").map_err(db_err)?)?,
+                        revoked_at: opt_millis(row.try_get("revoked_at").map_err(db_err)?)?,
+                    };
+                    Ok(Some((token, user)))
+                }
+
                 async fn token_by_id(&self, id: Uuid) -> StoreResult<Option<ApiToken>> {
                     let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
                     sqlx::query(&sql)
