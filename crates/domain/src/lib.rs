@@ -9,6 +9,7 @@ pub mod audit;
 pub mod case;
 pub mod country;
 pub mod organisation;
+pub mod request;
 pub mod security;
 pub mod user;
 

@@ -187,7 +187,11 @@ async fn resolve_token(
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return refuse("malformed").await;
     }
-    let Some((token, user)) = state.store.token_with_user(&auth::sha256_hex(secret)).await? else {
+    let Some((token, user)) = state
+        .store
+        .token_with_user(&auth::sha256_hex(secret))
+        .await?
+    else {
         return refuse("unknown").await;
     };
     if token.revoked_at.is_some() {

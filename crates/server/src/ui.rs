@@ -345,7 +345,10 @@ pub async fn not_found(
         crate::caller::pick_locale(&headers, caller.as_ref().map(|c| &c.user)),
     );
     let (nav, set_cookie) = match &caller {
-        Some(c) => (Nav::for_caller(c, req_path.path(), org_name(&app).await.unwrap_or_default()), None),
+        Some(c) => (
+            Nav::for_caller(c, req_path.path(), org_name(&app).await.unwrap_or_default()),
+            None,
+        ),
         None => {
             let (csrf, set_cookie) = anonymous_csrf(&app, &headers);
             (Nav::anonymous(csrf, req_path.path()), set_cookie)

@@ -1,0 +1,383 @@
+//! The life of a request, from either side. Outgoing: draft → awaiting
+//! approval → approved → sent → acknowledged → in execution / preserved /
+//! more information requested → answered (partially or completely) /
+//! refused / withdrawn / expired. Incoming requests start as registered.
+//! Every other move is refused with the current state.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::kind::{Direction, RequestKind};
+use crate::user::{Role, RoleSet};
+use crate::ParseError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Draft,
+    AwaitingApproval,
+    Approved,
+    Sent,
+    /// An incoming request entered in the register.
+    Registered,
+    Acknowledged,
+    InExecution,
+    /// The data are preserved (preservation requests).
+    Preserved,
+    MoreInformationRequested,
+    AnsweredPartially,
+    Answered,
+    Refused,
+    Withdrawn,
+    Expired,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 14] = [
+        Self::Draft,
+        Self::AwaitingApproval,
+        Self::Approved,
+        Self::Sent,
+        Self::Registered,
+        Self::Acknowledged,
+        Self::InExecution,
+        Self::Preserved,
+        Self::MoreInformationRequested,
+        Self::AnsweredPartially,
+        Self::Answered,
+        Self::Refused,
+        Self::Withdrawn,
+        Self::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Approved => "approved",
+            Self::Sent => "sent",
+            Self::Registered => "registered",
+            Self::Acknowledged => "acknowledged",
+            Self::InExecution => "in_execution",
+            Self::Preserved => "preserved",
+            Self::MoreInformationRequested => "more_information_requested",
+            Self::AnsweredPartially => "answered_partially",
+            Self::Answered => "answered",
+            Self::Refused => "refused",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// No further move: the request is closed.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Answered | Self::Refused | Self::Withdrawn | Self::Expired
+        )
+    }
+
+    /// Content may change only while drafting.
+    pub fn is_editable(self) -> bool {
+        self == Self::Draft
+    }
+
+    pub fn initial(direction: Direction) -> Self {
+        match direction {
+            Direction::Outgoing => Self::Draft,
+            Direction::Incoming => Self::Registered,
+        }
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RequestState {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ParseError::new("invalid_state", format!("'{s}' is not a request state"))
+            })
+    }
+}
+
+/// Grounds for refusal. For preservation, only the narrow grounds of
+/// Budapest art. 29(5) are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalGround {
+    PoliticalOffence,
+    /// Sovereignty, security, ordre public or other essential interests.
+    EssentialInterests,
+    DualCriminality,
+    InsufficientInformation,
+    DataNotAvailable,
+    Other,
+}
+
+impl RefusalGround {
+    pub const ALL: [RefusalGround; 6] = [
+        Self::PoliticalOffence,
+        Self::EssentialInterests,
+        Self::DualCriminality,
+        Self::InsufficientInformation,
+        Self::DataNotAvailable,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PoliticalOffence => "political_offence",
+            Self::EssentialInterests => "essential_interests",
+            Self::DualCriminality => "dual_criminality",
+            Self::InsufficientInformation => "insufficient_information",
+            Self::DataNotAvailable => "data_not_available",
+            Self::Other => "other",
+        }
+    }
+
+    /// Art. 29(5): preservation may be refused only for a political offence
+    /// or for sovereignty, security, ordre public or other essential
+    /// interests; art. 29(3): not for lack of dual criminality (save the
+    /// reservation of art. 29(4)). Data that do not exist cannot be preserved.
+    pub fn open_to(self, kind: RequestKind) -> bool {
+        !kind.is_preservation()
+            || matches!(
+                self,
+                Self::PoliticalOffence | Self::EssentialInterests | Self::DataNotAvailable
+            )
+    }
+}
+
+impl FromStr for RefusalGround {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ParseError::new(
+                    "invalid_refusal_ground",
+                    format!("'{s}' is not a refusal ground"),
+                )
+            })
+    }
+}
+
+/// What someone does to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    SubmitForApproval,
+    /// The approver sends the draft back for changes.
+    ReturnToDraft,
+    Approve,
+    MarkSent,
+    Acknowledge,
+    StartExecution,
+    ConfirmPreservation,
+    RequestMoreInformation,
+    ProvideInformation,
+    AnswerPartially,
+    AnswerCompletely,
+    Refuse {
+        ground: RefusalGround,
+    },
+    Withdraw,
+    Expire,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SubmitForApproval => "submit_for_approval",
+            Self::ReturnToDraft => "return_to_draft",
+            Self::Approve => "approve",
+            Self::MarkSent => "mark_sent",
+            Self::Acknowledge => "acknowledge",
+            Self::StartExecution => "start_execution",
+            Self::ConfirmPreservation => "confirm_preservation",
+            Self::RequestMoreInformation => "request_more_information",
+            Self::ProvideInformation => "provide_information",
+            Self::AnswerPartially => "answer_partially",
+            Self::AnswerCompletely => "answer_completely",
+            Self::Refuse { .. } => "refuse",
+            Self::Withdraw => "withdraw",
+            Self::Expire => "expire",
+        }
+    }
+
+    /// Roles that may take this action (on top of case membership).
+    pub fn roles(self) -> RoleSet {
+        match self {
+            Self::Approve | Self::ReturnToDraft => RoleSet::of(&[Role::Approver]),
+            Self::Expire => RoleSet::EMPTY, // the node itself, when a deadline passes
+            _ => RoleSet::of(&[Role::Officer, Role::Approver]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("cannot {action} a request that is {state}")]
+    NotAllowed {
+        action: &'static str,
+        state: RequestState,
+    },
+    #[error("the approver cannot be the person who drafted the request (four eyes)")]
+    FourEyes,
+    #[error("the request is incomplete and cannot be approved")]
+    Incomplete,
+    #[error("this refusal ground is not open to preservation requests (Budapest art. 29(5))")]
+    GroundNotOpen,
+    #[error("your roles do not allow this action")]
+    RoleMissing,
+}
+
+impl TransitionError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotAllowed { .. } => "transition_not_allowed",
+            Self::FourEyes => "four_eyes",
+            Self::Incomplete => "request_incomplete",
+            Self::GroundNotOpen => "refusal_ground_not_open",
+            Self::RoleMissing => "forbidden_role",
+        }
+    }
+}
+
+/// Facts the state machine needs besides the state.
+pub struct Move {
+    pub kind: RequestKind,
+    pub direction: Direction,
+    pub state: RequestState,
+    pub action: Action,
+    /// Who acts, and with which roles (`None` = the node itself).
+    pub actor: Option<(uuid::Uuid, RoleSet)>,
+    /// Who drafted the request (outgoing).
+    pub drafted_by: Option<uuid::Uuid>,
+    /// Whether the content passes every mandatory check.
+    pub complete: bool,
+}
+
+/// The next state, or why not.
+pub fn next_state(m: &Move) -> Result<RequestState, TransitionError> {
+    use Action as A;
+    use RequestState as S;
+    let not_allowed = || TransitionError::NotAllowed {
+        action: m.action.name(),
+        state: m.state,
+    };
+    match m.actor {
+        Some((_, roles)) if !roles.intersects(m.action.roles()) => {
+            return Err(TransitionError::RoleMissing)
+        }
+        None if m.action != A::Expire => return Err(TransitionError::RoleMissing),
+        _ => {}
+    }
+    let outgoing = m.direction == Direction::Outgoing;
+    let next = match (m.state, m.action) {
+        (S::Draft, A::SubmitForApproval) if outgoing => {
+            if !m.complete {
+                return Err(TransitionError::Incomplete);
+            }
+            S::AwaitingApproval
+        }
+        (S::AwaitingApproval, A::ReturnToDraft) => S::Draft,
+        (S::AwaitingApproval, A::Approve) => {
+            if !m.complete {
+                return Err(TransitionError::Incomplete);
+            }
+            match (m.actor, m.drafted_by) {
+                (Some((actor, _)), Some(drafter)) if actor == drafter => {
+                    return Err(TransitionError::FourEyes)
+                }
+                _ => S::Approved,
+            }
+        }
+        (S::Approved, A::MarkSent) => S::Sent,
+        (S::Sent | S::Registered, A::Acknowledge) => S::Acknowledged,
+        (S::Acknowledged | S::MoreInformationRequested, A::StartExecution) => S::InExecution,
+        (S::Acknowledged | S::InExecution, A::ConfirmPreservation) if m.kind.is_preservation() => {
+            S::Preserved
+        }
+        (S::Acknowledged | S::InExecution | S::Preserved, A::RequestMoreInformation) => {
+            S::MoreInformationRequested
+        }
+        (S::MoreInformationRequested, A::ProvideInformation) => S::InExecution,
+        (S::Acknowledged | S::InExecution | S::Preserved, A::AnswerPartially) => {
+            S::AnsweredPartially
+        }
+        (
+            S::Acknowledged | S::InExecution | S::Preserved | S::AnsweredPartially,
+            A::AnswerCompletely,
+        ) => S::Answered,
+        (
+            S::Sent
+            | S::Registered
+            | S::Acknowledged
+            | S::InExecution
+            | S::MoreInformationRequested,
+            A::Refuse { ground },
+        ) => {
+            if !ground.open_to(m.kind) {
+                return Err(TransitionError::GroundNotOpen);
+            }
+            S::Refused
+        }
+        // The requesting side withdraws; an incoming request follows it.
+        (s, A::Withdraw) if !s.is_final() => S::Withdrawn,
+        (S::Preserved | S::Sent | S::Acknowledged | S::InExecution, A::Expire) => S::Expired,
+        _ => return Err(not_allowed()),
+    };
+    Ok(next)
+}
+
+/// The actions that make sense from a state, for the interface.
+pub fn available_actions(
+    kind: RequestKind,
+    direction: Direction,
+    state: RequestState,
+) -> Vec<Action> {
+    let candidates = [
+        Action::SubmitForApproval,
+        Action::ReturnToDraft,
+        Action::Approve,
+        Action::MarkSent,
+        Action::Acknowledge,
+        Action::StartExecution,
+        Action::ConfirmPreservation,
+        Action::RequestMoreInformation,
+        Action::ProvideInformation,
+        Action::AnswerPartially,
+        Action::AnswerCompletely,
+        Action::Refuse {
+            ground: RefusalGround::EssentialInterests,
+        },
+        Action::Withdraw,
+    ];
+    candidates
+        .into_iter()
+        .filter(|a| {
+            next_state(&Move {
+                kind,
+                direction,
+                state,
+                action: *a,
+                actor: Some((uuid::Uuid::nil(), RoleSet::of(&Role::ALL))),
+                drafted_by: None,
+                complete: true,
+            })
+            .is_ok()
+        })
+        .collect()
+}

@@ -1,0 +1,21 @@
+//! Cooperation requests: what they must contain (with the treaty article
+//! each requirement comes from), their life cycle and their deadlines.
+
+pub mod checks;
+pub mod content;
+pub mod deadline;
+pub mod identifier;
+pub mod kind;
+pub mod lifecycle;
+
+pub use checks::{assess, has_errors, Finding, Severity};
+pub use content::{Contact, DataRequested, Marking, Offence, RequestContent};
+pub use deadline::{Deadline, DeadlineRules, Trigger};
+pub use identifier::{Chain, Identifier};
+pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
+pub use lifecycle::{
+    available_actions, next_state, Action, Move, RefusalGround, RequestState, TransitionError,
+};
+
+#[cfg(test)]
+mod tests;
