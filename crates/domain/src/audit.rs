@@ -49,6 +49,14 @@ pub enum AuditAction {
     CaseMemberAdded,
     #[serde(rename = "case.member_removed")]
     CaseMemberRemoved,
+    #[serde(rename = "request.created")]
+    RequestCreated,
+    #[serde(rename = "request.updated")]
+    RequestUpdated,
+    #[serde(rename = "request.transition")]
+    RequestTransition,
+    #[serde(rename = "request.read")]
+    RequestRead,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "audit.exported")]
@@ -56,7 +64,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 27] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -78,6 +86,10 @@ impl AuditAction {
         Self::CaseRead,
         Self::CaseMemberAdded,
         Self::CaseMemberRemoved,
+        Self::RequestCreated,
+        Self::RequestUpdated,
+        Self::RequestTransition,
+        Self::RequestRead,
         Self::AuditRead,
         Self::AuditExported,
     ];
@@ -105,6 +117,10 @@ impl AuditAction {
             Self::CaseRead => "case.read",
             Self::CaseMemberAdded => "case.member_added",
             Self::CaseMemberRemoved => "case.member_removed",
+            Self::RequestCreated => "request.created",
+            Self::RequestUpdated => "request.updated",
+            Self::RequestTransition => "request.transition",
+            Self::RequestRead => "request.read",
             Self::AuditRead => "audit.read",
             Self::AuditExported => "audit.exported",
         }

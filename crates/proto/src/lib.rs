@@ -233,3 +233,102 @@ pub struct AuditPage {
     /// Pass as `before` to get the next (older) page.
     pub next_before: Option<i64>,
 }
+
+/// A new request: outgoing drafts are checked only at approval; incoming
+/// ones are registered as received.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    /// expedited_preservation, preservation_extension, traffic_data_disclosure,
+    /// subscriber_information, production_order, emergency_disclosure,
+    /// mla_stored_data, mla_real_time_traffic, mla_interception, police_information.
+    pub kind: String,
+    /// outgoing (default) or incoming.
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// The request content (header after the T-CY templates, then the body).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub content: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTransition {
+    /// submit_for_approval, return_to_draft, approve, mark_sent, acknowledge,
+    /// start_execution, confirm_preservation, request_more_information,
+    /// provide_information, answer_partially, answer_completely, refuse,
+    /// withdraw.
+    pub action: String,
+    /// For `refuse`: political_offence, essential_interests, dual_criminality,
+    /// insufficient_information, data_not_available, other.
+    #[serde(default)]
+    pub ground: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FindingView {
+    pub field: String,
+    /// error or warning
+    pub severity: String,
+    pub code: String,
+    pub message: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeadlineView {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub due: OffsetDateTime,
+    pub source: String,
+    pub due_soon: bool,
+    pub past: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestEventView {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestView {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub reference: String,
+    pub kind: String,
+    /// The provision the request type rests on.
+    pub article: String,
+    pub direction: String,
+    pub state: String,
+    pub legal_basis: Option<String>,
+    pub requested_country: Option<String>,
+    pub counterpart: String,
+    #[schema(value_type = Object)]
+    pub content: serde_json::Value,
+    pub drafted_by: Option<Uuid>,
+    pub approved_by: Option<Uuid>,
+    /// SHA-256 of the approved content.
+    pub approved_digest: Option<String>,
+    pub refusal_ground: Option<String>,
+    pub deadline: Option<DeadlineView>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+    /// Completeness and quality checks of the current content.
+    pub findings: Vec<FindingView>,
+    /// Actions open from the current state.
+    pub available_actions: Vec<String>,
+    pub events: Vec<RequestEventView>,
+}

@@ -33,6 +33,8 @@ use crate::state::AppState;
         healthz, readyz, me, totp_start, totp_confirm, organisation, update_organisation,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token,
         list_cases, create_case, case_detail, case_members, add_case_member, remove_case_member,
+        crate::requests::api_create, crate::requests::api_list, crate::requests::api_get,
+        crate::requests::api_update, crate::requests::api_transition,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -38,6 +38,14 @@ pub enum AppError {
     Conflict { code: &'static str, detail: String },
     #[error("some fields are missing or invalid")]
     Validation(Vec<FieldError>),
+    #[error("the request is incomplete: it cannot be approved until every error is fixed")]
+    Incomplete(Vec<FieldError>),
+    #[error("{detail}")]
+    Transition {
+        code: &'static str,
+        detail: String,
+        current_state: String,
+    },
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
     #[error("the body is larger than this route accepts")]
@@ -84,6 +92,8 @@ impl AppError {
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Incomplete(_) => (StatusCode::UNPROCESSABLE_ENTITY, "request_incomplete"),
+            Self::Transition { code, .. } => (StatusCode::CONFLICT, code),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
@@ -145,14 +155,15 @@ impl IntoResponse for AppError {
             tracing::debug!(code, "request refused");
         }
         let errors = match &self {
-            Self::Validation(errors) => errors.clone(),
+            Self::Validation(errors) | Self::Incomplete(errors) => errors.clone(),
             _ => Vec::new(),
         };
         let detail = self.public_detail();
-        let mut res = problem_response(
-            status,
-            &problem(status, code, detail.clone(), errors.clone()),
-        );
+        let mut body = problem(status, code, detail.clone(), errors.clone());
+        if let Self::Transition { current_state, .. } = &self {
+            body.current_state = Some(current_state.clone());
+        }
+        let mut res = problem_response(status, &body);
         if let Self::TooManyAttempts { retry_after } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);

@@ -11,6 +11,7 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod ops;
+pub mod requests;
 pub mod routes;
 pub mod server;
 pub mod state;

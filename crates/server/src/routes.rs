@@ -4,11 +4,11 @@
 //! document) to check each role against each route.
 
 use axum::http::Method;
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
-use crate::{api, ui};
+use crate::{api, requests, ui};
 
 pub struct RouteSpec {
     pub method: Method,
@@ -23,6 +23,8 @@ const AUDITOR: Rule = Rule::any_of(&[Role::Auditor]);
 /// Roles that open cases: those who work on requests and evidence.
 const OPENS_CASES: Rule = Rule::any_of(&[Role::Officer, Role::Approver, Role::Custodian]);
 /// Roles that may manage case membership (subject to membership itself).
+/// Roles that draft and handle cooperation requests.
+const HANDLES_REQUESTS: Rule = Rule::any_of(&requests::HANDLES_REQUESTS);
 const MANAGES_MEMBERS: Rule = Rule::any_of(&[Role::Administrator, Role::Officer, Role::Approver]);
 
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
@@ -148,6 +150,37 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/cases/{id}/members/{user_id}",
             MANAGES_MEMBERS,
             delete(api::remove_case_member),
+        ),
+        // Cooperation requests (membership of the case checked in handlers)
+        api(
+            M::POST,
+            "/api/v1/cases/{id}/requests",
+            HANDLES_REQUESTS,
+            post(requests::api_create),
+        ),
+        api(
+            M::GET,
+            "/api/v1/requests",
+            Rule::SignedIn,
+            get(requests::api_list),
+        ),
+        api(
+            M::GET,
+            "/api/v1/requests/{id}",
+            Rule::SignedIn,
+            get(requests::api_get),
+        ),
+        api(
+            M::PUT,
+            "/api/v1/requests/{id}/content",
+            HANDLES_REQUESTS,
+            put(requests::api_update),
+        ),
+        api(
+            M::POST,
+            "/api/v1/requests/{id}/transitions",
+            HANDLES_REQUESTS,
+            post(requests::api_transition),
         ),
         // Audit
         api(M::GET, "/api/v1/audit", AUDITOR, get(api::audit_entries)),

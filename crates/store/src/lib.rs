@@ -13,6 +13,7 @@ pub mod sql;
 pub use async_trait::async_trait;
 pub use records::*;
 
+use entraide_domain::request::RequestState;
 use entraide_domain::{Email, RoleSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -132,6 +133,36 @@ pub trait CaseStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Stores a new request with the first event of its history.
+    async fn create_request(
+        &self,
+        request: &CooperationRequest,
+        event: &RequestEvent,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    async fn request_by_id(&self, id: Uuid) -> StoreResult<Option<CooperationRequest>>;
+    /// Requests in the cases `member` belongs to, newest first.
+    async fn requests_for_member(
+        &self,
+        member: Uuid,
+        filter: &RequestFilter,
+    ) -> StoreResult<Vec<CooperationRequest>>;
+    async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64>;
+    /// Writes the request's new state and fields if it is still in
+    /// `expected_state` (false otherwise: someone else moved it first), with
+    /// the event and the audit entry, in one transaction.
+    async fn update_request(
+        &self,
+        request: &CooperationRequest,
+        expected_state: RequestState,
+        event: &RequestEvent,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>>;
+}
+
 /// The audit log is append-only: there is no method to change or delete an
 /// entry, and both databases refuse UPDATE and DELETE on it by trigger.
 #[async_trait]
@@ -144,7 +175,7 @@ pub trait AuditStore: Send + Sync {
 /// Everything a node stores.
 #[async_trait]
 pub trait Store:
-    OrganisationStore + UserStore + SessionStore + TokenStore + CaseStore + AuditStore
+    OrganisationStore + UserStore + SessionStore + TokenStore + CaseStore + AuditStore + RequestStore
 {
     /// Whether the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

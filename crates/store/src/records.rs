@@ -1,3 +1,6 @@
+use entraide_domain::request::{
+    Direction, LegalBasis, RefusalGround, RequestContent, RequestKind, RequestState,
+};
 use entraide_domain::{
     AuditAction, AuditOutcome, CaseReference, CaseStatus, CaseSummary, CaseTitle, CountryCode,
     DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
@@ -146,5 +149,60 @@ pub struct AuditFilter {
     pub to: Option<OffsetDateTime>,
     /// Keyset pagination: entries with a smaller id.
     pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A cooperation request, sent or received, in a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CooperationRequest {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// Our reference, unique on the node ("PC247-2026-0117/R1").
+    pub reference: String,
+    pub kind: RequestKind,
+    pub direction: Direction,
+    pub state: RequestState,
+    pub legal_basis: Option<LegalBasis>,
+    pub requested_country: Option<CountryCode>,
+    /// The other side: requested authority (outgoing) or requesting one.
+    pub counterpart: String,
+    pub content: RequestContent,
+    pub drafted_by: Option<Uuid>,
+    pub approved_by: Option<Uuid>,
+    /// SHA-256 of the content the approver approved.
+    pub approved_digest: Option<String>,
+    pub refusal_ground: Option<RefusalGround>,
+    pub deadline_due: Option<OffsetDateTime>,
+    pub deadline_source: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+    pub acknowledged_at: Option<OffsetDateTime>,
+    pub first_data_at: Option<OffsetDateTime>,
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// One step in the history of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestEvent {
+    pub id: i64,
+    pub request_id: Uuid,
+    pub at: OffsetDateTime,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub case_id: Option<Uuid>,
+    pub state: Option<RequestState>,
+    pub kind: Option<RequestKind>,
+    pub direction: Option<Direction>,
+    /// Only requests with a deadline before this instant.
+    pub due_before: Option<OffsetDateTime>,
     pub limit: u32,
 }

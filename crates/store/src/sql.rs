@@ -19,7 +19,7 @@ macro_rules! impl_sql_store {
                 DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
             };
             use $crate::{
-                from_millis, to_millis, ApiToken, AuditEntry, AuditFilter, Case, CaseMember,
+                from_millis, to_millis, ApiToken, AuditEntry, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
                 NewAuditEntry, NewUser, Organisation, Session, StoreError, StoreResult, User,
             };
             use sqlx::Row;
@@ -704,6 +704,238 @@ macro_rules! impl_sql_store {
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(true)
+                }
+            }
+
+
+            const REQUEST_COLUMNS: &str = "r.id, r.case_id, r.reference, r.kind, r.direction, r.state, r.legal_basis, r.requested_country, \
+                r.counterpart, r.content, r.drafted_by, r.approved_by, r.approved_digest, r.refusal_ground, r.deadline_due, \
+                r.deadline_source, r.created_at, r.updated_at, r.sent_at, r.acknowledged_at, r.first_data_at, r.closed_at";
+
+            fn request_from_row(row: &DbRow) -> StoreResult<CooperationRequest> {
+                use entraide_domain::request::{Direction, LegalBasis, RefusalGround, RequestKind, RequestState};
+                let kind: String = row.try_get("kind").map_err(db_err)?;
+                let direction: String = row.try_get("direction").map_err(db_err)?;
+                let state: String = row.try_get("state").map_err(db_err)?;
+                let basis: Option<String> = row.try_get("legal_basis").map_err(db_err)?;
+                let country: Option<String> = row.try_get("requested_country").map_err(db_err)?;
+                let ground: Option<String> = row.try_get("refusal_ground").map_err(db_err)?;
+                let content: String = row.try_get("content").map_err(db_err)?;
+                Ok(CooperationRequest {
+                    id: row.try_get("id").map_err(db_err)?,
+                    case_id: row.try_get("case_id").map_err(db_err)?,
+                    reference: row.try_get("reference").map_err(db_err)?,
+                    kind: kind.parse::<RequestKind>().map_err(|e| corrupt("request kind", e))?,
+                    direction: direction.parse::<Direction>().map_err(|e| corrupt("direction", e))?,
+                    state: state.parse::<RequestState>().map_err(|e| corrupt("request state", e))?,
+                    legal_basis: basis.map(|b| b.parse::<LegalBasis>()).transpose().map_err(|e| corrupt("legal basis", e))?,
+                    requested_country: country.map(|c| CountryCode::parse(&c)).transpose().map_err(|e| corrupt("country", e))?,
+                    counterpart: row.try_get("counterpart").map_err(db_err)?,
+                    content: serde_json::from_str(&content).map_err(|e| corrupt("request content", e))?,
+                    drafted_by: row.try_get("drafted_by").map_err(db_err)?,
+                    approved_by: row.try_get("approved_by").map_err(db_err)?,
+                    approved_digest: row.try_get("approved_digest").map_err(db_err)?,
+                    refusal_ground: ground.map(|g| g.parse::<RefusalGround>()).transpose().map_err(|e| corrupt("refusal ground", e))?,
+                    deadline_due: opt_millis(row.try_get("deadline_due").map_err(db_err)?)?,
+                    deadline_source: row.try_get("deadline_source").map_err(db_err)?,
+                    created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                    updated_at: from_millis(row.try_get("updated_at").map_err(db_err)?)?,
+                    sent_at: opt_millis(row.try_get("sent_at").map_err(db_err)?)?,
+                    acknowledged_at: opt_millis(row.try_get("acknowledged_at").map_err(db_err)?)?,
+                    first_data_at: opt_millis(row.try_get("first_data_at").map_err(db_err)?)?,
+                    closed_at: opt_millis(row.try_get("closed_at").map_err(db_err)?)?,
+                })
+            }
+
+            async fn insert_request_event<'e, E>(exec: E, e: &RequestEvent) -> StoreResult<()>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                sqlx::query(
+                    "INSERT INTO request_events (request_id, at, actor_id, actor, action, from_state, to_state, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(e.request_id)
+                .bind(to_millis(e.at))
+                .bind(e.actor_id)
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.from_state)
+                .bind(&e.to_state)
+                .bind(&e.detail)
+                .execute(exec)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            fn content_json(r: &CooperationRequest) -> StoreResult<String> {
+                serde_json::to_string(&r.content).map_err(|e| StoreError::Corrupt(format!("request content: {e}")))
+            }
+
+            #[$crate::async_trait]
+            impl $crate::RequestStore for $store {
+                async fn create_request(&self, r: &CooperationRequest, event: &RequestEvent, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let content = content_json(r)?;
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query(
+                        "INSERT INTO requests (id, case_id, reference, kind, direction, state, legal_basis, requested_country, \
+                         counterpart, content, drafted_by, approved_by, approved_digest, refusal_ground, deadline_due, \
+                         deadline_source, created_at, updated_at, sent_at, acknowledged_at, first_data_at, closed_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+                    )
+                    .bind(r.id)
+                    .bind(r.case_id)
+                    .bind(&r.reference)
+                    .bind(r.kind.as_str())
+                    .bind(r.direction.as_str())
+                    .bind(r.state.as_str())
+                    .bind(r.legal_basis.map(|b| b.as_str()))
+                    .bind(r.requested_country.map(|c| c.to_string()))
+                    .bind(&r.counterpart)
+                    .bind(content)
+                    .bind(r.drafted_by)
+                    .bind(r.approved_by)
+                    .bind(&r.approved_digest)
+                    .bind(r.refusal_ground.map(|g| g.as_str()))
+                    .bind(r.deadline_due.map(to_millis))
+                    .bind(&r.deadline_source)
+                    .bind(to_millis(r.created_at))
+                    .bind(to_millis(r.updated_at))
+                    .bind(r.sent_at.map(to_millis))
+                    .bind(r.acknowledged_at.map(to_millis))
+                    .bind(r.first_data_at.map(to_millis))
+                    .bind(r.closed_at.map(to_millis))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or(e, "reference"))?;
+                    insert_request_event(&mut *tx, event).await?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn request_by_id(&self, id: Uuid) -> StoreResult<Option<CooperationRequest>> {
+                    let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.id = $1");
+                    sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(request_from_row)
+                        .transpose()
+                }
+
+                async fn requests_for_member(&self, member: Uuid, f: &RequestFilter) -> StoreResult<Vec<CooperationRequest>> {
+                    let mut q = sqlx::QueryBuilder::<Db>::new(format!(
+                        "SELECT {REQUEST_COLUMNS} FROM requests r JOIN case_members m ON m.case_id = r.case_id WHERE m.user_id = "
+                    ));
+                    q.push_bind(member);
+                    if let Some(case_id) = f.case_id {
+                        q.push(" AND r.case_id = ").push_bind(case_id);
+                    }
+                    if let Some(state) = f.state {
+                        q.push(" AND r.state = ").push_bind(state.as_str());
+                    }
+                    if let Some(kind) = f.kind {
+                        q.push(" AND r.kind = ").push_bind(kind.as_str());
+                    }
+                    if let Some(direction) = f.direction {
+                        q.push(" AND r.direction = ").push_bind(direction.as_str());
+                    }
+                    if let Some(before) = f.due_before {
+                        q.push(" AND r.deadline_due IS NOT NULL AND r.deadline_due < ").push_bind(to_millis(before));
+                        q.push(" ORDER BY r.deadline_due ASC");
+                    } else {
+                        q.push(" ORDER BY r.updated_at DESC");
+                    }
+                    q.push(" LIMIT ").push_bind(i64::from(f.limit.clamp(1, 10_000)));
+                    q.build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(request_from_row)
+                        .collect()
+                }
+
+                async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64> {
+                    let row = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE case_id = $1")
+                        .bind(case_id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    row.try_get("n").map_err(db_err)
+                }
+
+                async fn update_request(
+                    &self,
+                    r: &CooperationRequest,
+                    expected_state: entraide_domain::request::RequestState,
+                    event: &RequestEvent,
+                    audit: &NewAuditEntry,
+                ) -> StoreResult<bool> {
+                    let content = content_json(r)?;
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query(
+                        "UPDATE requests SET state = $1, legal_basis = $2, requested_country = $3, counterpart = $4, content = $5, \
+                         approved_by = $6, approved_digest = $7, refusal_ground = $8, deadline_due = $9, deadline_source = $10, \
+                         updated_at = $11, sent_at = $12, acknowledged_at = $13, first_data_at = $14, closed_at = $15 \
+                         WHERE id = $16 AND state = $17",
+                    )
+                    .bind(r.state.as_str())
+                    .bind(r.legal_basis.map(|b| b.as_str()))
+                    .bind(r.requested_country.map(|c| c.to_string()))
+                    .bind(&r.counterpart)
+                    .bind(content)
+                    .bind(r.approved_by)
+                    .bind(&r.approved_digest)
+                    .bind(r.refusal_ground.map(|g| g.as_str()))
+                    .bind(r.deadline_due.map(to_millis))
+                    .bind(&r.deadline_source)
+                    .bind(to_millis(r.updated_at))
+                    .bind(r.sent_at.map(to_millis))
+                    .bind(r.acknowledged_at.map(to_millis))
+                    .bind(r.first_data_at.map(to_millis))
+                    .bind(r.closed_at.map(to_millis))
+                    .bind(r.id)
+                    .bind(expected_state.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    insert_request_event(&mut *tx, event).await?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
+                }
+
+                async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>> {
+                    let rows = sqlx::query(
+                        "SELECT id, request_id, at, actor_id, actor, action, from_state, to_state, detail \
+                         FROM request_events WHERE request_id = $1 ORDER BY id",
+                    )
+                    .bind(request_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(RequestEvent {
+                                id: row.try_get("id").map_err(db_err)?,
+                                request_id: row.try_get("request_id").map_err(db_err)?,
+                                at: from_millis(row.try_get("at").map_err(db_err)?)?,
+                                actor_id: row.try_get("actor_id").map_err(db_err)?,
+                                actor: row.try_get("actor").map_err(db_err)?,
+                                action: row.try_get("action").map_err(db_err)?,
+                                from_state: row.try_get("from_state").map_err(db_err)?,
+                                to_state: row.try_get("to_state").map_err(db_err)?,
+                                detail: row.try_get("detail").map_err(db_err)?,
+                            })
+                        })
+                        .collect()
                 }
             }
 

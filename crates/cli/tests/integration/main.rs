@@ -9,4 +9,5 @@ mod access;
 mod api;
 mod audit;
 mod cli;
+mod requests;
 mod web;

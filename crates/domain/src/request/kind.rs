@@ -123,6 +123,7 @@ pub enum LegalBasis {
     /// Second Additional Protocol (CETS 224).
     SecondAdditionalProtocol,
     /// Regulation (EU) 2023/1543 (European production and preservation orders).
+    #[serde(rename = "eu_regulation_2023_1543")]
     EuRegulation2023_1543,
     /// United Nations Convention against Cybercrime.
     UnConvention,

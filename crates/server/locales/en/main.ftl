@@ -211,3 +211,7 @@ audit-action-case-member-added = Case member added
 audit-action-case-member-removed = Case member removed
 audit-action-audit-read = Audit log read
 audit-action-audit-exported = Audit log exported
+audit-action-request-created = Request drafted or registered
+audit-action-request-updated = Request content changed
+audit-action-request-transition = Request moved to a new state
+audit-action-request-read = Request read

@@ -211,3 +211,7 @@ audit-action-case-member-added = Miembro añadido al caso
 audit-action-case-member-removed = Miembro retirado del caso
 audit-action-audit-read = Registro de auditoría consultado
 audit-action-audit-exported = Registro de auditoría exportado
+audit-action-request-created = Solicitud redactada o registrada
+audit-action-request-updated = Contenido de la solicitud modificado
+audit-action-request-transition = Cambio de estado de la solicitud
+audit-action-request-read = Solicitud consultada

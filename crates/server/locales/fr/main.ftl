@@ -211,3 +211,7 @@ audit-action-case-member-added = Membre ajouté à l'affaire
 audit-action-case-member-removed = Membre retiré de l'affaire
 audit-action-audit-read = Journal d'audit consulté
 audit-action-audit-exported = Journal d'audit exporté
+audit-action-request-created = Demande rédigée ou enregistrée
+audit-action-request-updated = Contenu de la demande modifié
+audit-action-request-transition = Changement d'état de la demande
+audit-action-request-read = Demande consultée

@@ -1,0 +1,349 @@
+use anyhow::Result;
+use entraide_domain::Role;
+use entraide_testkit::{on_both_backends, spawn_node, Backend};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_preservation_request_from_draft_to_answer,
+    incoming_emergency_request_and_bad_input
+);
+
+pub fn complete_preservation() -> Value {
+    json!({
+        "requesting": {
+            "person": "Julien Martin",
+            "phones": ["+33123456789"],
+            "time_zone": "Europe/Paris",
+            "office_hours": "24/7"
+        },
+        "requested": {"organisation": "Unidad Fiscal Especializada en Ciberdelincuencia", "country": "AR"},
+        "domestic_legal_basis": "Code de procédure pénale art. 60-1",
+        "legal_basis": "budapest_convention",
+        "offences": [{"description": "Fraudulent access to a data processing system", "provision": "Code pénal art. 323-1"}],
+        "facts": "On 20 November 2026 around 03:10 UTC the files of a regional hospital group were encrypted; the ransom note points to a leak site. Connection logs show remote desktop access from an address hosted by a provider in the requested State during the two days before the attack.",
+        "data": [{"category": "traffic", "description": "Connection logs of the hosting account", "relationship_to_offence": "The address logged in to the hospital gateway"}],
+        "identifiers": [{"type": "ip_address", "address": "203.0.113.5", "port": 51000, "at": "2026-11-20T04:10:00+01:00"}],
+        "period_from": "2026-11-18T00:00:00Z",
+        "period_to": "2026-11-20T06:00:00Z",
+        "custodian": "ExampleHost S.A., Buenos Aires",
+        "necessity": "The provider keeps connection logs for 30 days only",
+        "mla_to_follow": true
+    })
+}
+
+async fn a_preservation_request_from_draft_to_answer(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let approver = node.user("approver", &[Role::Approver]).await?;
+    let outsider = node.user("outsider", &[Role::Officer]).await?;
+    let o = node.api(Some(&officer.token));
+    let a = node.api(Some(&approver.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "PC247-2026-0117", "title": "Hospital ransomware"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    o.post(
+        &format!("/api/v1/cases/{case_id}/members"),
+        &json!({"email": approver.email}),
+    )
+    .await?;
+
+    // Draft: prefilled from the organisation and the drafter.
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["reference"], "PC247-2026-0117/R1");
+    assert_eq!(r.json["state"], "draft");
+    assert_eq!(
+        r.json["content"]["requesting"]["organisation"],
+        "Test central authority"
+    );
+    assert_eq!(r.json["content"]["case_number"], "PC247-2026-0117");
+    let id = r.json["id"].as_str().unwrap_or_default().to_owned();
+
+    // Incomplete: cannot be submitted; every missing field is named.
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "submit_for_approval"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.code(), "request_incomplete");
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    for f in [
+        "content.necessity",
+        "content.mla_to_follow",
+        "content.facts",
+        "content.requesting.time_zone",
+    ] {
+        assert!(fields.contains(&f), "{f} missing from {fields:?}");
+    }
+    assert_eq!(
+        o.get(&format!("/api/v1/requests/{id}")).await?.json["state"],
+        "draft",
+        "nothing changed"
+    );
+
+    // Complete it, then submit and approve with four eyes.
+    let mut content = complete_preservation();
+    content["case_number"] = json!("PC247-2026-0117");
+    content["requesting"]["organisation"] = json!("Test central authority");
+    content["requesting"]["email"] = json!("officer@test.example");
+    let r = o
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/requests/{id}/content"),
+            Some(&content),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        r.json["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|f| f["severity"] != "error"),
+        "{}",
+        r.text
+    );
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "submit_for_approval"}),
+        )
+        .await?;
+    assert_eq!(r.json["state"], "awaiting_approval", "{}", r.text);
+    // The drafter holds no approver role here; give them one: still refused (four eyes).
+    let admin = node.admin().await?;
+    node.api(Some(&admin.token))
+        .patch(
+            &format!("/api/v1/users/{}", officer.id),
+            &json!({"roles": ["officer", "approver"]}),
+        )
+        .await?;
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "approve"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "four_eyes");
+    assert_eq!(r.json["current_state"], "awaiting_approval");
+    let r = a
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "approve"}),
+        )
+        .await?;
+    assert_eq!(r.json["state"], "approved", "{}", r.text);
+    assert_eq!(r.json["approved_by"], json!(approver.id));
+    assert_eq!(r.json["approved_digest"].as_str().map(str::len), Some(64));
+    // Approved content is frozen.
+    let r = o
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/requests/{id}/content"),
+            Some(&content),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json["current_state"], "approved");
+    // Illegal moves answer 409 with the current state.
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "answer_completely"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "transition_not_allowed");
+    assert_eq!(r.json["current_state"], "approved");
+
+    for action in ["mark_sent", "acknowledge", "confirm_preservation"] {
+        let r = o
+            .post(
+                &format!("/api/v1/requests/{id}/transitions"),
+                &json!({"action": action}),
+            )
+            .await?;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text);
+    }
+    let r = o.get(&format!("/api/v1/requests/{id}")).await?;
+    assert_eq!(r.json["state"], "preserved");
+    assert_eq!(r.json["deadline"]["source"], "Budapest art. 29(7)");
+    // Preservation may not be refused for lack of dual criminality (art. 29(3)).
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "refuse", "ground": "dual_criminality"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "answer_completely"}),
+        )
+        .await?;
+    assert_eq!(r.json["state"], "answered");
+    let events: Vec<&str> = r.json["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            "drafted",
+            "edited",
+            "submit_for_approval",
+            "approve",
+            "mark_sent",
+            "acknowledge",
+            "confirm_preservation",
+            "answer_completely"
+        ]
+    );
+
+    // Need to know: an outsider cannot see or move it, and the list is empty for them.
+    let x = node.api(Some(&outsider.token));
+    assert_eq!(
+        x.get(&format!("/api/v1/requests/{id}")).await?.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = x
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "withdraw"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        x.get("/api/v1/requests")
+            .await?
+            .json
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        o.get("/api/v1/requests?state=answered")
+            .await?
+            .json
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    Ok(())
+}
+
+async fn incoming_emergency_request_and_bad_input(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let analyst = node.user("analyst", &[Role::Analyst]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "IN-1", "title": "Incoming"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "emergency_disclosure", "direction": "incoming", "content": {
+                "requesting": {"organisation": "Police fédérale", "country": "BE"},
+                "legal_basis": "eu_regulation_2023_1543"
+            }}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["state"], "registered");
+    assert_eq!(r.json["counterpart"], "Police fédérale");
+    assert_eq!(
+        r.json["deadline"]["source"],
+        "Regulation (EU) 2023/1543 art. 10(4)"
+    );
+    assert_eq!(r.json["deadline"]["due_soon"], true);
+    let due = o.get("/api/v1/requests?due_within_days=1").await?;
+    assert_eq!(due.json.as_array().map(Vec::len), Some(1));
+
+    // Bad input: unknown kind, a field of the wrong type named by its path,
+    // an IP address without time, unknown action, wrong role.
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "arrest_warrant"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["errors"][0]["field"], "kind");
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "subscriber_information", "content": {"identifiers": [{"type": "ip_address", "address": "203.0.113.5"}]}}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.json["errors"][0]["field"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("content.identifiers[0]"),
+        "{}",
+        r.text
+    );
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "subscriber_information", "content": {"colour": 1}}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let id = o.get("/api/v1/requests").await?.json[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = o
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "teleport"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = node
+        .api(Some(&analyst.token))
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "police_information"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Nothing was half-stored by the refusals.
+    assert_eq!(
+        o.get("/api/v1/requests")
+            .await?
+            .json
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    Ok(())
+}
