@@ -143,6 +143,8 @@ async fn prepare(base: &Path, demo: &DemoNode, port: u16) -> Result<PathBuf> {
         let settings = NodeConfig::load(&dir, std::iter::empty())?.settings(&dir)?;
         let store = open_store(&settings.database_url).await?;
         seed(store.as_ref(), demo).await?;
+        let state = Node::with_store(settings, store)?.state;
+        seed_requests(&state, demo).await?;
     }
     let config = NodeConfig::load(&dir, std::iter::empty())?;
     let mut config = config;
@@ -280,5 +282,139 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .context("cannot wait for Ctrl-C")?;
     fr_node.stop();
     ar_node.stop();
+    Ok(())
+}
+
+/// Sample requests of several kinds, in several states, one due soon.
+async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode) -> Result<()> {
+    use entraide_domain::request::{Action, Direction, RequestKind};
+    use entraide_server::caller::{Caller, RequestContext, Via};
+    use entraide_server::requests;
+    let store = state.store.as_ref();
+    let caller = |local: &str| {
+        let email = Email::parse(&format!("{local}@{}", demo.domain)).map_err(|e| anyhow!(e));
+        async move {
+            let user = store
+                .user_by_email(&email?)
+                .await?
+                .ok_or_else(|| anyhow!("demo user missing"))?;
+            Ok::<_, anyhow::Error>(Caller {
+                user,
+                via: Via::Token {
+                    id: uuid::Uuid::nil(),
+                },
+                ctx: RequestContext::default(),
+            })
+        }
+    };
+    let officer = caller("officer").await?;
+    let approver = caller("approver").await?;
+    let cases = store.cases_for_member(officer.user.id).await?;
+    let (Some(first), Some(second)) = (
+        cases
+            .iter()
+            .find(|c| c.reference.as_str() == demo.cases[0].reference),
+        cases
+            .iter()
+            .find(|c| c.reference.as_str() == demo.cases[1].reference),
+    ) else {
+        return Ok(());
+    };
+    let content = |v: serde_json::Value| -> Result<entraide_domain::request::RequestContent> {
+        Ok(serde_json::from_value(v)?)
+    };
+    let fr = demo.country == "FR";
+    let (other_org, other_country) = if fr {
+        (
+            "Unidad Fiscal Especializada en Ciberdelincuencia (demo)",
+            "AR",
+        )
+    } else {
+        ("Point de contact 24/7 — Police nationale (démo)", "FR")
+    };
+    let base = serde_json::json!({
+        "case_number": first.reference.as_str(),
+        "requesting": {
+            "organisation": demo.org_name, "country": demo.country, "person": officer.user.display_name.as_str(),
+            "email": officer.user.email.as_str(), "phones": [if fr { "+33100000000" } else { "+541100000000" }],
+            "office_hours": "24/7", "time_zone": if fr { "Europe/Paris" } else { "America/Argentina/Buenos_Aires" }
+        },
+        "requested": {"organisation": other_org, "country": other_country},
+        "domestic_legal_basis": if fr { "Code de procédure pénale, art. 60-1 et 694 et s." } else { "Código Procesal Penal Federal, art. 143" },
+        "legal_basis": "budapest_convention",
+        "offences": [{"description": if fr { "Accès frauduleux et extorsion" } else { "Acceso ilegítimo a sistema informático" },
+                      "provision": if fr { "Code pénal, art. 323-1 et 312-1" } else { "Código Penal, art. 153 bis" }}],
+        "facts": demo.cases[0].summary,
+        "data": [{"category": "traffic", "description": if fr { "Journaux de connexion du compte d'hébergement" } else { "Registros de conexión de la cuenta" },
+                  "relationship_to_offence": if fr { "L'adresse a servi à l'accès distant" } else { "La dirección se usó para el acceso" }}],
+        "identifiers": [{"type": "ip_address", "address": "203.0.113.5", "port": 51000, "at": "2026-11-20T03:10:00Z"}],
+        "period_from": "2026-11-18T00:00:00Z",
+        "period_to": "2026-11-21T00:00:00Z",
+        "custodian": "ExampleHost S.A.",
+        "necessity": if fr { "Le fournisseur ne conserve les journaux que 30 jours." } else { "El proveedor conserva los registros 30 días." },
+        "mla_to_follow": true
+    });
+    // A preservation that went all the way to "data preserved".
+    let r = requests::create(
+        state,
+        &officer,
+        first.id,
+        RequestKind::ExpeditedPreservation,
+        Direction::Outgoing,
+        content(base.clone())?,
+    )
+    .await?;
+    requests::transition(state, &officer, r.id, Action::SubmitForApproval, None).await?;
+    requests::transition(state, &approver, r.id, Action::Approve, None).await?;
+    for a in [
+        Action::MarkSent,
+        Action::Acknowledge,
+        Action::ConfirmPreservation,
+    ] {
+        requests::transition(state, &officer, r.id, a, None).await?;
+    }
+    // An MLA request awaiting the approver.
+    let mut mla = base.clone();
+    mla["mla_to_follow"] = serde_json::Value::Null;
+    mla["necessity"] = serde_json::Value::String(String::new());
+    let r = requests::create(
+        state,
+        &officer,
+        first.id,
+        RequestKind::MlaStoredData,
+        Direction::Outgoing,
+        content(mla)?,
+    )
+    .await?;
+    requests::transition(state, &officer, r.id, Action::SubmitForApproval, None).await?;
+    // A draft still missing content: the checks show what.
+    let draft = serde_json::json!({"facts": demo.cases[1].summary, "requested": {"organisation": "ExampleSocial Inc."}});
+    requests::create(
+        state,
+        &officer,
+        second.id,
+        RequestKind::SubscriberInformation,
+        Direction::Outgoing,
+        content(draft)?,
+    )
+    .await?;
+    // A received emergency request: eight hours to answer.
+    let emergency = serde_json::json!({
+        "requesting": {"organisation": if fr { "Police fédérale belge (démo)" } else { "Policía Federal de Brasil (demo)" },
+                       "country": if fr { "BE" } else { "BR" }, "time_zone": if fr { "Europe/Brussels" } else { "America/Sao_Paulo" }},
+        "legal_basis": if fr { "eu_regulation_2023_1543" } else { "second_additional_protocol" },
+        "emergency_facts": if fr { "Menace de passage à l'acte suicidaire publiée cette nuit." } else { "Amenaza de suicidio publicada esta noche." },
+        "emergency_link": if fr { "Les données d'abonné permettent de localiser la personne." } else { "Los datos del suscriptor permiten ubicar a la persona." }
+    });
+    let r = requests::create(
+        state,
+        &officer,
+        second.id,
+        RequestKind::EmergencyDisclosure,
+        Direction::Incoming,
+        content(emergency)?,
+    )
+    .await?;
+    requests::transition(state, &officer, r.id, Action::Acknowledge, None).await?;
     Ok(())
 }

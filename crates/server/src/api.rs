@@ -35,6 +35,7 @@ use crate::state::AppState;
         list_cases, create_case, case_detail, case_members, add_case_member, remove_case_member,
         crate::requests::api_create, crate::requests::api_list, crate::requests::api_get,
         crate::requests::api_update, crate::requests::api_transition,
+        crate::statistics::api, crate::statistics::api_csv,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -15,6 +15,8 @@ pub mod requests;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod statistics;
 pub mod ui;
+pub mod ui_requests;
 
 pub use server::{open_store, Node, RunningNode, StartError};

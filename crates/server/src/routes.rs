@@ -8,7 +8,7 @@ use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
-use crate::{api, requests, ui};
+use crate::{api, requests, statistics, ui, ui_requests};
 
 pub struct RouteSpec {
     pub method: Method,
@@ -25,6 +25,8 @@ const OPENS_CASES: Rule = Rule::any_of(&[Role::Officer, Role::Approver, Role::Cu
 /// Roles that may manage case membership (subject to membership itself).
 /// Roles that draft and handle cooperation requests.
 const HANDLES_REQUESTS: Rule = Rule::any_of(&requests::HANDLES_REQUESTS);
+/// Statistics: central authorities and analysts measure their requests.
+const STATISTICS: Rule = Rule::any_of(&[Role::Analyst, Role::Officer, Role::Approver]);
 const MANAGES_MEMBERS: Rule = Rule::any_of(&[Role::Administrator, Role::Officer, Role::Approver]);
 
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
@@ -182,6 +184,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             HANDLES_REQUESTS,
             post(requests::api_transition),
         ),
+        api(
+            M::GET,
+            "/api/v1/statistics",
+            STATISTICS,
+            get(statistics::api),
+        ),
+        api(
+            M::GET,
+            "/api/v1/statistics/export.csv",
+            STATISTICS,
+            get(statistics::api_csv),
+        ),
         // Audit
         api(M::GET, "/api/v1/audit", AUDITOR, get(api::audit_entries)),
         api(
@@ -244,6 +258,50 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/cases/{id}/members/{user_id}/remove",
             MANAGES_MEMBERS,
             post(ui::case_remove_member),
+        ),
+        page(M::GET, "/requests", Rule::SignedIn, get(ui_requests::list)),
+        page(
+            M::GET,
+            "/cases/{id}/requests/new",
+            HANDLES_REQUESTS,
+            get(ui_requests::new_form),
+        ),
+        page(
+            M::POST,
+            "/cases/{id}/requests",
+            HANDLES_REQUESTS,
+            post(ui_requests::create),
+        ),
+        page(
+            M::GET,
+            "/requests/{id}",
+            Rule::SignedIn,
+            get(ui_requests::detail),
+        ),
+        page(
+            M::GET,
+            "/requests/{id}/edit",
+            HANDLES_REQUESTS,
+            get(ui_requests::edit_form),
+        ),
+        page(
+            M::POST,
+            "/requests/{id}/edit",
+            HANDLES_REQUESTS,
+            post(ui_requests::update),
+        ),
+        page(
+            M::POST,
+            "/requests/{id}/transitions",
+            HANDLES_REQUESTS,
+            post(ui_requests::act),
+        ),
+        page(M::GET, "/statistics", STATISTICS, get(statistics::ui)),
+        page(
+            M::GET,
+            "/statistics/export.csv",
+            STATISTICS,
+            get(statistics::ui_csv),
         ),
         page(M::GET, "/admin/users", ADMIN, get(ui::users)),
         page(M::GET, "/admin/users/new", ADMIN, get(ui::user_new_form)),

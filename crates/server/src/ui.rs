@@ -44,6 +44,7 @@ pub struct Nav {
     pub is_admin: bool,
     pub is_auditor: bool,
     pub opens_cases: bool,
+    pub sees_statistics: bool,
     pub org_name: String,
 }
 
@@ -60,6 +61,11 @@ impl Nav {
             is_admin: roles.contains(Role::Administrator),
             is_auditor: roles.contains(Role::Auditor),
             opens_cases: roles.intersects(opens_cases_roles()),
+            sees_statistics: roles.intersects(RoleSet::of(&[
+                Role::Analyst,
+                Role::Officer,
+                Role::Approver,
+            ])),
             org_name,
         }
     }
@@ -75,6 +81,7 @@ impl Nav {
             is_admin: false,
             is_auditor: false,
             opens_cases: false,
+            sees_statistics: false,
             org_name: String::new(),
         }
     }
@@ -85,9 +92,9 @@ fn opens_cases_roles() -> RoleSet {
 }
 
 /// Per-field messages for a form shown again.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct FormErrors {
-    by_field: HashMap<String, String>,
+    pub(crate) by_field: HashMap<String, String>,
     pub general: Option<String>,
 }
 
@@ -104,7 +111,7 @@ impl FormErrors {
         self.general.is_some() || !self.by_field.is_empty()
     }
 
-    fn from_error(tr: &Tr, err: &AppError, field_for_conflict: &str) -> Option<Self> {
+    pub(crate) fn from_error(tr: &Tr, err: &AppError, field_for_conflict: &str) -> Option<Self> {
         let mut errors = FormErrors::default();
         match err {
             AppError::Validation(list) => {
@@ -126,14 +133,14 @@ impl FormErrors {
     }
 }
 
-fn render<T: Template>(t: &T) -> Response {
+pub(crate) fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => AppError::Internal(format!("template failed: {e}")).into_response(),
     }
 }
 
-fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
+pub(crate) fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
     let mut res = render(t);
     *res.status_mut() = status;
     res
@@ -159,7 +166,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for UiForm<T> {
     }
 }
 
-fn check_csrf(caller: &Caller, submitted: &str) -> AppResult<()> {
+pub(crate) fn check_csrf(caller: &Caller, submitted: &str) -> AppResult<()> {
     match &caller.via {
         Via::Session { csrf_token, .. }
             if auth::constant_time_eq(csrf_token.as_bytes(), submitted.as_bytes()) =>
@@ -213,7 +220,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -221,12 +228,17 @@ async fn org_name(app: &AppState) -> AppResult<String> {
     Ok(app.store.own_organisation().await?.name.to_string())
 }
 
-struct Page {
-    tr: Tr,
-    nav: Nav,
+pub(crate) struct Page {
+    pub(crate) tr: Tr,
+    pub(crate) nav: Nav,
 }
 
-async fn page(app: &AppState, caller: &Caller, locale: Locale, path: &str) -> AppResult<Page> {
+pub(crate) async fn page(
+    app: &AppState,
+    caller: &Caller,
+    locale: Locale,
+    path: &str,
+) -> AppResult<Page> {
     Ok(Page {
         tr: Tr::new(app.i18n.clone(), locale),
         nav: Nav::for_caller(caller, path, org_name(app).await?),
@@ -251,7 +263,7 @@ fn fmt_time_short(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-fn fmt_time(t: OffsetDateTime) -> String {
+pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.to_offset(time::UtcOffset::UTC)
         .format(&fmt)
@@ -1055,6 +1067,9 @@ struct CasePage {
     manages_members: bool,
     member_email: String,
     errors: FormErrors,
+    requests: Vec<crate::ui_requests::RequestRow>,
+    handles_requests: bool,
+    kinds: Vec<(String, String)>,
 }
 
 pub struct MemberRow {
@@ -1082,7 +1097,28 @@ async fn case_page(
     }
     let p = page(app, caller, locale, "/cases").await?;
     let members = app.store.case_members(id).await?;
+    let requests = if access.reads_content() {
+        let filter = entraide_store::RequestFilter {
+            case_id: Some(id),
+            limit: 500,
+            ..Default::default()
+        };
+        app.store
+            .requests_for_member(caller.user.id, &filter)
+            .await?
+            .iter()
+            .map(|r| crate::ui_requests::request_row(&p.tr, r))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(CasePage {
+        requests,
+        handles_requests: access.reads_content()
+            && caller
+                .roles()
+                .intersects(RoleSet::of(&crate::requests::HANDLES_REQUESTS)),
+        kinds: crate::ui_requests::kind_options(&p.tr),
         status_label: p.tr.t(&format!("case-status-{}", case.status.as_str())),
         id: case.id,
         reference: case.reference.to_string(),
@@ -1275,7 +1311,7 @@ pub async fn user_new_form(
 pub struct PairsForm(pub Vec<(String, String)>);
 
 impl PairsForm {
-    fn one(&self, key: &str) -> String {
+    pub(crate) fn one(&self, key: &str) -> String {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -1283,7 +1319,7 @@ impl PairsForm {
             .unwrap_or_default()
     }
 
-    fn all(&self, key: &str) -> Vec<String> {
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)

@@ -13,7 +13,7 @@ pub mod sql;
 pub use async_trait::async_trait;
 pub use records::*;
 
-use entraide_domain::request::RequestState;
+use entraide_domain::request::{RequestState, StatRow};
 use entraide_domain::{Email, RoleSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -161,6 +161,12 @@ pub trait RequestStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;
     async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>>;
+    /// What the statistics need of every request created in `[from, to)`.
+    async fn request_stat_rows(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<StatRow>>;
 }
 
 /// The audit log is append-only: there is no method to change or delete an

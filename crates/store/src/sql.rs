@@ -912,6 +912,40 @@ macro_rules! impl_sql_store {
                     Ok(true)
                 }
 
+                async fn request_stat_rows(&self, from: OffsetDateTime, to: OffsetDateTime) -> StoreResult<Vec<entraide_domain::request::StatRow>> {
+                    use entraide_domain::request::{Direction, RefusalGround, RequestKind, RequestState, StatRow};
+                    let rows = sqlx::query(
+                        "SELECT kind, direction, state, requested_country, refusal_ground, created_at, sent_at, \
+                         acknowledged_at, first_data_at, closed_at FROM requests WHERE created_at >= $1 AND created_at < $2",
+                    )
+                    .bind(to_millis(from))
+                    .bind(to_millis(to))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter()
+                        .map(|row| {
+                            let kind: String = row.try_get("kind").map_err(db_err)?;
+                            let direction: String = row.try_get("direction").map_err(db_err)?;
+                            let state: String = row.try_get("state").map_err(db_err)?;
+                            let country: Option<String> = row.try_get("requested_country").map_err(db_err)?;
+                            let ground: Option<String> = row.try_get("refusal_ground").map_err(db_err)?;
+                            Ok(StatRow {
+                                kind: kind.parse::<RequestKind>().map_err(|e| corrupt("request kind", e))?,
+                                direction: direction.parse::<Direction>().map_err(|e| corrupt("direction", e))?,
+                                state: state.parse::<RequestState>().map_err(|e| corrupt("request state", e))?,
+                                country: country.and_then(|c| CountryCode::parse(&c).ok()),
+                                refusal_ground: ground.and_then(|g| g.parse::<RefusalGround>().ok()),
+                                created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                                sent_at: opt_millis(row.try_get("sent_at").map_err(db_err)?)?,
+                                acknowledged_at: opt_millis(row.try_get("acknowledged_at").map_err(db_err)?)?,
+                                first_data_at: opt_millis(row.try_get("first_data_at").map_err(db_err)?)?,
+                                closed_at: opt_millis(row.try_get("closed_at").map_err(db_err)?)?,
+                            })
+                        })
+                        .collect()
+                }
+
                 async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>> {
                     let rows = sqlx::query(
                         "SELECT id, request_id, at, actor_id, actor, action, from_state, to_state, detail \

@@ -250,6 +250,35 @@ async fn a_preservation_request_from_draft_to_answer(backend: Backend) -> Result
             .map(Vec::len),
         Some(1)
     );
+
+    // The statistics count it, with its times.
+    let analyst = node.user("analyst", &[Role::Analyst]).await?;
+    let s = node
+        .api(Some(&analyst.token))
+        .get("/api/v1/statistics")
+        .await?;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.text);
+    assert_eq!(s.json["total"], 1);
+    assert_eq!(s.json["by_kind"]["expedited_preservation"], 1);
+    assert_eq!(s.json["by_country"]["AR"], 1);
+    assert_eq!(s.json["by_outcome"]["answered"], 1);
+    assert_eq!(s.json["time_to_acknowledgement"]["count"], 1);
+    assert_eq!(s.json["time_to_completion"]["count"], 1);
+    let csv = node
+        .api(Some(&analyst.token))
+        .get("/api/v1/statistics/export.csv?from=2020-01-01")
+        .await?;
+    assert!(csv.text.contains("outcome,answered,1"), "{}", csv.text);
+    let bad = node
+        .api(Some(&analyst.token))
+        .get("/api/v1/statistics?from=2027-01-01&to=2026-01-01")
+        .await?;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let empty = node
+        .api(Some(&analyst.token))
+        .get("/api/v1/statistics?from=2019-01-01&to=2020-01-01")
+        .await?;
+    assert_eq!(empty.json["total"], 0);
     Ok(())
 }
 
@@ -345,5 +374,149 @@ async fn incoming_emergency_request_and_bad_input(backend: Backend) -> Result<()
             .map(Vec::len),
         Some(1)
     );
+    Ok(())
+}
+
+on_both_backends!(drafting_and_approving_in_the_web_interface);
+
+async fn drafting_and_approving_in_the_web_interface(backend: Backend) -> Result<()> {
+    use entraide_testkit::{location, Browser, PASSWORD};
+    let node = spawn_node(backend).await?;
+    let officer = node
+        .user("officer", &[Role::Officer, Role::Approver])
+        .await?;
+    let approver = node.user("approver", &[Role::Approver]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "WEB-1", "title": "Web drafting"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    o.post(
+        &format!("/api/v1/cases/{case_id}/members"),
+        &json!({"email": approver.email}),
+    )
+    .await?;
+
+    let b = Browser::new(&node.url, Some("fr"))?;
+    b.sign_in(&officer.email, PASSWORD).await?;
+    let form = b
+        .get(&format!(
+            "/cases/{case_id}/requests/new?kind=expedited_preservation"
+        ))
+        .await?;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.text.contains("value=\"WEB-1\""),
+        "case number prefilled"
+    );
+    let csrf = entraide_testkit::csrf_in(&form.text).unwrap_or_default();
+    let action =
+        format!("/cases/{case_id}/requests?kind=expedited_preservation&direction=outgoing");
+
+    // An IP address without its time is refused beside the field, in French,
+    // and what was typed is kept.
+    let r = b
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("facts", "Rançongiciel"),
+                ("identifiers[0].type", "ip_address"),
+                ("identifiers[0].value", "203.0.113.5"),
+            ],
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text.contains("id=\"identifiers-0-at-error\""),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("Rançongiciel"));
+    assert!(o
+        .get("/api/v1/requests")
+        .await?
+        .json
+        .as_array()
+        .is_some_and(Vec::is_empty));
+
+    // A readable but incomplete draft is saved; its page lists the checks.
+    let r = b
+        .post_form(&action, &[("csrf", &csrf), ("facts", "Rançongiciel")])
+        .await?;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let page_url = location(&r).to_owned();
+    let page = b.get(&page_url).await?;
+    assert!(page.text.contains("finding-error"));
+    assert!(page.text.contains("Budapest art. 29(2)(e)"));
+
+    // Complete it through the edit form.
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("case_number", "WEB-1"),
+        ("requesting.organisation", "Test central authority"),
+        ("requesting.person", "User officer"),
+        ("requesting.email", "officer@test.example"),
+        ("requesting.time_zone", "Europe/Paris"),
+        ("requested.organisation", "Fiscalía"),
+        ("requested.country", "AR"),
+        ("legal_basis", "budapest_convention"),
+        ("domestic_legal_basis", "CPP art. 60-1"),
+        ("offences[0].description", "Accès frauduleux"),
+        ("offences[0].provision", "Code pénal art. 323-1"),
+        ("facts", "Le 20 novembre 2026 vers 03:10 UTC, les fichiers d'un groupe hospitalier ont été chiffrés ; la demande de rançon renvoie vers un site de fuite. Les journaux montrent un accès distant depuis une adresse hébergée dans l'État requis."),
+        ("data[0].category", "traffic"),
+        ("data[0].description", "Journaux de connexion"),
+        ("data[0].relationship_to_offence", "Adresse utilisée pour l'accès"),
+        ("identifiers[0].type", "ip_address"),
+        ("identifiers[0].value", "203.0.113.5"),
+        ("identifiers[0].port", "51000"),
+        ("identifiers[0].at", "2026-11-20T04:10:00+01:00"),
+        ("period_from", "2026-11-18"),
+        ("period_to", "2026-11-21"),
+        ("custodian", "ExampleHost S.A."),
+        ("necessity", "Journaux conservés 30 jours"),
+        ("mla_to_follow", "yes"),
+    ];
+    let r = b.post_form(&format!("{page_url}/edit"), &fields).await?;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let r = b
+        .post_form(
+            &format!("{page_url}/transitions"),
+            &[("csrf", &csrf), ("action", "submit_for_approval")],
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    // The drafter cannot approve their own request: the page says why.
+    let r = b
+        .post_form(
+            &format!("{page_url}/transitions"),
+            &[("csrf", &csrf), ("action", "approve")],
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.text.contains("role=\"alert\""));
+    // Another approver can.
+    let second = Browser::new(&node.url, Some("es"))?;
+    second.sign_in(&approver.email, PASSWORD).await?;
+    let csrf2 = second.csrf(&page_url).await?;
+    let r = second
+        .post_form(
+            &format!("{page_url}/transitions"),
+            &[("csrf", &csrf2), ("action", "approve")],
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = second.get(&page_url).await?;
+    assert!(
+        page.text.contains("Aprobad") || page.text.contains("aprobad"),
+        "state shown in Spanish"
+    );
+    assert!(page.text.contains("SHA-256"));
+    let list = second.get("/requests").await?;
+    assert!(list.text.contains("WEB-1/R1"));
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod identifier;
 pub mod kind;
 pub mod lifecycle;
+pub mod statistics;
 
 pub use checks::{assess, has_errors, Finding, Severity};
 pub use content::{Contact, DataRequested, Marking, Offence, RequestContent};
@@ -16,6 +17,7 @@ pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
 pub use lifecycle::{
     available_actions, next_state, Action, Move, RefusalGround, RequestState, TransitionError,
 };
+pub use statistics::{compute as compute_statistics, Durations, StatRow, Statistics};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,299 @@
+//! Statistics of requests sent and received (API, CSV, and the page with
+//! server-rendered SVG charts).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use entraide_domain::request::{compute_statistics, Durations, Statistics};
+use entraide_domain::Locale;
+use serde::Deserialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::caller::Caller;
+use crate::error::{AppResult, Fields};
+use crate::http::json_response;
+use crate::i18n::Tr;
+use crate::state::AppState;
+use crate::ui::{page, render, FormErrors, Nav};
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// First day (2026-01-01) or instant (RFC 3339); default: a year ago.
+    pub from: Option<String>,
+    /// Last day included, or instant excluded; default: now.
+    pub to: Option<String>,
+}
+
+impl PeriodQuery {
+    pub fn period(&self) -> AppResult<(OffsetDateTime, OffsetDateTime)> {
+        let mut f = Fields::default();
+        let parse = |f: &mut Fields,
+                     field: &str,
+                     v: &Option<String>,
+                     end: bool|
+         -> Option<OffsetDateTime> {
+            let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+            let t = OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .or_else(|| {
+                    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+                    time::Date::parse(v, &fmt).ok().map(|d| {
+                        d.midnight().assume_utc()
+                            + if end {
+                                Duration::days(1)
+                            } else {
+                                Duration::ZERO
+                            }
+                    })
+                });
+            if t.is_none() {
+                f.push(
+                    field,
+                    "invalid_time",
+                    "use a date (2026-11-25) or an RFC 3339 time",
+                );
+            }
+            t
+        };
+        let now = OffsetDateTime::now_utc();
+        let from = parse(&mut f, "from", &self.from, false).unwrap_or(now - Duration::days(365));
+        let to = parse(&mut f, "to", &self.to, true).unwrap_or(now + Duration::seconds(1));
+        if to <= from {
+            f.push(
+                "to",
+                "invalid_range",
+                "the end of the period is before its start",
+            );
+        }
+        f.finish(Some((from, to)))
+    }
+}
+
+async fn compute(app: &AppState, q: &PeriodQuery) -> AppResult<Statistics> {
+    let (from, to) = q.period()?;
+    let rows = app.store.request_stat_rows(from, to).await?;
+    Ok(compute_statistics(&rows))
+}
+
+/// Statistics of requests created in the period (analysts, officers,
+/// approvers): counts, times to acknowledgement, first data and completion.
+#[utoipa::path(get, path = "/api/v1/statistics", tag = "requests", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, description = "statistics", content_type = "application/json")))]
+pub async fn api(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    Ok(json_response(StatusCode::OK, &compute(&app, &q).await?))
+}
+
+/// The same figures as CSV (one line per measure).
+#[utoipa::path(get, path = "/api/v1/statistics/export.csv", tag = "requests", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn api_csv(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    Ok(csv(&compute(&app, &q).await?))
+}
+
+pub fn csv(s: &Statistics) -> Response {
+    let mut out = String::from("measure,key,value\r\n");
+    out.push_str(&format!("total,,{}\r\n", s.total));
+    for (name, map) in [
+        ("kind", &s.by_kind),
+        ("direction", &s.by_direction),
+        ("country", &s.by_country),
+        ("state", &s.by_state),
+        ("outcome", &s.by_outcome),
+        ("refusal_ground", &s.refusal_grounds),
+    ] {
+        for (k, v) in map {
+            out.push_str(&format!("{name},{k},{v}\r\n"));
+        }
+    }
+    for (name, d) in [
+        ("time_to_acknowledgement", &s.time_to_acknowledgement),
+        ("time_to_first_data", &s.time_to_first_data),
+        ("time_to_completion", &s.time_to_completion),
+    ] {
+        out.push_str(&format!("{name},count,{}\r\n", d.count));
+        if let Some(m) = d.median_hours {
+            out.push_str(&format!("{name},median_hours,{m:.2}\r\n"));
+        }
+        if let Some(p) = d.p90_hours {
+            out.push_str(&format!("{name},p90_hours,{p:.2}\r\n"));
+        }
+    }
+    out.push_str(&format!(
+        "preservations_expired,,{}\r\n",
+        s.preservations_expired
+    ));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"entraide-statistics.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+/// One horizontal bar of a chart.
+pub struct Bar {
+    pub label: String,
+    pub value: u64,
+    /// Width in the 0..=300 SVG units.
+    pub width: u64,
+    pub y: u64,
+}
+
+pub struct Chart {
+    pub title: String,
+    pub bars: Vec<Bar>,
+    pub height: u64,
+}
+
+fn chart(title: String, items: Vec<(String, u64)>) -> Chart {
+    let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let bars: Vec<Bar> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, value))| Bar {
+            label,
+            value,
+            width: value * 300 / max,
+            y: i as u64 * 28,
+        })
+        .collect();
+    Chart {
+        title,
+        height: (bars.len() as u64 * 28).max(28),
+        bars,
+    }
+}
+
+pub struct DurationRow {
+    pub label: String,
+    pub count: u64,
+    pub median: String,
+    pub p90: String,
+}
+
+fn duration_row(tr: &Tr, key: &str, d: &Durations) -> DurationRow {
+    let fmt = |h: Option<f64>| match h {
+        None => "—".to_owned(),
+        Some(h) if h < 48.0 => tr.t1("stats-hours", "n", &format!("{h:.1}")),
+        Some(h) => tr.t1("stats-days", "n", &format!("{:.1}", h / 24.0)),
+    };
+    DurationRow {
+        label: tr.t(key),
+        count: d.count,
+        median: fmt(d.median_hours),
+        p90: fmt(d.p90_hours),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "statistics.html")]
+struct StatisticsPage {
+    tr: Tr,
+    nav: Nav,
+    from: String,
+    to: String,
+    query_string: String,
+    total: u64,
+    expired: u64,
+    charts: Vec<Chart>,
+    durations: Vec<DurationRow>,
+    errors: FormErrors,
+}
+
+pub async fn ui(
+    State(app): State<AppState>,
+    caller: Caller,
+    locale: axum::Extension<Locale>,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    let p = page(&app, &caller, locale.0, "/statistics").await?;
+    let tr = p.tr.clone();
+    let (s, errors) = match compute(&app, &q).await {
+        Ok(s) => (s, FormErrors::default()),
+        Err(e) => (
+            Statistics::default(),
+            FormErrors::from_error(&tr, &e, "from").unwrap_or_default(),
+        ),
+    };
+    let label = |prefix: &str, k: &str| {
+        let id = format!("{prefix}{k}");
+        let t = tr.t(&id);
+        if t == id {
+            k.to_owned()
+        } else {
+            t
+        }
+    };
+    let named = |prefix: &str, map: &std::collections::BTreeMap<String, u64>| {
+        map.iter()
+            .map(|(k, v)| (label(prefix, k), *v))
+            .collect::<Vec<_>>()
+    };
+    let charts = vec![
+        chart(tr.t("stats-by-kind"), named("rq-kind-", &s.by_kind)),
+        chart(
+            tr.t("stats-by-direction"),
+            named("rq-direction-", &s.by_direction),
+        ),
+        chart(tr.t("stats-by-country"), named("", &s.by_country)),
+        chart(tr.t("stats-by-state"), named("rq-state-", &s.by_state)),
+        chart(
+            tr.t("stats-by-outcome"),
+            named("stats-outcome-", &s.by_outcome),
+        ),
+        chart(
+            tr.t("stats-refusal-grounds"),
+            named("rq-ground-", &s.refusal_grounds),
+        ),
+    ];
+    let mut qs = Vec::new();
+    for (k, v) in [("from", &q.from), ("to", &q.to)] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            qs.push(format!("{k}={}", v.replace(['&', '#', ' '], "")));
+        }
+    }
+    let view = StatisticsPage {
+        from: q.from.clone().unwrap_or_default(),
+        to: q.to.clone().unwrap_or_default(),
+        query_string: qs.join("&"),
+        total: s.total,
+        expired: s.preservations_expired,
+        durations: vec![
+            duration_row(
+                &tr,
+                "stats-time-to-acknowledgement",
+                &s.time_to_acknowledgement,
+            ),
+            duration_row(&tr, "stats-time-to-first-data", &s.time_to_first_data),
+            duration_row(&tr, "stats-time-to-completion", &s.time_to_completion),
+        ],
+        charts,
+        errors,
+        tr: p.tr,
+        nav: p.nav,
+    };
+    Ok(render(&view))
+}
+
+pub async fn ui_csv(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    Ok(csv(&compute(&app, &q).await?))
+}
