@@ -468,6 +468,58 @@ pub async fn transition(
     Ok(r)
 }
 
+/// Records as expired every preservation whose period ended before `now`
+/// without the MLA request arriving (Budapest art. 29(7)). Run by the node
+/// itself every minute; returns how many expired.
+pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<usize> {
+    let node = crate::ops::Actor {
+        id: None,
+        label: "node".into(),
+        client_ip: None,
+        request_id: None,
+    };
+    let mut expired = 0;
+    for mut r in app.store.overdue_preservations(now).await? {
+        let before = r.state;
+        let Ok(next) = next_state(&Move {
+            kind: r.kind,
+            direction: r.direction,
+            state: before,
+            action: Action::Expire,
+            actor: None,
+            drafted_by: r.drafted_by,
+            complete: true,
+        }) else {
+            continue;
+        };
+        r.state = next;
+        r.closed_at = Some(now);
+        r.updated_at = now;
+        let ev = RequestEvent {
+            id: 0,
+            request_id: r.id,
+            at: now,
+            actor_id: None,
+            actor: node.label.clone(),
+            action: Action::Expire.name().to_owned(),
+            from_state: Some(before.as_str().to_owned()),
+            to_state: next.as_str().to_owned(),
+            detail: serde_json::json!({ "deadline": r.deadline_source }).to_string(),
+        };
+        let audit = node
+            .entry(AuditAction::RequestTransition, AuditOutcome::Success)
+            .on_case(r.case_id)
+            .target(r.reference.clone())
+            .detail(serde_json::json!({ "action": "expire", "from": before.as_str(), "to": next.as_str() }));
+        // Another replica may have done it first: then nothing is written.
+        if app.store.update_request(&r, before, &ev, &audit).await? {
+            tracing::warn!(reference = %r.reference, "preservation expired without the MLA request");
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
 pub async fn audit_read(app: &AppState, caller: &Caller, r: &CooperationRequest) -> AppResult<()> {
     let entry = caller
         .actor()

@@ -90,18 +90,27 @@ impl Node {
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
-        // Expired sessions are swept every ten minutes.
+        // Every minute: preservations whose period ended are recorded as
+        // expired; every ten minutes, expired sessions are deleted.
+        let app_state = self.state.clone();
         let sweeper = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut round: u64 = 0;
             loop {
                 tick.tick().await;
                 let now = time::OffsetDateTime::now_utc();
-                if let Err(e) = store
-                    .delete_sessions_older_than(now - sessions.absolute, now - sessions.idle)
-                    .await
-                {
-                    tracing::warn!(error = %e, "session sweep failed");
+                if let Err(e) = crate::requests::expire_overdue(&app_state, now).await {
+                    tracing::warn!(error = %e, "deadline sweep failed");
                 }
+                if round % 10 == 0 {
+                    if let Err(e) = store
+                        .delete_sessions_older_than(now - sessions.absolute, now - sessions.idle)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "session sweep failed");
+                    }
+                }
+                round += 1;
             }
         });
         let (local_addr, task) = match tls {

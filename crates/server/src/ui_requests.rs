@@ -1208,24 +1208,7 @@ mod tests {
                 .iter()
                 .map(|g| format!("rq-ground-{}", g.as_str())),
         );
-        let actions = [
-            Action::SubmitForApproval,
-            Action::ReturnToDraft,
-            Action::Approve,
-            Action::MarkSent,
-            Action::Acknowledge,
-            Action::StartExecution,
-            Action::ConfirmPreservation,
-            Action::RequestMoreInformation,
-            Action::ProvideInformation,
-            Action::AnswerPartially,
-            Action::AnswerCompletely,
-            Action::Refuse {
-                ground: RefusalGround::Other,
-            },
-            Action::Withdraw,
-            Action::Expire,
-        ];
+        let actions = Action::ALL;
         ids.extend(actions.iter().map(|a| format!("rq-action-{}", a.name())));
         ids.extend(actions.iter().map(|a| format!("rq-event-{}", a.name())));
         ids.extend(

@@ -161,6 +161,11 @@ pub trait RequestStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;
     async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>>;
+    /// Preserved requests whose preservation period ended before `before`.
+    async fn overdue_preservations(
+        &self,
+        before: OffsetDateTime,
+    ) -> StoreResult<Vec<CooperationRequest>>;
     /// What the statistics need of every request created in `[from, to)`.
     async fn request_stat_rows(
         &self,

@@ -912,6 +912,22 @@ macro_rules! impl_sql_store {
                     Ok(true)
                 }
 
+                async fn overdue_preservations(&self, before: OffsetDateTime) -> StoreResult<Vec<CooperationRequest>> {
+                    let sql = format!(
+                        "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.state = $1 AND r.deadline_due IS NOT NULL AND r.deadline_due < $2 \
+                         ORDER BY r.deadline_due LIMIT 1000"
+                    );
+                    sqlx::query(&sql)
+                        .bind("preserved")
+                        .bind(to_millis(before))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(request_from_row)
+                        .collect()
+                }
+
                 async fn request_stat_rows(&self, from: OffsetDateTime, to: OffsetDateTime) -> StoreResult<Vec<entraide_domain::request::StatRow>> {
                     use entraide_domain::request::{Direction, RefusalGround, RequestKind, RequestState, StatRow};
                     let rows = sqlx::query(

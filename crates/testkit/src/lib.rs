@@ -86,6 +86,8 @@ impl Default for Options {
 
 pub struct TestNode {
     pub addr: SocketAddr,
+    /// The node's state, to call its operations directly (e.g. with a clock).
+    pub state: entraide_server::state::AppState,
     pub url: String,
     pub store: Arc<dyn Store>,
     pub database_url: String,
@@ -155,10 +157,13 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         },
     )
     .await?;
-    let running = Node::with_store(settings, store.clone())?.start().await?;
+    let node = Node::with_store(settings, store.clone())?;
+    let state = node.state.clone();
+    let running = node.start().await?;
     let addr = running.addr;
     Ok(TestNode {
         addr,
+        state,
         url: format!("http://{addr}"),
         store,
         database_url,

@@ -194,6 +194,12 @@ async fn a_preservation_request_from_draft_to_answer(backend: Backend) -> Result
         )
         .await?;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    // Nothing expires before the end of the period...
+    let now = time::OffsetDateTime::now_utc();
+    let swept =
+        entraide_server::requests::expire_overdue(&node.state, now + time::Duration::days(59))
+            .await?;
+    assert_eq!(swept, 0);
     let r = o
         .post(
             &format!("/api/v1/requests/{id}/transitions"),
@@ -518,5 +524,75 @@ async fn drafting_and_approving_in_the_web_interface(backend: Backend) -> Result
     assert!(page.text.contains("SHA-256"));
     let list = second.get("/requests").await?;
     assert!(list.text.contains("WEB-1/R1"));
+    Ok(())
+}
+
+on_both_backends!(a_preservation_left_without_mla_request_expires);
+
+async fn a_preservation_left_without_mla_request_expires(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let approver = node.user("approver", &[Role::Approver]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "EXP-1", "title": "Expiry"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    o.post(
+        &format!("/api/v1/cases/{case_id}/members"),
+        &json!({"email": approver.email}),
+    )
+    .await?;
+    let mut content = complete_preservation();
+    content["case_number"] = json!("EXP-1");
+    content["requesting"]["organisation"] = json!("Test central authority");
+    content["requesting"]["email"] = json!("officer@test.example");
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation", "content": content}),
+        )
+        .await?;
+    let id = r.json["id"].as_str().unwrap_or_default().to_owned();
+    let t = |who: &entraide_testkit::TestUser, action: &str| {
+        let api = node.api(Some(&who.token));
+        let path = format!("/api/v1/requests/{id}/transitions");
+        let body = json!({"action": action});
+        async move { api.post(&path, &body).await }
+    };
+    t(&officer, "submit_for_approval").await?;
+    t(&approver, "approve").await?;
+    for a in ["mark_sent", "acknowledge", "confirm_preservation"] {
+        assert_eq!(t(&officer, a).await?.status, StatusCode::OK);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    // Sixty days later (Budapest art. 29(7)), with no MLA request: expired,
+    // recorded by the node itself, once even if two replicas sweep.
+    let swept =
+        entraide_server::requests::expire_overdue(&node.state, now + time::Duration::days(61))
+            .await?;
+    assert_eq!(swept, 1);
+    let again =
+        entraide_server::requests::expire_overdue(&node.state, now + time::Duration::days(61))
+            .await?;
+    assert_eq!(again, 0);
+    let r = o.get(&format!("/api/v1/requests/{id}")).await?;
+    assert_eq!(r.json["state"], "expired");
+    let last = r.json["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["actor"], "node");
+    assert_eq!(last["action"], "expire");
+    let analyst = node.user("analyst", &[Role::Analyst]).await?;
+    let s = node
+        .api(Some(&analyst.token))
+        .get("/api/v1/statistics")
+        .await?;
+    assert_eq!(s.json["preservations_expired"], 1);
     Ok(())
 }

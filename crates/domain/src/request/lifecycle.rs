@@ -197,6 +197,26 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action (refusal with one representative ground).
+    pub const ALL: [Action; 14] = [
+        Self::SubmitForApproval,
+        Self::ReturnToDraft,
+        Self::Approve,
+        Self::MarkSent,
+        Self::Acknowledge,
+        Self::StartExecution,
+        Self::ConfirmPreservation,
+        Self::RequestMoreInformation,
+        Self::ProvideInformation,
+        Self::AnswerPartially,
+        Self::AnswerCompletely,
+        Self::Refuse {
+            ground: RefusalGround::EssentialInterests,
+        },
+        Self::Withdraw,
+        Self::Expire,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::SubmitForApproval => "submit_for_approval",
@@ -348,25 +368,9 @@ pub fn available_actions(
     direction: Direction,
     state: RequestState,
 ) -> Vec<Action> {
-    let candidates = [
-        Action::SubmitForApproval,
-        Action::ReturnToDraft,
-        Action::Approve,
-        Action::MarkSent,
-        Action::Acknowledge,
-        Action::StartExecution,
-        Action::ConfirmPreservation,
-        Action::RequestMoreInformation,
-        Action::ProvideInformation,
-        Action::AnswerPartially,
-        Action::AnswerCompletely,
-        Action::Refuse {
-            ground: RefusalGround::EssentialInterests,
-        },
-        Action::Withdraw,
-    ];
-    candidates
+    Action::ALL
         .into_iter()
+        .filter(|a| *a != Action::Expire)
         .filter(|a| {
             next_state(&Move {
                 kind,
