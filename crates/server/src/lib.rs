@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod caller;
 pub mod config;
+pub mod document;
 pub mod error;
 pub mod http;
 pub mod i18n;

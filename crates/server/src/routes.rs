@@ -186,6 +186,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         api(
             M::GET,
+            "/api/v1/requests/{id}/document.pdf",
+            Rule::SignedIn,
+            get(requests::api_document),
+        ),
+        api(
+            M::GET,
             "/api/v1/statistics",
             STATISTICS,
             get(statistics::api),
@@ -295,6 +301,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/requests/{id}/transitions",
             HANDLES_REQUESTS,
             post(ui_requests::act),
+        ),
+        page(
+            M::GET,
+            "/requests/{id}/document.pdf",
+            Rule::SignedIn,
+            get(requests::api_document),
+        ),
+        page(
+            M::GET,
+            "/requests/{id}/print",
+            Rule::SignedIn,
+            get(ui_requests::print),
         ),
         page(M::GET, "/statistics", STATISTICS, get(statistics::ui)),
         page(

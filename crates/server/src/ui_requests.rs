@@ -1162,6 +1162,69 @@ pub async fn act(
     }
 }
 
+#[derive(Template)]
+#[template(path = "print.html")]
+struct PrintPage {
+    tr: Tr,
+    nav: Nav,
+    doc_lang: String,
+    blocks: Vec<crate::document::Block>,
+}
+
+impl PrintPage {
+    fn kind(&self, b: &crate::document::Block) -> &'static str {
+        use crate::document::Block;
+        match b {
+            Block::Title(_) => "title",
+            Block::Subtitle(_) => "subtitle",
+            Block::Heading(_) => "heading",
+            Block::Field(..) => "field",
+            Block::Paragraph(_) => "paragraph",
+        }
+    }
+
+    fn label<'a>(&self, b: &'a crate::document::Block) -> &'a str {
+        match b {
+            crate::document::Block::Field(l, _) => l,
+            _ => "",
+        }
+    }
+
+    fn text<'a>(&self, b: &'a crate::document::Block) -> &'a str {
+        use crate::document::Block;
+        match b {
+            Block::Title(t) | Block::Subtitle(t) | Block::Heading(t) | Block::Paragraph(t) => t,
+            Block::Field(_, v) => v,
+        }
+    }
+}
+
+/// The formal document as a print-friendly page.
+pub async fn print(
+    State(app): State<AppState>,
+    caller: Caller,
+    locale: axum::extract::Extension<Locale>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<requests::DocumentQuery>,
+) -> AppResult<Response> {
+    let r = requests::member_request(&app, &caller, id).await?;
+    requests::audit_read(&app, &caller, &r).await?;
+    let doc_locale = q
+        .lang
+        .as_deref()
+        .and_then(Locale::parse)
+        .unwrap_or_else(|| requests::document_language(r.requested_country));
+    let doc_tr = Tr::new(app.i18n.clone(), doc_locale);
+    let doc = requests::formal_document(&app, &doc_tr, &r).await?;
+    let p = page(&app, &caller, locale.0, "/requests").await?;
+    Ok(render(&PrintPage {
+        doc_lang: doc_locale.as_str().to_owned(),
+        blocks: doc.blocks,
+        tr: p.tr,
+        nav: p.nav,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

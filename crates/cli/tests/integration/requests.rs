@@ -596,3 +596,153 @@ async fn a_preservation_left_without_mla_request_expires(backend: Backend) -> Re
     assert_eq!(s.json["preservations_expired"], 1);
     Ok(())
 }
+
+on_both_backends!(formal_documents_in_three_languages);
+
+fn pdf_text(bytes: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(bytes).expect("a readable PDF");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    doc.extract_text(&pages).expect("text")
+}
+
+async fn formal_documents_in_three_languages(backend: Backend) -> Result<()> {
+    use sha2::Digest;
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let approver = node.user("approver", &[Role::Approver]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "DOC-1", "title": "Documents"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    o.post(
+        &format!("/api/v1/cases/{case_id}/members"),
+        &json!({"email": approver.email}),
+    )
+    .await?;
+    let mut content = complete_preservation();
+    content["case_number"] = json!("DOC-1");
+    content["requesting"]["organisation"] = json!("Test central authority");
+    content["requesting"]["email"] = json!("officer@test.example");
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation", "content": content}),
+        )
+        .await?;
+    let id = r.json["id"].as_str().unwrap_or_default().to_owned();
+    // A draft renders, marked as without legal effect.
+    let draft = o
+        .get(&format!("/api/v1/requests/{id}/document.pdf?lang=en"))
+        .await?;
+    assert!(
+        draft.content_type().starts_with("application/pdf"),
+        "{} {}",
+        draft.status,
+        draft.text
+    );
+    node.api(Some(&officer.token))
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "submit_for_approval"}),
+        )
+        .await?;
+    node.api(Some(&approver.token))
+        .post(
+            &format!("/api/v1/requests/{id}/transitions"),
+            &json!({"action": "approve"}),
+        )
+        .await?;
+
+    let client = reqwest::Client::new();
+    let fetch = |lang: &str| {
+        let url = format!("{}/api/v1/requests/{id}/document.pdf{lang}", node.url);
+        let req = client.get(url).bearer_auth(&officer.token);
+        async move {
+            let res = req.send().await?;
+            let digest = res
+                .headers()
+                .get("x-content-sha256")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let bytes = res.bytes().await?.to_vec();
+            Ok::<_, anyhow::Error>((bytes, digest))
+        }
+    };
+    // Default: the requested country's language (Argentina: Spanish).
+    for (query, expected) in [
+        (
+            "",
+            vec![
+                "Conservación rápida",
+                "Resumen de los hechos",
+                "Aprobada y firmada por",
+                "Página 1 de",
+                "Anexos",
+            ],
+        ),
+        (
+            "?lang=fr",
+            vec![
+                "Conservation rapide",
+                "sommaire des faits",
+                "Approuvée et signée par",
+                "Page 1 sur",
+                "Pièces jointes",
+            ],
+        ),
+        (
+            "?lang=en",
+            vec![
+                "Expedited preservation",
+                "Summary of facts",
+                "Approved and signed by",
+                "Page 1 of",
+                "Attachments",
+            ],
+        ),
+    ] {
+        let (bytes, digest) = fetch(query).await?;
+        assert!(bytes.starts_with(b"%PDF-"));
+        assert_eq!(
+            digest,
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            "recorded hash is the document's"
+        );
+        let text = pdf_text(&bytes);
+        for needle in expected.iter().chain(
+            [
+                "DOC-1/R1",
+                "approver@test.example",
+                "Budapest Convention art. 29",
+                "203.0.113.5",
+            ]
+            .iter(),
+        ) {
+            assert!(
+                text.contains(needle),
+                "{query}: {needle:?} not in PDF text:\n{text}"
+            );
+        }
+        // The same document again: same bytes, same hash.
+        assert_eq!(fetch(query).await?.0, bytes);
+    }
+    // Each distinct document's hash is in the request's history once.
+    let events = o.get(&format!("/api/v1/requests/{id}")).await?;
+    let rendered = events.json["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["action"] == "document_rendered")
+        .count();
+    assert_eq!(rendered, 4, "draft + three languages");
+    let r = o
+        .get(&format!("/api/v1/requests/{id}/document.pdf?lang=de"))
+        .await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    Ok(())
+}
