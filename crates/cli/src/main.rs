@@ -2,6 +2,7 @@
 
 mod demo;
 mod node;
+mod requests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(node::TokenCommand),
+    /// List, show and export cooperation requests.
+    #[command(subcommand)]
+    Requests(requests::RequestsCommand),
     /// Start two federated demo nodes with sample organisations, users and cases.
     Demo(demo::DemoArgs),
 }
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => node::serve(args).await,
             Command::User(cmd) => node::user(cmd).await,
             Command::Token(cmd) => node::token(cmd).await,
+            Command::Requests(cmd) => requests::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

@@ -149,6 +149,12 @@ pub trait RequestStore: Send + Sync {
         member: Uuid,
         filter: &RequestFilter,
     ) -> StoreResult<Vec<CooperationRequest>>;
+    /// Every request of the node (for the operator's command line).
+    async fn all_requests(&self, filter: &RequestFilter) -> StoreResult<Vec<CooperationRequest>>;
+    async fn request_by_reference(
+        &self,
+        reference: &str,
+    ) -> StoreResult<Option<CooperationRequest>>;
     async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64>;
     /// Writes the request's new state and fields if it is still in
     /// `expected_state` (false otherwise: someone else moved it first), with

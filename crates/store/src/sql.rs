@@ -859,6 +859,39 @@ macro_rules! impl_sql_store {
                         .collect()
                 }
 
+                async fn all_requests(&self, f: &RequestFilter) -> StoreResult<Vec<CooperationRequest>> {
+                    let mut q = sqlx::QueryBuilder::<Db>::new(format!("SELECT {REQUEST_COLUMNS} FROM requests r WHERE 1 = 1"));
+                    if let Some(state) = f.state {
+                        q.push(" AND r.state = ").push_bind(state.as_str());
+                    }
+                    if let Some(kind) = f.kind {
+                        q.push(" AND r.kind = ").push_bind(kind.as_str());
+                    }
+                    if let Some(direction) = f.direction {
+                        q.push(" AND r.direction = ").push_bind(direction.as_str());
+                    }
+                    q.push(" ORDER BY r.updated_at DESC LIMIT ").push_bind(i64::from(f.limit.clamp(1, 100_000)));
+                    q.build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(request_from_row)
+                        .collect()
+                }
+
+                async fn request_by_reference(&self, reference: &str) -> StoreResult<Option<CooperationRequest>> {
+                    let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.reference = $1");
+                    sqlx::query(&sql)
+                        .bind(reference)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(request_from_row)
+                        .transpose()
+                }
+
                 async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64> {
                     let row = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE case_id = $1")
                         .bind(case_id)

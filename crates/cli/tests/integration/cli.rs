@@ -244,6 +244,55 @@ fn demo_starts_two_nodes() -> Result<()> {
     assert_eq!(stdout.matches("http://127.0.0.1:").count(), 2, "{stdout}");
     assert!(stdout.contains("officer@pc247.demo.example"));
     assert!(stdout.contains("officer@ufeci.demo.example"));
+    // The operator's view of the demo requests.
+    let fr = tmp.path().join("fr-pc247");
+    let fr = fr.to_str().unwrap_or_default();
+    let out = entraide(&["requests", "list", "--data-dir", fr]);
+    let (list, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        list.contains("PC247-2026-0117/R1") && list.contains("preserved"),
+        "{list}"
+    );
+    let out = entraide(&[
+        "requests",
+        "list",
+        "--data-dir",
+        fr,
+        "--state",
+        "draft",
+        "--json",
+    ]);
+    let (json, _) = text(&out);
+    assert_eq!(json.lines().count(), 1, "{json}");
+    let out = entraide(&["requests", "show", "--data-dir", fr, "PC247-2026-0117/R1"]);
+    let (show, _) = text(&out);
+    assert!(
+        show.contains("Budapest art. 29(7)") && show.contains("confirm_preservation"),
+        "{show}"
+    );
+    let pdf = tmp.path().join("r1.pdf");
+    let out = entraide(&[
+        "requests",
+        "export",
+        "--data-dir",
+        fr,
+        "PC247-2026-0117/R1",
+        "--lang",
+        "fr",
+        "--output",
+        pdf.to_str().unwrap_or_default(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(std::fs::read(&pdf)?.starts_with(b"%PDF-"));
+    assert_one_line_error(
+        &entraide(&["requests", "show", "--data-dir", fr, "NOPE/R9"]),
+        "no request",
+    );
+    assert_one_line_error(
+        &entraide(&["requests", "list", "--data-dir", fr, "--state", "lost"]),
+        "--state",
+    );
     // Run again on the same directory: the nodes are reused, not recreated.
     let out = entraide(&[
         "demo",

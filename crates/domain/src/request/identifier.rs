@@ -333,9 +333,9 @@ impl fmt::Display for Identifier {
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
                 match port {
-                    Some(p) if address.is_ipv6() => write!(f, "[{address}]:{p} at {at}"),
-                    Some(p) => write!(f, "{address}:{p} at {at}"),
-                    None => write!(f, "{address} at {at}"),
+                    Some(p) if address.is_ipv6() => write!(f, "[{address}]:{p} ({at})"),
+                    Some(p) => write!(f, "{address}:{p} ({at})"),
+                    None => write!(f, "{address} ({at})"),
                 }
             }
             Self::Email { address } => write!(f, "{address}"),
@@ -408,7 +408,7 @@ mod tests {
             Some(datetime!(2026-11-20 04:10 +01:00)),
         )
         .unwrap();
-        assert_eq!(id.to_string(), "203.0.113.5:51000 at 2026-11-20T03:10:00Z");
+        assert_eq!(id.to_string(), "203.0.113.5:51000 (2026-11-20T03:10:00Z)");
         assert!(Identifier::ip("300.1.1.1", None, Some(datetime!(2026-11-20 04:10 UTC))).is_err());
     }
 
