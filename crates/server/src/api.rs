@@ -37,6 +37,7 @@ use crate::state::AppState;
         crate::requests::api_update, crate::requests::api_transition,
         crate::statistics::api, crate::statistics::api_csv,
         crate::requests::api_document,
+        crate::requests::api_extension,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -468,6 +468,62 @@ pub async fn transition(
     Ok(r)
 }
 
+/// Drafts the extension of a preservation, prefilled from it (Budapest
+/// art. 29(7): the preservation lasts while the MLA request is decided; an
+/// extension keeps the data beyond the first period).
+pub async fn prepare_extension(
+    app: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<CooperationRequest> {
+    let original = member_request(app, caller, id).await?;
+    if !original.kind.is_preservation()
+        || !matches!(
+            original.state,
+            RequestState::Sent
+                | RequestState::Acknowledged
+                | RequestState::InExecution
+                | RequestState::Preserved
+        )
+    {
+        return Err(AppError::Transition {
+            code: "extension_not_possible",
+            detail: "only a preservation that is sent, acknowledged or in place can be extended"
+                .into(),
+            current_state: original.state.as_str().to_owned(),
+        });
+    }
+    let mut content = original.content.clone();
+    content.marking = entraide_domain::request::Marking::Extension;
+    content.previous_reference = original.reference.clone();
+    create(
+        app,
+        caller,
+        original.case_id,
+        RequestKind::PreservationExtension,
+        original.direction,
+        content,
+    )
+    .await
+}
+
+/// Drafts the extension of a preservation, prefilled from it.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/extension", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = proto::RequestView), (status = 409, body = proto::Problem)))]
+pub async fn api_extension(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let r = prepare_extension(&app, &caller, id).await?;
+    let events = app.store.request_events(r.id).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
+
 /// Records as expired every preservation whose period ended before `now`
 /// without the MLA request arriving (Budapest art. 29(7)). Run by the node
 /// itself every minute; returns how many expired.

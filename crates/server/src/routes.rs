@@ -191,6 +191,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(requests::api_document),
         ),
         api(
+            M::POST,
+            "/api/v1/requests/{id}/extension",
+            HANDLES_REQUESTS,
+            post(requests::api_extension),
+        ),
+        api(
             M::GET,
             "/api/v1/statistics",
             STATISTICS,
@@ -313,6 +319,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/requests/{id}/print",
             Rule::SignedIn,
             get(ui_requests::print),
+        ),
+        page(
+            M::POST,
+            "/requests/{id}/extension",
+            HANDLES_REQUESTS,
+            post(ui_requests::extension),
         ),
         page(M::GET, "/statistics", STATISTICS, get(statistics::ui)),
         page(

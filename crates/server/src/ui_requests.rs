@@ -920,6 +920,7 @@ struct RequestPage {
     approved_digest: String,
     deadline_source: String,
     message: Option<String>,
+    can_extend: bool,
 }
 
 pub struct EventRow {
@@ -1103,6 +1104,15 @@ async fn request_page(
         approved_digest: r.approved_digest.clone().unwrap_or_default(),
         deadline_source: r.deadline_source.clone().unwrap_or_default(),
         message,
+        can_extend: r.kind.is_preservation()
+            && matches!(
+                r.state,
+                entraide_domain::request::RequestState::Sent
+                    | entraide_domain::request::RequestState::Acknowledged
+                    | entraide_domain::request::RequestState::InExecution
+                    | entraide_domain::request::RequestState::Preserved
+            )
+            && roles.intersects(RoleSet::of(&requests::HANDLES_REQUESTS)),
         tr: p.tr,
         nav: p.nav,
     })
@@ -1197,6 +1207,17 @@ impl PrintPage {
             Block::Field(_, v) => v,
         }
     }
+}
+
+pub async fn extension(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    form: PairsForm,
+) -> AppResult<Response> {
+    check_csrf(&caller, &form.one("csrf"))?;
+    let r = requests::prepare_extension(&app, &caller, id).await?;
+    Ok(see_other(&format!("/requests/{}/edit", r.id)))
 }
 
 /// The formal document as a print-friendly page.

@@ -740,6 +740,26 @@ async fn formal_documents_in_three_languages(backend: Backend) -> Result<()> {
         .filter(|e| e["action"] == "document_rendered")
         .count();
     assert_eq!(rendered, 4, "draft + three languages");
+    // An extension can be prepared only once the preservation is under way.
+    let r = o
+        .post(&format!("/api/v1/requests/{id}/extension"), &json!({}))
+        .await?;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "extension_not_possible");
+    o.post(
+        &format!("/api/v1/requests/{id}/transitions"),
+        &json!({"action": "mark_sent"}),
+    )
+    .await?;
+    let ext = o
+        .post(&format!("/api/v1/requests/{id}/extension"), &json!({}))
+        .await?;
+    assert_eq!(ext.status, StatusCode::CREATED, "{}", ext.text);
+    assert_eq!(ext.json["kind"], "preservation_extension");
+    assert_eq!(ext.json["state"], "draft");
+    assert_eq!(ext.json["content"]["previous_reference"], "DOC-1/R1");
+    assert_eq!(ext.json["content"]["marking"], "extension");
+    assert_eq!(ext.json["content"]["facts"], content["facts"]);
     let r = o
         .get(&format!("/api/v1/requests/{id}/document.pdf?lang=de"))
         .await?;

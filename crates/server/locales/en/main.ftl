@@ -479,3 +479,5 @@ doc-page = Page {"{"}n{"}"} of {"{"}total{"}"}
 doc-pdf = Formal document (PDF)
 doc-print = Print view
 rq-event-document_rendered = Formal document produced
+rq-prepare-extension = Prepare an extension
+error-extension-not-possible = Only a preservation that is sent, acknowledged or in place can be extended.

@@ -479,3 +479,5 @@ doc-page = Página {"{"}n{"}"} de {"{"}total{"}"}
 doc-pdf = Documento oficial (PDF)
 doc-print = Versión para imprimir
 rq-event-document_rendered = Documento oficial generado
+rq-prepare-extension = Preparar una prórroga
+error-extension-not-possible = Solo se puede prorrogar una conservación enviada, acusada o vigente.

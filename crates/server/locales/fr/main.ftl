@@ -479,3 +479,5 @@ doc-page = Page {"{"}n{"}"} sur {"{"}total{"}"}
 doc-pdf = Document officiel (PDF)
 doc-print = Version imprimable
 rq-event-document_rendered = Document officiel produit
+rq-prepare-extension = Préparer une prolongation
+error-extension-not-possible = Seule une conservation envoyée, accusée ou en place peut être prolongée.
