@@ -954,6 +954,9 @@ pub async fn formal_document(
             ));
             blocks.push(Block::Field(tr.t("rq-approved-digest"), digest.clone()));
         }
+        _ if r.direction == entraide_domain::request::Direction::Incoming => {
+            blocks.push(Block::Paragraph(tr.t("doc-received")))
+        }
         _ => blocks.push(Block::Paragraph(tr.t("doc-not-approved"))),
     }
     Ok(crate::document::FormalDocument {

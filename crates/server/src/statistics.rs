@@ -169,12 +169,12 @@ fn chart(title: String, items: Vec<(String, u64)>) -> Chart {
             label,
             value,
             width: value * 300 / max,
-            y: i as u64 * 28,
+            y: i as u64 * 40,
         })
         .collect();
     Chart {
         title,
-        height: (bars.len() as u64 * 28).max(28),
+        height: (bars.len() as u64 * 40).max(40),
         bars,
     }
 }
@@ -250,7 +250,22 @@ pub async fn ui(
             tr.t("stats-by-direction"),
             named("rq-direction-", &s.by_direction),
         ),
-        chart(tr.t("stats-by-country"), named("", &s.by_country)),
+        chart(
+            tr.t("stats-by-country"),
+            s.by_country
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        if k == "??" {
+                            tr.t("stats-country-unknown")
+                        } else {
+                            k.clone()
+                        },
+                        *v,
+                    )
+                })
+                .collect(),
+        ),
         chart(tr.t("stats-by-state"), named("rq-state-", &s.by_state)),
         chart(
             tr.t("stats-by-outcome"),

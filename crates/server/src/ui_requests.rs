@@ -921,6 +921,7 @@ struct RequestPage {
     deadline_source: String,
     message: Option<String>,
     can_extend: bool,
+    incoming: bool,
 }
 
 pub struct EventRow {
@@ -1060,6 +1061,11 @@ async fn request_page(
         .into_iter()
         .filter(|a| roles.intersects(a.roles()))
         .filter(|a| !matches!(a, entraide_domain::request::Action::Refuse { .. }))
+        // The requesting side withdraws its own request; a received one follows it.
+        .filter(|a| {
+            !(r.direction == Direction::Incoming
+                && *a == entraide_domain::request::Action::Withdraw)
+        })
         .map(|a| {
             (
                 a.name().to_owned(),
@@ -1104,6 +1110,7 @@ async fn request_page(
         approved_digest: r.approved_digest.clone().unwrap_or_default(),
         deadline_source: r.deadline_source.clone().unwrap_or_default(),
         message,
+        incoming: r.direction == Direction::Incoming,
         can_extend: r.kind.is_preservation()
             && matches!(
                 r.state,
