@@ -133,10 +133,10 @@ def bulk_load(backend, data_dir, database_url, case_id, rows):
           counterpart, content, refusal_ground, created_at, updated_at, sent_at, acknowledged_at, first_data_at, closed_at)
         SELECT gen_random_uuid(), '{case_id}', 'BULK/R' || g,
           (ARRAY{kinds})[1 + g % 5], CASE WHEN g % 3 = 0 THEN 'incoming' ELSE 'outgoing' END,
-          (ARRAY{states})[1 + (g * 7) % 7], 'budapest_convention', (ARRAY{countries})[1 + (g * 3) % 8],
-          'Counterpart', '{{}}', CASE WHEN (g * 7) % 7 = 3 THEN 'insufficient_information' END,
-          c, c, c + 3600000 * (1 + g % 48), c + 3600000 * (49 + g % 72), c + 86400000 * (4 + g % 30),
-          c + 86400000 * (5 + g % 30)
+          (ARRAY{states})[1 + (g * 5) % 7], 'budapest_convention', (ARRAY{countries})[1 + (g * 3) % 8],
+          'Counterpart', '{{}}', CASE WHEN (g * 5) % 7 = 3 THEN 'insufficient_information' END,
+          c, c, c + 3600000::bigint * (1 + g % 48), c + 3600000::bigint * (49 + g % 72), c + 86400000::bigint * (4 + g % 30),
+          c + 86400000::bigint * (5 + g % 30)
         FROM (SELECT g, {now_ms} - 86400000::bigint * (g % 300) AS c FROM generate_series(1, {rows}) AS g) s;
         ANALYZE requests;"""
         run(["psql", database_url, "-qc", sql])

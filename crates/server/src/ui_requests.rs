@@ -928,7 +928,6 @@ pub struct EventRow {
     at: String,
     actor: String,
     action: String,
-    to_state: String,
 }
 
 fn describe(tr: &Tr, r: &CooperationRequest) -> Vec<(String, Vec<(String, String)>)> {
@@ -1104,7 +1103,6 @@ async fn request_page(
                 at: fmt_time(e.at),
                 actor: e.actor.clone(),
                 action: p.tr.t(&format!("rq-event-{}", e.action)),
-                to_state: p.tr.t(&format!("rq-state-{}", e.to_state)),
             })
             .collect(),
         approved_digest: r.approved_digest.clone().unwrap_or_default(),
