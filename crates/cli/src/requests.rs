@@ -49,6 +49,12 @@ pub enum RequestsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Recount the statistics aggregates from the stored requests (after a
+    /// bulk import, or to repair them).
+    RebuildStatistics {
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// Write the formal document (PDF) or the full record (JSON) to a file.
     Export {
         #[command(flatten)]
@@ -68,7 +74,8 @@ pub async fn run(cmd: RequestsCommand) -> Result<()> {
     let dir = match &cmd {
         RequestsCommand::List { dir, .. }
         | RequestsCommand::Show { dir, .. }
-        | RequestsCommand::Export { dir, .. } => dir.data_dir.clone(),
+        | RequestsCommand::Export { dir, .. }
+        | RequestsCommand::RebuildStatistics { dir } => dir.data_dir.clone(),
     };
     let settings = NodeConfig::load(&dir, std::env::vars())?.settings(&dir)?;
     let store = open_store(&settings.database_url)
@@ -129,6 +136,10 @@ pub async fn run(cmd: RequestsCommand) -> Result<()> {
                     );
                 }
             }
+        }
+        RequestsCommand::RebuildStatistics { .. } => {
+            let n = store.rebuild_request_statistics().await?;
+            println!("statistics rebuilt: {n} requests counted");
         }
         RequestsCommand::Show {
             reference, json, ..

@@ -285,6 +285,7 @@ pub async fn update_content(
     content: RequestContent,
 ) -> AppResult<CooperationRequest> {
     let mut request = member_request(app, caller, id).await?;
+    let previous = request.clone();
     if !request.state.is_editable() {
         return Err(AppError::Transition {
             code: "not_editable",
@@ -315,7 +316,7 @@ pub async fn update_content(
         .target(request.reference.clone());
     if !app
         .store
-        .update_request(&request, before, &ev, &audit)
+        .update_request(&previous, &request, &ev, &audit)
         .await?
     {
         return Err(concurrent(app, id).await);
@@ -387,6 +388,7 @@ pub async fn transition(
     note: Option<&str>,
 ) -> AppResult<CooperationRequest> {
     let mut r = member_request(app, caller, id).await?;
+    let previous = r.clone();
     let findings = assess(r.kind, &r.content);
     let before = r.state;
     let next = next_state(&Move {
@@ -462,7 +464,7 @@ pub async fn transition(
         .on_case(r.case_id)
         .target(r.reference.clone())
         .detail(serde_json::json!({ "action": action.name(), "from": before.as_str(), "to": next.as_str() }));
-    if !app.store.update_request(&r, before, &ev, &audit).await? {
+    if !app.store.update_request(&previous, &r, &ev, &audit).await? {
         return Err(concurrent(app, id).await);
     }
     Ok(r)
@@ -536,6 +538,7 @@ pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<us
     };
     let mut expired = 0;
     for mut r in app.store.overdue_preservations(now).await? {
+        let previous = r.clone();
         let before = r.state;
         let Ok(next) = next_state(&Move {
             kind: r.kind,
@@ -568,7 +571,7 @@ pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<us
             .target(r.reference.clone())
             .detail(serde_json::json!({ "action": "expire", "from": before.as_str(), "to": next.as_str() }));
         // Another replica may have done it first: then nothing is written.
-        if app.store.update_request(&r, before, &ev, &audit).await? {
+        if app.store.update_request(&previous, &r, &ev, &audit).await? {
             tracing::warn!(reference = %r.reference, "preservation expired without the MLA request");
             expired += 1;
         }
@@ -1011,7 +1014,7 @@ pub async fn render_document(
             .on_case(r.case_id)
             .target(r.reference.clone())
             .detail(serde_json::json!({ "document": digest }));
-        app.store.update_request(&r, r.state, &ev, &audit).await?;
+        app.store.update_request(&r, &r, &ev, &audit).await?;
     }
     Ok((pdf, digest, locale))
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use entraide_domain::request::{compute_statistics, Durations, Statistics};
+use entraide_domain::request::{from_aggregates, Durations, Statistics};
 use entraide_domain::Locale;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
@@ -71,10 +71,15 @@ impl PeriodQuery {
     }
 }
 
+/// Figures come from the per-day aggregates: the period is counted in
+/// whole days (UTC) of the requests' creation.
 async fn compute(app: &AppState, q: &PeriodQuery) -> AppResult<Statistics> {
     let (from, to) = q.period()?;
-    let rows = app.store.request_stat_rows(from, to).await?;
-    Ok(compute_statistics(&rows))
+    const DAY: i64 = 86_400;
+    let from_day = from.unix_timestamp().div_euclid(DAY);
+    let to_day = (to.unix_timestamp() + DAY - 1).div_euclid(DAY);
+    let agg = app.store.request_statistics(from_day, to_day).await?;
+    Ok(from_aggregates(&agg.counts, &agg.durations))
 }
 
 /// Statistics of requests created in the period (analysts, officers,

@@ -13,7 +13,7 @@ pub mod sql;
 pub use async_trait::async_trait;
 pub use records::*;
 
-use entraide_domain::request::{RequestState, StatRow};
+use entraide_domain::request::{CountKey, Measure, StatRow};
 use entraide_domain::{Email, RoleSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,6 +33,13 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Counts and duration histograms (whole hours) of requests.
+#[derive(Debug, Default, Clone)]
+pub struct StatAggregates {
+    pub counts: Vec<(CountKey, u64)>,
+    pub durations: Vec<(Measure, i64, u64)>,
+}
 
 #[async_trait]
 pub trait OrganisationStore: Send + Sync {
@@ -159,10 +166,14 @@ pub trait RequestStore: Send + Sync {
     /// Writes the request's new state and fields if it is still in
     /// `expected_state` (false otherwise: someone else moved it first), with
     /// the event and the audit entry, in one transaction.
+    ///
+    /// `previous` is the request as read before the change (its state is the
+    /// one expected): the statistics aggregates move from its figures to the
+    /// new ones.
     async fn update_request(
         &self,
+        previous: &CooperationRequest,
         request: &CooperationRequest,
-        expected_state: RequestState,
         event: &RequestEvent,
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;
@@ -178,6 +189,12 @@ pub trait RequestStore: Send + Sync {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> StoreResult<Vec<StatRow>>;
+    /// Pre-aggregated counts and duration histograms of the requests created
+    /// on days `[from_day, to_day)` (days since the Unix epoch, UTC).
+    async fn request_statistics(&self, from_day: i64, to_day: i64) -> StoreResult<StatAggregates>;
+    /// Recomputes the aggregates from the requests (after a bulk import, or
+    /// to repair); returns the number of requests counted.
+    async fn rebuild_request_statistics(&self) -> StoreResult<u64>;
 }
 
 /// The audit log is append-only: there is no method to change or delete an

@@ -769,6 +769,83 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            /// What one request contributes to the statistics aggregates.
+            fn stat_row(r: &CooperationRequest) -> entraide_domain::request::StatRow {
+                entraide_domain::request::StatRow {
+                    kind: r.kind,
+                    direction: r.direction,
+                    state: r.state,
+                    country: r.requested_country,
+                    refusal_ground: r.refusal_ground,
+                    created_at: r.created_at,
+                    sent_at: r.sent_at,
+                    acknowledged_at: r.acknowledged_at,
+                    first_data_at: r.first_data_at,
+                    closed_at: r.closed_at,
+                }
+            }
+
+            async fn add_count(
+                tx: &mut sqlx::Transaction<'_, Db>,
+                day: i64,
+                k: &entraide_domain::request::CountKey,
+                n: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO request_stat_counts (day, kind, direction, state, country, ground, n) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (day, kind, direction, state, country, ground) DO UPDATE SET n = request_stat_counts.n + excluded.n",
+                )
+                .bind(day)
+                .bind(&k.kind)
+                .bind(&k.direction)
+                .bind(&k.state)
+                .bind(&k.country)
+                .bind(&k.ground)
+                .bind(n)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            /// Moves a request's contribution from `before` to `after`, in the
+            /// same transaction as the write.
+            async fn move_statistics(
+                tx: &mut sqlx::Transaction<'_, Db>,
+                before: Option<&CooperationRequest>,
+                after: &CooperationRequest,
+            ) -> StoreResult<()> {
+                let day = to_millis(after.created_at).div_euclid(86_400_000);
+                let new = stat_row(after);
+                let old = before.map(stat_row);
+                let new_key = new.count_key();
+                if old.as_ref().map(|o| o.count_key()) != Some(new_key.clone()) {
+                    if let Some(o) = &old {
+                        add_count(tx, day, &o.count_key(), -1).await?;
+                    }
+                    add_count(tx, day, &new_key, 1).await?;
+                }
+                let had: Vec<_> = old.map(|o| o.durations()).unwrap_or_default();
+                for (measure, hours) in new.durations() {
+                    if had.iter().any(|(m, _)| *m == measure) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO request_stat_durations (day, measure, hours, n) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (day, measure, hours) DO UPDATE SET n = request_stat_durations.n + excluded.n",
+                    )
+                    .bind(day)
+                    .bind(measure.as_str())
+                    .bind(hours)
+                    .bind(1_i64)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                Ok(())
+            }
+
             fn content_json(r: &CooperationRequest) -> StoreResult<String> {
                 serde_json::to_string(&r.content).map_err(|e| StoreError::Corrupt(format!("request content: {e}")))
             }
@@ -809,6 +886,7 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| conflict_or(e, "reference"))?;
+                    move_statistics(&mut tx, None, r).await?;
                     insert_request_event(&mut *tx, event).await?;
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)
@@ -903,11 +981,12 @@ macro_rules! impl_sql_store {
 
                 async fn update_request(
                     &self,
+                    previous: &CooperationRequest,
                     r: &CooperationRequest,
-                    expected_state: entraide_domain::request::RequestState,
                     event: &RequestEvent,
                     audit: &NewAuditEntry,
                 ) -> StoreResult<bool> {
+                    let expected_state = previous.state;
                     let content = content_json(r)?;
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
                     let done = sqlx::query(
@@ -939,6 +1018,7 @@ macro_rules! impl_sql_store {
                     if done.rows_affected() == 0 {
                         return Ok(false);
                     }
+                    move_statistics(&mut tx, Some(previous), r).await?;
                     insert_request_event(&mut *tx, event).await?;
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
@@ -993,6 +1073,91 @@ macro_rules! impl_sql_store {
                             })
                         })
                         .collect()
+                }
+
+                async fn request_statistics(&self, from_day: i64, to_day: i64) -> StoreResult<$crate::StatAggregates> {
+                    use entraide_domain::request::{CountKey, Measure};
+                    let rows = sqlx::query(
+                        "SELECT kind, direction, state, country, ground, SUM(n) AS total FROM request_stat_counts \
+                         WHERE day >= $1 AND day < $2 GROUP BY kind, direction, state, country, ground",
+                    )
+                    .bind(from_day)
+                    .bind(to_day)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    let mut counts = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let total: i64 = row.try_get("total").map_err(db_err)?;
+                        if total <= 0 {
+                            continue;
+                        }
+                        counts.push((
+                            CountKey {
+                                kind: row.try_get("kind").map_err(db_err)?,
+                                direction: row.try_get("direction").map_err(db_err)?,
+                                state: row.try_get("state").map_err(db_err)?,
+                                country: row.try_get("country").map_err(db_err)?,
+                                ground: row.try_get("ground").map_err(db_err)?,
+                            },
+                            u64::try_from(total).unwrap_or(0),
+                        ));
+                    }
+                    let rows = sqlx::query(
+                        "SELECT measure, hours, SUM(n) AS total FROM request_stat_durations \
+                         WHERE day >= $1 AND day < $2 GROUP BY measure, hours",
+                    )
+                    .bind(from_day)
+                    .bind(to_day)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    let mut durations = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let measure: String = row.try_get("measure").map_err(db_err)?;
+                        let total: i64 = row.try_get("total").map_err(db_err)?;
+                        if let Some(m) = Measure::parse(&measure) {
+                            if total > 0 {
+                                durations.push((m, row.try_get("hours").map_err(db_err)?, u64::try_from(total).unwrap_or(0)));
+                            }
+                        }
+                    }
+                    Ok($crate::StatAggregates { counts, durations })
+                }
+
+                async fn rebuild_request_statistics(&self) -> StoreResult<u64> {
+                    const START: &str = "(CASE WHEN direction = 'outgoing' THEN sent_at ELSE created_at END)";
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    for sql in ["DELETE FROM request_stat_counts", "DELETE FROM request_stat_durations"] {
+                        sqlx::query(sql).execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO request_stat_counts (day, kind, direction, state, country, ground, n) \
+                         SELECT created_at / 86400000, kind, direction, state, COALESCE(requested_country, ''), \
+                         COALESCE(refusal_ground, ''), COUNT(*) FROM requests GROUP BY 1, 2, 3, 4, 5, 6",
+                    )
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    for (measure, column, answered) in [
+                        ("acknowledgement", "acknowledged_at", ""),
+                        ("first_data", "first_data_at", ""),
+                        ("completion", "closed_at", " AND state = 'answered'"),
+                    ] {
+                        let sql = format!(
+                            "INSERT INTO request_stat_durations (day, measure, hours, n) \
+                             SELECT created_at / 86400000, '{measure}', ({column} - {START}) / 3600000, COUNT(*) FROM requests \
+                             WHERE {column} IS NOT NULL AND {START} IS NOT NULL AND {column} >= {START}{answered} GROUP BY 1, 3"
+                        );
+                        sqlx::query(&sql).execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                    let total = sqlx::query("SELECT COALESCE(SUM(n), 0) AS total FROM request_stat_counts")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let total: i64 = total.try_get("total").map_err(db_err)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(u64::try_from(total).unwrap_or(0))
                 }
 
                 async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>> {

@@ -17,7 +17,10 @@ pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
 pub use lifecycle::{
     available_actions, next_state, Action, Move, RefusalGround, RequestState, TransitionError,
 };
-pub use statistics::{compute as compute_statistics, Durations, StatRow, Statistics};
+pub use statistics::{
+    compute as compute_statistics, from_aggregates, CountKey, Durations, Measure, StatRow,
+    Statistics,
+};
 
 #[cfg(test)]
 mod tests;

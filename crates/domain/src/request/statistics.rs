@@ -72,70 +72,168 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }
 
-fn durations(mut hours: Vec<f64>) -> Durations {
-    hours.sort_by(f64::total_cmp);
-    Durations {
-        count: hours.len() as u64,
-        median_hours: percentile(&hours, 50.0),
-        p90_hours: percentile(&hours, 90.0),
+/// Requests counted by the facets statistics show. Stored pre-aggregated
+/// per day, so figures over millions of requests stay fast.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CountKey {
+    pub kind: String,
+    pub direction: String,
+    pub state: String,
+    /// ISO code, or empty when not given.
+    pub country: String,
+    /// Refusal ground, or empty.
+    pub ground: String,
+}
+
+/// Which delay a duration measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Measure {
+    Acknowledgement,
+    FirstData,
+    Completion,
+}
+
+impl Measure {
+    pub const ALL: [Measure; 3] = [Self::Acknowledgement, Self::FirstData, Self::Completion];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledgement => "acknowledgement",
+            Self::FirstData => "first_data",
+            Self::Completion => "completion",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 
-fn hours_between(a: OffsetDateTime, b: OffsetDateTime) -> Option<f64> {
-    let h = (b - a).as_seconds_f64() / 3600.0;
-    (h >= 0.0).then_some(h)
+impl StatRow {
+    pub fn count_key(&self) -> CountKey {
+        CountKey {
+            kind: self.kind.as_str().to_owned(),
+            direction: self.direction.as_str().to_owned(),
+            state: self.state.as_str().to_owned(),
+            country: self.country.map(|c| c.to_string()).unwrap_or_default(),
+            ground: self
+                .refusal_ground
+                .map(|g| g.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whole hours from the start to each point reached, per measure.
+    pub fn durations(&self) -> Vec<(Measure, i64)> {
+        let Some(start) = self.start() else {
+            return Vec::new();
+        };
+        let hours = |t: OffsetDateTime| {
+            let h = (t - start).whole_hours();
+            (h >= 0).then_some(h)
+        };
+        let mut out = Vec::new();
+        if let Some(h) = self.acknowledged_at.and_then(hours) {
+            out.push((Measure::Acknowledgement, h));
+        }
+        if let Some(h) = self.first_data_at.and_then(hours) {
+            out.push((Measure::FirstData, h));
+        }
+        if self.state == RequestState::Answered {
+            if let Some(h) = self.closed_at.and_then(hours) {
+                out.push((Measure::Completion, h));
+            }
+        }
+        out
+    }
 }
 
-pub fn compute(rows: &[StatRow]) -> Statistics {
-    let mut s = Statistics {
-        total: rows.len() as u64,
-        ..Statistics::default()
+/// Nearest-rank percentile over a histogram of whole hours.
+fn histogram_durations(mut buckets: Vec<(i64, u64)>) -> Durations {
+    buckets.sort_unstable();
+    let count: u64 = buckets.iter().map(|(_, n)| n).sum();
+    let at = |p: f64| -> Option<f64> {
+        if count == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (h, n) in &buckets {
+            seen += n;
+            if seen >= rank {
+                return Some(*h as f64);
+            }
+        }
+        buckets.last().map(|(h, _)| *h as f64)
     };
-    let (mut ack, mut data, mut done) = (Vec::new(), Vec::new(), Vec::new());
-    for r in rows {
-        *s.by_kind.entry(r.kind.as_str().to_owned()).or_default() += 1;
-        *s.by_direction
-            .entry(r.direction.as_str().to_owned())
-            .or_default() += 1;
-        let country = r
-            .country
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "??".into());
-        *s.by_country.entry(country).or_default() += 1;
-        *s.by_state.entry(r.state.as_str().to_owned()).or_default() += 1;
-        let outcome = match r.state {
-            RequestState::Answered => "answered",
-            RequestState::AnsweredPartially => "answered_partially",
-            RequestState::Refused => "refused",
-            RequestState::Withdrawn => "withdrawn",
-            RequestState::Expired => "expired",
+    Durations {
+        count,
+        median_hours: at(50.0),
+        p90_hours: at(90.0),
+    }
+}
+
+/// The figures from pre-aggregated counts and duration histograms.
+pub fn from_aggregates(
+    counts: &[(CountKey, u64)],
+    durations: &[(Measure, i64, u64)],
+) -> Statistics {
+    let mut s = Statistics::default();
+    for (k, n) in counts {
+        let n = *n;
+        s.total += n;
+        *s.by_kind.entry(k.kind.clone()).or_default() += n;
+        *s.by_direction.entry(k.direction.clone()).or_default() += n;
+        let country = if k.country.is_empty() {
+            "??".to_owned()
+        } else {
+            k.country.clone()
+        };
+        *s.by_country.entry(country).or_default() += n;
+        *s.by_state.entry(k.state.clone()).or_default() += n;
+        let outcome = match k.state.as_str() {
+            "answered" | "answered_partially" | "refused" | "withdrawn" | "expired" => {
+                k.state.as_str()
+            }
             _ => "open",
         };
-        *s.by_outcome.entry(outcome.to_owned()).or_default() += 1;
-        if let Some(g) = r.refusal_ground {
-            *s.refusal_grounds.entry(g.as_str().to_owned()).or_default() += 1;
+        *s.by_outcome.entry(outcome.to_owned()).or_default() += n;
+        if !k.ground.is_empty() {
+            *s.refusal_grounds.entry(k.ground.clone()).or_default() += n;
         }
-        if r.kind.is_preservation() && r.state == RequestState::Expired {
-            s.preservations_expired += 1;
-        }
-        if let Some(start) = r.start() {
-            if let Some(h) = r.acknowledged_at.and_then(|t| hours_between(start, t)) {
-                ack.push(h);
-            }
-            if let Some(h) = r.first_data_at.and_then(|t| hours_between(start, t)) {
-                data.push(h);
-            }
-            if r.state == RequestState::Answered {
-                if let Some(h) = r.closed_at.and_then(|t| hours_between(start, t)) {
-                    done.push(h);
-                }
-            }
+        let preservation = k.kind == RequestKind::ExpeditedPreservation.as_str()
+            || k.kind == RequestKind::PreservationExtension.as_str();
+        if preservation && k.state == RequestState::Expired.as_str() {
+            s.preservations_expired += n;
         }
     }
-    s.time_to_acknowledgement = durations(ack);
-    s.time_to_first_data = durations(data);
-    s.time_to_completion = durations(done);
+    let of = |m: Measure| -> Vec<(i64, u64)> {
+        durations
+            .iter()
+            .filter(|(x, _, _)| *x == m)
+            .map(|(_, h, n)| (*h, *n))
+            .collect()
+    };
+    s.time_to_acknowledgement = histogram_durations(of(Measure::Acknowledgement));
+    s.time_to_first_data = histogram_durations(of(Measure::FirstData));
+    s.time_to_completion = histogram_durations(of(Measure::Completion));
     s
+}
+
+/// The figures for a set of requests (aggregating them first, exactly as
+/// the store does on every write).
+pub fn compute(rows: &[StatRow]) -> Statistics {
+    let mut counts: BTreeMap<CountKey, u64> = BTreeMap::new();
+    let mut durations: BTreeMap<(Measure, i64), u64> = BTreeMap::new();
+    for r in rows {
+        *counts.entry(r.count_key()).or_default() += 1;
+        for (m, h) in r.durations() {
+            *durations.entry((m, h)).or_default() += 1;
+        }
+    }
+    let counts: Vec<_> = counts.into_iter().collect();
+    let durations: Vec<_> = durations.into_iter().map(|((m, h), n)| (m, h, n)).collect();
+    from_aggregates(&counts, &durations)
 }
 
 #[cfg(test)]
