@@ -405,12 +405,6 @@ pub async fn update_user(
         return Err(AppError::NotFound { what: "user" });
     }
     if let Some(Some(roles)) = roles {
-        if id == caller.user.id && !roles.contains(Role::Administrator) {
-            return Err(AppError::Conflict {
-                code: "cannot_demote_self",
-                detail: "you cannot remove your own administrator role".into(),
-            });
-        }
         ops::set_roles(app.store.as_ref(), &caller.actor(), id, roles).await?;
     }
     if let Some(disabled) = body.disabled {

@@ -183,6 +183,12 @@ pub async fn set_roles(
     user_id: Uuid,
     roles: RoleSet,
 ) -> AppResult<()> {
+    if actor.id == Some(user_id) && !roles.contains(entraide_domain::Role::Administrator) {
+        return Err(AppError::Conflict {
+            code: "cannot_demote_self",
+            detail: "you cannot remove your own administrator role".into(),
+        });
+    }
     let user = store
         .user_by_id(user_id)
         .await?

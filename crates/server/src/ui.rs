@@ -1410,12 +1410,6 @@ pub async fn user_update(
             let mut f = Fields::default();
             let roles = api::parse_roles(&mut f, &form.all("role"));
             let roles = f.finish(roles)?;
-            if id == caller.user.id && !roles.contains(Role::Administrator) {
-                return Err(AppError::Conflict {
-                    code: "cannot_demote_self",
-                    detail: "you cannot remove your own administrator role".into(),
-                });
-            }
             ops::set_roles(app.store.as_ref(), &caller.actor(), id, roles).await?;
         }
         _ => {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use entraide_store::{async_trait, Store, StoreError, StoreResult};
+use entraide_store::{StoreError, StoreResult};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
@@ -33,19 +33,4 @@ impl PostgresStore {
     }
 }
 
-entraide_store::impl_sql_store!(PostgresStore, sqlx::Postgres);
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| StoreError::Database(e.to_string()))
-    }
-
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-}
+entraide_store::impl_sql_store!(PostgresStore, sqlx::Postgres, "postgres");

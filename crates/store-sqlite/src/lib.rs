@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use entraide_store::{async_trait, Store, StoreError, StoreResult};
+use entraide_store::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
@@ -42,19 +42,4 @@ impl SqliteStore {
     }
 }
 
-entraide_store::impl_sql_store!(SqliteStore, sqlx::Sqlite);
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| StoreError::Database(e.to_string()))
-    }
-
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-}
+entraide_store::impl_sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");

@@ -5,13 +5,13 @@
 //! the Unix epoch and role sets as comma-separated names, so the statements
 //! below are valid in both dialects. Parameters are numbered `$1, $2...` in
 //! order of first appearance, which SQLite reads as named parameters bound
-//! by position. `impl_sql_store!(Type, Database)` implements every storage
-//! trait for a struct holding `pool: sqlx::Pool<Database>`.
+//! by position. `impl_sql_store!(Type, Database, "name")` implements every
+//! storage trait for a struct holding `pool: sqlx::Pool<Database>`.
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! impl_sql_store {
-    ($store:ident, $db:ty) => {
+    ($store:ident, $db:ty, $backend:literal) => {
         mod shared_sql {
             use super::$store;
             use entraide_domain::{
@@ -1184,6 +1184,17 @@ macro_rules! impl_sql_store {
                             })
                         })
                         .collect()
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::Store for $store {
+                async fn ping(&self) -> StoreResult<()> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(db_err)
+                }
+
+                fn backend(&self) -> &'static str {
+                    $backend
                 }
             }
 

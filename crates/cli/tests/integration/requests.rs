@@ -548,17 +548,26 @@ async fn drafting_and_approving_in_the_web_interface(backend: Backend) -> Result
     Ok(())
 }
 
-on_both_backends!(a_preservation_left_without_mla_request_expires);
+/// An officer and an approver, a case they both belong to, and a complete
+/// preservation request drafted in it.
+struct Drafted {
+    officer: entraide_testkit::TestUser,
+    approver: entraide_testkit::TestUser,
+    id: String,
+    content: Value,
+}
 
-async fn a_preservation_left_without_mla_request_expires(backend: Backend) -> Result<()> {
-    let node = spawn_node(backend).await?;
+async fn drafted_preservation(
+    node: &entraide_testkit::TestNode,
+    reference: &str,
+) -> Result<Drafted> {
     let officer = node.user("officer", &[Role::Officer]).await?;
     let approver = node.user("approver", &[Role::Approver]).await?;
     let o = node.api(Some(&officer.token));
     let case = o
         .post(
             "/api/v1/cases",
-            &json!({"reference": "EXP-1", "title": "Expiry"}),
+            &json!({"reference": reference, "title": "Drafted"}),
         )
         .await?;
     let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
@@ -568,7 +577,7 @@ async fn a_preservation_left_without_mla_request_expires(backend: Backend) -> Re
     )
     .await?;
     let mut content = complete_preservation();
-    content["case_number"] = json!("EXP-1");
+    content["case_number"] = json!(reference);
     content["requesting"]["organisation"] = json!("Test central authority");
     content["requesting"]["email"] = json!("officer@test.example");
     let r = o
@@ -578,6 +587,25 @@ async fn a_preservation_left_without_mla_request_expires(backend: Backend) -> Re
         )
         .await?;
     let id = r.json["id"].as_str().unwrap_or_default().to_owned();
+    Ok(Drafted {
+        officer,
+        approver,
+        id,
+        content,
+    })
+}
+
+on_both_backends!(a_preservation_left_without_mla_request_expires);
+
+async fn a_preservation_left_without_mla_request_expires(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let Drafted {
+        officer,
+        approver,
+        id,
+        ..
+    } = drafted_preservation(&node, "EXP-1").await?;
+    let o = node.api(Some(&officer.token));
     let t = |who: &entraide_testkit::TestUser, action: &str| {
         let api = node.api(Some(&who.token));
         let path = format!("/api/v1/requests/{id}/transitions");
@@ -630,32 +658,13 @@ fn pdf_text(bytes: &[u8]) -> String {
 async fn formal_documents_in_three_languages(backend: Backend) -> Result<()> {
     use sha2::Digest;
     let node = spawn_node(backend).await?;
-    let officer = node.user("officer", &[Role::Officer]).await?;
-    let approver = node.user("approver", &[Role::Approver]).await?;
+    let Drafted {
+        officer,
+        approver,
+        id,
+        content,
+    } = drafted_preservation(&node, "DOC-1").await?;
     let o = node.api(Some(&officer.token));
-    let case = o
-        .post(
-            "/api/v1/cases",
-            &json!({"reference": "DOC-1", "title": "Documents"}),
-        )
-        .await?;
-    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
-    o.post(
-        &format!("/api/v1/cases/{case_id}/members"),
-        &json!({"email": approver.email}),
-    )
-    .await?;
-    let mut content = complete_preservation();
-    content["case_number"] = json!("DOC-1");
-    content["requesting"]["organisation"] = json!("Test central authority");
-    content["requesting"]["email"] = json!("officer@test.example");
-    let r = o
-        .post(
-            &format!("/api/v1/cases/{case_id}/requests"),
-            &json!({"kind": "expedited_preservation", "content": content}),
-        )
-        .await?;
-    let id = r.json["id"].as_str().unwrap_or_default().to_owned();
     // A draft renders, marked as without legal effect.
     let draft = o
         .get(&format!("/api/v1/requests/{id}/document.pdf?lang=en"))
