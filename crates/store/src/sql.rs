@@ -1078,7 +1078,7 @@ macro_rules! impl_sql_store {
                 async fn request_statistics(&self, from_day: i64, to_day: i64) -> StoreResult<$crate::StatAggregates> {
                     use entraide_domain::request::{CountKey, Measure};
                     let rows = sqlx::query(
-                        "SELECT kind, direction, state, country, ground, SUM(n) AS total FROM request_stat_counts \
+                        "SELECT kind, direction, state, country, ground, CAST(SUM(n) AS BIGINT) AS total FROM request_stat_counts \
                          WHERE day >= $1 AND day < $2 GROUP BY kind, direction, state, country, ground",
                     )
                     .bind(from_day)
@@ -1104,7 +1104,7 @@ macro_rules! impl_sql_store {
                         ));
                     }
                     let rows = sqlx::query(
-                        "SELECT measure, hours, SUM(n) AS total FROM request_stat_durations \
+                        "SELECT measure, hours, CAST(SUM(n) AS BIGINT) AS total FROM request_stat_durations \
                          WHERE day >= $1 AND day < $2 GROUP BY measure, hours",
                     )
                     .bind(from_day)
@@ -1151,7 +1151,7 @@ macro_rules! impl_sql_store {
                         );
                         sqlx::query(&sql).execute(&mut *tx).await.map_err(db_err)?;
                     }
-                    let total = sqlx::query("SELECT COALESCE(SUM(n), 0) AS total FROM request_stat_counts")
+                    let total = sqlx::query("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS total FROM request_stat_counts")
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
