@@ -39,6 +39,8 @@ pub enum AuditAction {
     UserEnabled,
     #[serde(rename = "user.preferences_changed")]
     UserPreferencesChanged,
+    #[serde(rename = "user.password_changed")]
+    PasswordChanged,
     #[serde(rename = "organisation.settings_changed")]
     OrganisationSettingsChanged,
     #[serde(rename = "case.created")]
@@ -64,7 +66,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -81,6 +83,7 @@ impl AuditAction {
         Self::UserDisabled,
         Self::UserEnabled,
         Self::UserPreferencesChanged,
+        Self::PasswordChanged,
         Self::OrganisationSettingsChanged,
         Self::CaseCreated,
         Self::CaseRead,
@@ -112,6 +115,7 @@ impl AuditAction {
             Self::UserDisabled => "user.disabled",
             Self::UserEnabled => "user.enabled",
             Self::UserPreferencesChanged => "user.preferences_changed",
+            Self::PasswordChanged => "user.password_changed",
             Self::OrganisationSettingsChanged => "organisation.settings_changed",
             Self::CaseCreated => "case.created",
             Self::CaseRead => "case.read",

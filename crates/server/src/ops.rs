@@ -328,3 +328,32 @@ pub async fn create_case(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Changes a user's own password after checking the current one; their
+/// other sessions end.
+pub async fn change_password(
+    store: &dyn Store,
+    actor: &Actor,
+    user: &entraide_store::User,
+    current: &str,
+    new: NewPassword,
+    keep_session: Option<&str>,
+) -> AppResult<()> {
+    if !verify_password(user.password_hash.clone(), current.to_owned()).await? {
+        let entry = actor
+            .entry(AuditAction::PasswordChanged, AuditOutcome::Failure)
+            .detail(serde_json::json!({ "reason": "wrong current password" }));
+        store.append_audit(&entry).await?;
+        return Err(AppError::Validation(vec![entraide_proto::FieldError {
+            field: "current".into(),
+            code: "wrong_password".into(),
+            message: "the current password is wrong".into(),
+        }]));
+    }
+    let hash = hash_password(new).await?;
+    let entry = actor.entry(AuditAction::PasswordChanged, AuditOutcome::Success);
+    store
+        .set_password_hash(user.id, &hash, keep_session, &entry)
+        .await?;
+    Ok(())
+}

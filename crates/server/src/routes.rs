@@ -255,6 +255,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::SignedIn,
             post(ui::account_totp_confirm),
         ),
+        page(
+            M::POST,
+            "/account/password",
+            Rule::SignedIn,
+            post(ui::account_password),
+        ),
         page(M::GET, "/cases", Rule::SignedIn, get(ui::cases)),
         page(M::GET, "/cases/new", OPENS_CASES, get(ui::case_new_form)),
         page(M::POST, "/cases", OPENS_CASES, post(ui::case_create)),

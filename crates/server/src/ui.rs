@@ -1594,6 +1594,8 @@ struct AccountPage {
     enrolment: Option<proto::TotpEnrolment>,
     error: Option<String>,
     language: String,
+    password_errors: FormErrors,
+    password_changed: bool,
 }
 
 async fn account_page(
@@ -1619,6 +1621,8 @@ async fn account_page(
         enrolment,
         error,
         language: p.tr.t(&format!("language-{}", locale.as_str())),
+        password_errors: FormErrors::default(),
+        password_changed: false,
         tr: p.tr,
         nav: p.nav,
     })
@@ -1632,6 +1636,69 @@ pub async fn account(
     Ok(render(
         &account_page(&app, &caller, locale.0, None, None).await?,
     ))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn account_password(
+    State(app): State<AppState>,
+    caller: Caller,
+    locale: axum::Extension<Locale>,
+    UiForm(form): UiForm<PasswordForm>,
+) -> AppResult<Response> {
+    check_csrf(&caller, &form.csrf)?;
+    let tr = Tr::new(app.i18n.clone(), locale.0);
+    let result = async {
+        let mut f = Fields::default();
+        let new = f.check("new", NewPassword::parse(&form.new));
+        if form.new != form.confirm {
+            f.push(
+                "confirm",
+                "passwords_differ",
+                "the two new passwords differ",
+            );
+        }
+        let new = f.finish(new)?;
+        let keep = match &caller.via {
+            Via::Session { id_hash, .. } => Some(id_hash.as_str()),
+            Via::Token { .. } => None,
+        };
+        ops::change_password(
+            app.store.as_ref(),
+            &caller.actor(),
+            &caller.user,
+            &form.current,
+            new,
+            keep,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            let mut view = account_page(&app, &caller, locale.0, None, None).await?;
+            view.password_changed = true;
+            Ok(render(&view))
+        }
+        Err(err) => {
+            let Some(errors) = FormErrors::from_error(&tr, &err, "current") else {
+                return Err(err);
+            };
+            let mut view = account_page(&app, &caller, locale.0, None, None).await?;
+            view.password_errors = errors;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view))
+        }
+    }
 }
 
 pub async fn account_totp_start(

@@ -78,7 +78,14 @@ pub trait UserStore: Send + Sync {
     /// that step (or a later one) was already used: a code works once.
     async fn consume_totp_step(&self, id: Uuid, step: i64) -> StoreResult<bool>;
     async fn set_locale(&self, id: Uuid, locale: &str) -> StoreResult<()>;
-    async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()>;
+    /// Replaces the password hash and ends every other session of the user.
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        keep_session: Option<&str>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -358,14 +358,22 @@ macro_rules! impl_sql_store {
                     Ok(())
                 }
 
-                async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()> {
+                async fn set_password_hash(&self, id: Uuid, hash: &str, keep_session: Option<&str>, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
                     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                         .bind(hash)
                         .bind(id)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                    Ok(())
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                        .bind(id)
+                        .bind(keep_session.unwrap_or(""))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
                 }
             }
 

@@ -17,6 +17,7 @@ on_both_backends!(
     idle_sessions_expire,
     pages_in_three_languages,
     forms_come_back_with_messages_beside_fields,
+    users_change_their_password,
 );
 
 fn now() -> u64 {
@@ -415,6 +416,72 @@ async fn forms_come_back_with_messages_beside_fields(backend: Backend) -> Result
     assert_eq!(
         jeanne.map(|u| u["roles"].clone()),
         Some(json!(["officer", "approver"]))
+    );
+    Ok(())
+}
+
+async fn users_change_their_password(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    node.user("officer", &[Role::Officer]).await?;
+    let other = Browser::new(&node.url, None)?;
+    other.sign_in("officer@test.example", PASSWORD).await?;
+    let b = Browser::new(&node.url, None)?;
+    b.sign_in("officer@test.example", PASSWORD).await?;
+    let csrf = b.csrf("/account").await?;
+    let r = b
+        .post_form(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "wrong"),
+                ("new", "a brand new passphrase"),
+                ("confirm", "a brand new passphrase"),
+            ],
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("id=\"current-error\""));
+    let r = b
+        .post_form(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "a brand new passphrase"),
+                ("confirm", "a different one"),
+            ],
+        )
+        .await?;
+    assert!(r.text.contains("id=\"confirm-error\""));
+    let r = b
+        .post_form(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "a brand new passphrase"),
+                ("confirm", "a brand new passphrase"),
+            ],
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::OK);
+    // This session goes on; the other one has ended; the old password no longer works.
+    assert_eq!(b.get("/cases").await?.status, StatusCode::OK);
+    assert_eq!(other.get("/cases").await?.status, StatusCode::SEE_OTHER);
+    let fresh = Browser::new(&node.url, None)?;
+    assert_eq!(
+        fresh
+            .sign_in("officer@test.example", PASSWORD)
+            .await?
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        fresh
+            .sign_in("officer@test.example", "a brand new passphrase")
+            .await?
+            .status,
+        StatusCode::SEE_OTHER
     );
     Ok(())
 }
