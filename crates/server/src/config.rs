@@ -44,6 +44,10 @@ pub struct NodeConfig {
     /// `postgres://...`.
     #[serde(default = "default_database_url")]
     pub database_url: String,
+    /// Size of the database connection pool (default: 8 on SQLite; on
+    /// PostgreSQL twice the number of cores, between 4 and 32).
+    #[serde(default)]
+    pub database_max_connections: Option<u32>,
     #[serde(default = "default_blob_dir")]
     pub blob_dir: String,
     /// The address others use to reach this node (links, federation).
@@ -122,6 +126,7 @@ pub struct Settings {
     pub node_id: NodeId,
     pub listen: SocketAddr,
     pub database_url: String,
+    pub database_max_connections: Option<u32>,
     pub blob_dir: PathBuf,
     pub public_url: Option<String>,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -144,6 +149,7 @@ impl NodeConfig {
             node_id: node_id.to_string(),
             listen: default_listen(),
             database_url: database_url.unwrap_or_else(default_database_url),
+            database_max_connections: None,
             blob_dir: default_blob_dir(),
             public_url: None,
             tls: None,
@@ -275,6 +281,7 @@ impl NodeConfig {
             node_id,
             listen,
             database_url,
+            database_max_connections: self.database_max_connections,
             blob_dir: resolve(data_dir, &self.blob_dir),
             public_url: self.public_url.clone(),
             tls,
@@ -345,6 +352,7 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Res
                 "node_id",
                 "listen",
                 "database_url",
+                "database_max_connections",
                 "blob_dir",
                 "public_url",
             ],

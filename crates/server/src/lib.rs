@@ -20,4 +20,4 @@ pub mod statistics;
 pub mod ui;
 pub mod ui_requests;
 
-pub use server::{open_store, Node, RunningNode, StartError};
+pub use server::{open_store, open_store_with, Node, RunningNode, StartError};

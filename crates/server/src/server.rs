@@ -25,13 +25,21 @@ use crate::ui;
 
 /// Opens the store named by the URL: `sqlite://...` or `postgres://...`.
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_with(url, None).await
+}
+
+/// Opens the store with a given connection-pool size.
+pub async fn open_store_with(
+    url: &str,
+    max_connections: Option<u32>,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(
-            entraide_store_postgres::PostgresStore::connect(url).await?,
+            entraide_store_postgres::PostgresStore::connect_with(url, max_connections).await?,
         ))
     } else if url.starts_with("sqlite://") {
         Ok(Arc::new(
-            entraide_store_sqlite::SqliteStore::connect(url).await?,
+            entraide_store_sqlite::SqliteStore::connect_with(url, max_connections).await?,
         ))
     } else {
         Err(StoreError::Database(
@@ -49,7 +57,8 @@ pub struct Node {
 
 impl Node {
     pub async fn new(settings: Settings) -> Result<Self, StartError> {
-        let store = open_store(&settings.database_url).await?;
+        let store =
+            open_store_with(&settings.database_url, settings.database_max_connections).await?;
         Self::with_store(settings, store)
     }
 

@@ -15,8 +15,19 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// `max_connections`: the size of the connection pool (default: twice
+    /// the number of cores, between 4 and 32 — more connections than cores
+    /// only add contention; measured in docs/PERFORMANCE.md).
+    pub async fn connect_with(url: &str, max_connections: Option<u32>) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(
+                max_connections
+                    .unwrap_or_else(default_pool_size)
+                    .clamp(1, 512),
+            )
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
@@ -34,3 +45,10 @@ impl PostgresStore {
 }
 
 entraide_store::impl_sql_store!(PostgresStore, sqlx::Postgres, "postgres");
+
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    u32::try_from(2 * cores).unwrap_or(32).clamp(4, 32)
+}

@@ -17,6 +17,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://PATH`)
     /// and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// `max_connections`: the size of the connection pool (default 8).
+    pub async fn connect_with(url: &str, max_connections: Option<u32>) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -25,7 +30,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections.unwrap_or(8).clamp(1, 512))
             .min_connections(1)
             .connect_with(options)
             .await

@@ -135,6 +135,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         node_id: node_id.clone(),
         listen: "127.0.0.1:0".parse()?,
         database_url: database_url.clone(),
+        database_max_connections: None,
         blob_dir: dir.path().join("blobs"),
         public_url: None,
         tls: None,
