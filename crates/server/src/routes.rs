@@ -8,7 +8,7 @@ use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
-use crate::{api, requests, statistics, ui, ui_requests};
+use crate::{api, calendar, requests, statistics, ui, ui_requests};
 
 pub struct RouteSpec {
     pub method: Method,
@@ -226,6 +226,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(ui::static_htmx),
         ),
         page(M::GET, "/signin", Rule::Public, get(ui::signin_form)),
+        // The calendar feed authenticates by the secret in its address.
+        page(M::GET, "/calendar/{key}", Rule::Public, get(calendar::ics)),
+        page(
+            M::POST,
+            "/account/calendar",
+            Rule::SignedIn,
+            post(ui::account_calendar),
+        ),
         page(M::POST, "/signin", Rule::Public, post(ui::signin)),
         page(
             M::GET,

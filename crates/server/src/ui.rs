@@ -1596,6 +1596,9 @@ struct AccountPage {
     language: String,
     password_errors: FormErrors,
     password_changed: bool,
+    has_calendar: bool,
+    /// Shown once, just after it is created.
+    calendar_url: Option<String>,
 }
 
 async fn account_page(
@@ -1623,6 +1626,8 @@ async fn account_page(
         language: p.tr.t(&format!("language-{}", locale.as_str())),
         password_errors: FormErrors::default(),
         password_changed: false,
+        has_calendar: user.calendar_key_hash.is_some(),
+        calendar_url: None,
         tr: p.tr,
         nav: p.nav,
     })
@@ -1699,6 +1704,40 @@ pub async fn account_password(
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view))
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct CalendarForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Creates (or replaces) the user's calendar address, shown once; or
+/// removes it.
+pub async fn account_calendar(
+    State(app): State<AppState>,
+    caller: Caller,
+    locale: axum::Extension<Locale>,
+    UiForm(form): UiForm<CalendarForm>,
+) -> AppResult<Response> {
+    check_csrf(&caller, &form.csrf)?;
+    let remove = form.action == "remove";
+    let (key, hash) = crate::calendar::new_key();
+    let entry = caller
+        .actor()
+        .entry(AuditAction::UserPreferencesChanged, AuditOutcome::Success)
+        .detail(serde_json::json!({ "calendar": if remove { "removed" } else { "created" } }));
+    app.store
+        .set_calendar_key(caller.user.id, (!remove).then_some(hash.as_str()), &entry)
+        .await?;
+    let mut view = account_page(&app, &caller, locale.0, None, None).await?;
+    if !remove {
+        let base = app.settings.public_url.clone().unwrap_or_default();
+        view.calendar_url = Some(format!("{}/calendar/{key}.ics", base.trim_end_matches('/')));
+    }
+    Ok(render(&view))
 }
 
 pub async fn account_totp_start(

@@ -78,6 +78,14 @@ pub trait UserStore: Send + Sync {
     /// that step (or a later one) was already used: a code works once.
     async fn consume_totp_step(&self, id: Uuid, step: i64) -> StoreResult<bool>;
     async fn set_locale(&self, id: Uuid, locale: &str) -> StoreResult<()>;
+    /// Sets (or clears) the SHA-256 of the user's calendar-feed secret.
+    async fn set_calendar_key(
+        &self,
+        id: Uuid,
+        key_hash: Option<&str>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    async fn user_by_calendar_key(&self, key_hash: &str) -> StoreResult<Option<User>>;
     /// Replaces the password hash and ends every other session of the user.
     async fn set_password_hash(
         &self,

@@ -45,6 +45,8 @@ pub struct User {
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,
     pub locale: Option<String>,
+    /// SHA-256 of the secret in the user's calendar-feed address.
+    pub calendar_key_hash: Option<String>,
     pub created_at: OffsetDateTime,
 }
 

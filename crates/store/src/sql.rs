@@ -73,7 +73,7 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            const USER_COLUMNS: &str = "id, email, display_name, password_hash, roles, disabled, failed_sign_ins, locked_until, totp_secret, totp_enabled, locale, created_at";
+            const USER_COLUMNS: &str = "id, email, display_name, password_hash, roles, disabled, failed_sign_ins, locked_until, totp_secret, totp_enabled, locale, calendar_key_hash, created_at";
 
             fn user_from_row(row: &DbRow) -> StoreResult<User> {
                 let email: String = row.try_get("email").map_err(db_err)?;
@@ -92,6 +92,7 @@ macro_rules! impl_sql_store {
                     totp_secret: row.try_get("totp_secret").map_err(db_err)?,
                     totp_enabled: row.try_get("totp_enabled").map_err(db_err)?,
                     locale: row.try_get("locale").map_err(db_err)?,
+                    calendar_key_hash: row.try_get("calendar_key_hash").map_err(db_err)?,
                     created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
                 })
             }
@@ -348,6 +349,31 @@ macro_rules! impl_sql_store {
                     Ok(done.rows_affected() == 1)
                 }
 
+                async fn set_calendar_key(&self, id: Uuid, key_hash: Option<&str>, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query("UPDATE users SET calendar_key_hash = $1 WHERE id = $2")
+                        .bind(key_hash)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)
+                }
+
+                async fn user_by_calendar_key(&self, key_hash: &str) -> StoreResult<Option<User>> {
+                    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE calendar_key_hash = $1 AND disabled = $2");
+                    sqlx::query(&sql)
+                        .bind(key_hash)
+                        .bind(false)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(user_from_row)
+                        .transpose()
+                }
+
                 async fn set_locale(&self, id: Uuid, locale: &str) -> StoreResult<()> {
                     sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
                         .bind(locale)
@@ -496,7 +522,7 @@ macro_rules! impl_sql_store {
                     let row = sqlx::query(
                         "SELECT t.id AS token_id, t.name AS token_name, t.token_hash, t.created_at AS token_created_at, \
                          t.last_used_at, t.revoked_at, u.id, u.email, u.display_name, u.password_hash, u.roles, u.disabled, \
-                         u.failed_sign_ins, u.locked_until, u.totp_secret, u.totp_enabled, u.locale, u.created_at \
+                         u.failed_sign_ins, u.locked_until, u.totp_secret, u.totp_enabled, u.locale, u.calendar_key_hash, u.created_at \
                          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
                     )
                     .bind(token_hash)

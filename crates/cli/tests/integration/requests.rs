@@ -797,3 +797,65 @@ async fn formal_documents_in_three_languages(backend: Backend) -> Result<()> {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     Ok(())
 }
+
+on_both_backends!(deadlines_in_a_private_calendar_feed);
+
+async fn deadlines_in_a_private_calendar_feed(backend: Backend) -> Result<()> {
+    use entraide_testkit::{Browser, PASSWORD};
+    let node = spawn_node(backend).await?;
+    let Drafted {
+        officer,
+        approver,
+        id,
+        ..
+    } = drafted_preservation(&node, "CAL-1").await?;
+    let t = |who: &entraide_testkit::TestUser, action: &str| {
+        let api = node.api(Some(&who.token));
+        let path = format!("/api/v1/requests/{id}/transitions");
+        let body = json!({"action": action});
+        async move { api.post(&path, &body).await }
+    };
+    t(&officer, "submit_for_approval").await?;
+    t(&approver, "approve").await?;
+    for a in ["mark_sent", "acknowledge", "confirm_preservation"] {
+        t(&officer, a).await?;
+    }
+    let b = Browser::new(&node.url, None)?;
+    b.sign_in(&officer.email, PASSWORD).await?;
+    let csrf = b.csrf("/account").await?;
+    let page = b
+        .post_form(
+            "/account/calendar",
+            &[("csrf", &csrf), ("action", "create")],
+        )
+        .await?;
+    let url = page
+        .text
+        .split("id=\"calendar-url\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(url.starts_with("/calendar/cal_"), "{url}");
+    let anonymous = node.api(None);
+    let feed = anonymous.get(&url).await?;
+    assert_eq!(feed.status, StatusCode::OK);
+    assert!(feed.content_type().starts_with("text/calendar"));
+    assert!(feed.text.starts_with("BEGIN:VCALENDAR\r\n"));
+    assert!(feed.text.contains("SUMMARY:CAL-1/R1"), "{}", feed.text);
+    assert!(feed.text.contains("DTSTART:"));
+    assert!(feed.text.contains("TRIGGER:-P1D"));
+    // Replacing the address ends the old one; guesses find nothing.
+    let csrf = b.csrf("/account").await?;
+    b.post_form(
+        "/account/calendar",
+        &[("csrf", &csrf), ("action", "create")],
+    )
+    .await?;
+    assert_eq!(anonymous.get(&url).await?.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        anonymous.get("/calendar/cal_guess.ics").await?.status,
+        StatusCode::NOT_FOUND
+    );
+    Ok(())
+}
