@@ -57,6 +57,33 @@ pub struct NodeConfig {
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub security: SecurityConfig,
+    #[serde(default)]
+    pub reminders: Option<RemindersConfig>,
+}
+
+/// Deadline reminders posted to a webhook (JSON, signed with HMAC-SHA256
+/// in `X-Entraide-Signature` when a secret is set).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersConfig {
+    pub webhook_url: String,
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// How long before a deadline the reminder goes out.
+    #[serde(default = "default_remind_hours")]
+    pub hours_before: u32,
+}
+
+fn default_remind_hours() -> u32 {
+    7 * 24
+}
+
+/// The checked reminder settings.
+#[derive(Debug, Clone)]
+pub struct Reminders {
+    pub webhook_url: String,
+    pub webhook_secret: Option<String>,
+    pub lead: time::Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +160,7 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     pub lockout: LockoutPolicy,
     pub sign_in_attempts_per_minute: u32,
+    pub reminders: Option<Reminders>,
 }
 
 /// Variables that belong to tooling rather than to the node settings.
@@ -154,6 +182,7 @@ impl NodeConfig {
             public_url: None,
             tls: None,
             security: SecurityConfig::default(),
+            reminders: None,
         }
     }
 
@@ -294,6 +323,25 @@ impl NodeConfig {
                 lock_for: time::Duration::minutes(i64::from(s.lockout_minutes)),
             },
             sign_in_attempts_per_minute: s.sign_in_attempts_per_minute,
+            reminders: match &self.reminders {
+                None => None,
+                Some(r) => {
+                    if !(r.webhook_url.starts_with("https://")
+                        || r.webhook_url.starts_with("http://"))
+                    {
+                        return Err(invalid(
+                            "reminders.webhook_url",
+                            "must start with https:// (or http:// on a private network)",
+                        ));
+                    }
+                    range("reminders.hours_before", r.hours_before, 1, 24 * 90)?;
+                    Some(Reminders {
+                        webhook_url: r.webhook_url.clone(),
+                        webhook_secret: r.webhook_secret.clone().filter(|s| !s.is_empty()),
+                        lead: time::Duration::hours(i64::from(r.hours_before)),
+                    })
+                }
+            },
         })
     }
 }
@@ -345,7 +393,7 @@ pub fn resolve_database_url(url: &str, data_dir: &Path) -> Result<String, Config
 }
 
 fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), ()> {
-    const SECTIONS: [(&str, &[&str]); 3] = [
+    const SECTIONS: [(&str, &[&str]); 4] = [
         (
             "",
             &[
@@ -358,6 +406,10 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Res
             ],
         ),
         ("tls", &["cert_file", "key_file"]),
+        (
+            "reminders",
+            &["webhook_url", "webhook_secret", "hours_before"],
+        ),
         (
             "security",
             &[

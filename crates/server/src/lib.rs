@@ -13,6 +13,7 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod ops;
+pub mod reminders;
 pub mod requests;
 pub mod routes;
 pub mod server;

@@ -111,6 +111,9 @@ impl Node {
                 if let Err(e) = crate::requests::expire_overdue(&app_state, now).await {
                     tracing::warn!(error = %e, "deadline sweep failed");
                 }
+                if let Err(e) = crate::reminders::send_due(&app_state, now).await {
+                    tracing::warn!(error = %e, "deadline reminders failed");
+                }
                 if round % 10 == 0 {
                     if let Err(e) = store
                         .delete_sessions_older_than(now - sessions.absolute, now - sessions.idle)

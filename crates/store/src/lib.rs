@@ -193,6 +193,16 @@ pub trait RequestStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;
     async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>>;
+    /// Open requests whose deadline falls before `horizon` and for which no
+    /// reminder was sent; each returned one is marked as reminded at `now`
+    /// (one replica only gets it).
+    async fn claim_reminders(
+        &self,
+        now: OffsetDateTime,
+        horizon: OffsetDateTime,
+    ) -> StoreResult<Vec<CooperationRequest>>;
+    /// Makes a reminder due again (its delivery failed).
+    async fn release_reminder(&self, id: Uuid) -> StoreResult<()>;
     /// Preserved requests whose preservation period ended before `before`.
     async fn overdue_preservations(
         &self,

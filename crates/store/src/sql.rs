@@ -1059,6 +1059,44 @@ macro_rules! impl_sql_store {
                     Ok(true)
                 }
 
+                async fn claim_reminders(&self, now: OffsetDateTime, horizon: OffsetDateTime) -> StoreResult<Vec<CooperationRequest>> {
+                    let sql = format!(
+                        "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.reminded_at IS NULL AND r.deadline_due IS NOT NULL \
+                         AND r.deadline_due < $1 AND r.state NOT IN ('answered', 'refused', 'withdrawn', 'expired') \
+                         ORDER BY r.deadline_due LIMIT 100"
+                    );
+                    let candidates: Vec<CooperationRequest> = sqlx::query(&sql)
+                        .bind(to_millis(horizon))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(request_from_row)
+                        .collect::<StoreResult<_>>()?;
+                    let mut claimed = Vec::new();
+                    for r in candidates {
+                        let done = sqlx::query("UPDATE requests SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL")
+                            .bind(to_millis(now))
+                            .bind(r.id)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(db_err)?;
+                        if done.rows_affected() == 1 {
+                            claimed.push(r);
+                        }
+                    }
+                    Ok(claimed)
+                }
+
+                async fn release_reminder(&self, id: Uuid) -> StoreResult<()> {
+                    sqlx::query("UPDATE requests SET reminded_at = NULL WHERE id = $1")
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
                 async fn overdue_preservations(&self, before: OffsetDateTime) -> StoreResult<Vec<CooperationRequest>> {
                     let sql = format!(
                         "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.state = $1 AND r.deadline_due IS NOT NULL AND r.deadline_due < $2 \

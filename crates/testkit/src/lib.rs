@@ -72,6 +72,7 @@ pub struct Options {
     pub sessions: SessionPolicy,
     pub lockout: LockoutPolicy,
     pub sign_in_attempts_per_minute: u32,
+    pub reminders: Option<entraide_server::config::Reminders>,
 }
 
 impl Default for Options {
@@ -80,6 +81,7 @@ impl Default for Options {
             sessions: SessionPolicy::default(),
             lockout: LockoutPolicy::default(),
             sign_in_attempts_per_minute: 1_000,
+            reminders: None,
         }
     }
 }
@@ -142,6 +144,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         sessions: options.sessions,
         lockout: options.lockout,
         sign_in_attempts_per_minute: options.sign_in_attempts_per_minute,
+        reminders: options.reminders,
     };
     let store = open_store(&database_url).await?;
     let admin_email = "admin@test.example".to_string();

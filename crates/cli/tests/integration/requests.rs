@@ -859,3 +859,155 @@ async fn deadlines_in_a_private_calendar_feed(backend: Backend) -> Result<()> {
     );
     Ok(())
 }
+
+/// A webhook receiver on 127.0.0.1:0 that records each request's headers
+/// and body, answering `status`.
+async fn webhook_receiver(
+    status: u16,
+) -> Result<(String, std::sync::Arc<std::sync::Mutex<Vec<String>>>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let Ok(n) = sock.read(&mut chunk).await else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        store.lock().map(|mut s| s.push(text.clone())).ok();
+                        break;
+                    }
+                }
+            }
+            let reply =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    });
+    Ok((url, seen))
+}
+
+on_both_backends!(reminders_reach_the_webhook_once);
+
+async fn reminders_reach_the_webhook_once(backend: Backend) -> Result<()> {
+    use hmac::Mac;
+    let (url, seen) = webhook_receiver(200).await?;
+    let options = entraide_testkit::Options {
+        reminders: Some(entraide_server::config::Reminders {
+            webhook_url: url,
+            webhook_secret: Some("shared secret".into()),
+            lead: time::Duration::days(7),
+        }),
+        ..entraide_testkit::Options::default()
+    };
+    let node = entraide_testkit::spawn_node_with(backend, options).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "HOOK-1", "title": "Hook"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    // An incoming emergency request: 8 hours to answer, so due soon.
+    o.post(
+        &format!("/api/v1/cases/{case_id}/requests"),
+        &json!({"kind": "emergency_disclosure", "direction": "incoming",
+                "content": {"requesting": {"organisation": "Police", "country": "BE"}, "legal_basis": "eu_regulation_2023_1543"}}),
+    )
+    .await?;
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        entraide_server::reminders::send_due(&node.state, now).await?,
+        1
+    );
+    assert_eq!(
+        entraide_server::reminders::send_due(&node.state, now).await?,
+        0,
+        "once only"
+    );
+    let received = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    let (head, body) = received[0].split_once("\r\n\r\n").unwrap_or_default();
+    let payload: Value = serde_json::from_str(body)?;
+    assert_eq!(payload["event"], "deadline.due_soon");
+    assert_eq!(payload["reference"], "HOOK-1/R1");
+    assert!(
+        payload.get("content").is_none(),
+        "no case content in reminders"
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"shared secret")?;
+    mac.update(body.as_bytes());
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("x-entraide-signature: {expected}")),
+        "{head}"
+    );
+    Ok(())
+}
+
+on_both_backends!(a_failed_reminder_is_tried_again);
+
+async fn a_failed_reminder_is_tried_again(backend: Backend) -> Result<()> {
+    let (url, seen) = webhook_receiver(503).await?;
+    let options = entraide_testkit::Options {
+        reminders: Some(entraide_server::config::Reminders {
+            webhook_url: url,
+            webhook_secret: None,
+            lead: time::Duration::days(7),
+        }),
+        ..entraide_testkit::Options::default()
+    };
+    let node = entraide_testkit::spawn_node_with(backend, options).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "HOOK-2", "title": "Hook"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    o.post(
+        &format!("/api/v1/cases/{case_id}/requests"),
+        &json!({"kind": "emergency_disclosure", "direction": "incoming",
+                "content": {"requesting": {"organisation": "Police", "country": "BE"}, "legal_basis": "eu_regulation_2023_1543"}}),
+    )
+    .await?;
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        entraide_server::reminders::send_due(&node.state, now).await?,
+        0
+    );
+    assert_eq!(
+        entraide_server::reminders::send_due(&node.state, now).await?,
+        0
+    );
+    assert_eq!(
+        seen.lock().map(|s| s.len()).unwrap_or(0),
+        2,
+        "tried again after the failure"
+    );
+    Ok(())
+}
