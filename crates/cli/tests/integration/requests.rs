@@ -874,10 +874,7 @@ async fn webhook_receiver(
         while let Ok((mut sock, _)) = listener.accept().await {
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
-            loop {
-                let Ok(n) = sock.read(&mut chunk).await else {
-                    break;
-                };
+            while let Ok(n) = sock.read(&mut chunk).await {
                 if n == 0 {
                     break;
                 }
