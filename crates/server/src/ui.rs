@@ -899,6 +899,8 @@ struct DashboardPage {
     my_cases_heading: String,
     roles: Vec<String>,
     totp_enabled: bool,
+    /// Open requests in my cases falling due within a week, soonest first.
+    rows: Vec<crate::ui_requests::RequestRow>,
 }
 
 pub struct CaseRow {
@@ -929,7 +931,21 @@ pub async fn dashboard(
     let p = page(&app, &caller, locale.0, "/").await?;
     let org = app.store.own_organisation().await?;
     let cases = api::visible_cases(&app, &caller).await?;
+    let due = entraide_store::RequestFilter {
+        due_before: Some(time::OffsetDateTime::now_utc() + time::Duration::days(7)),
+        limit: 20,
+        ..Default::default()
+    };
+    let rows = app
+        .store
+        .requests_for_member(caller.user.id, &due)
+        .await?
+        .iter()
+        .filter(|r| !r.state.is_final())
+        .map(|r| crate::ui_requests::request_row(&p.tr, r))
+        .collect();
     let view = DashboardPage {
+        rows,
         my_cases_heading: p.tr.tn(
             "dashboard-my-cases",
             "count",

@@ -340,6 +340,12 @@ async fn incoming_emergency_request_and_bad_input(backend: Backend) -> Result<()
     assert_eq!(r.json["deadline"]["due_soon"], true);
     let due = o.get("/api/v1/requests?due_within_days=1").await?;
     assert_eq!(due.json.as_array().map(Vec::len), Some(1));
+    // The dashboard shows it among what falls due this week.
+    let b = entraide_testkit::Browser::new(&node.url, None)?;
+    b.sign_in(&officer.email, entraide_testkit::PASSWORD)
+        .await?;
+    let dashboard = b.get("/").await?;
+    assert!(dashboard.text.contains("IN-1/R1"), "{}", dashboard.text);
 
     // Bad input: unknown kind, a field of the wrong type named by its path,
     // an IP address without time, unknown action, wrong role.

@@ -501,3 +501,5 @@ account-calendar-create = Create my calendar address
 account-calendar-replace = Replace the address (the old one stops working)
 account-calendar-remove = Remove the address
 account-calendar-created = Your calendar address (shown only now — copy it into your calendar application):
+dashboard-nothing-due = Nothing falls due in the next seven days.
+dashboard-all-due = All deadlines

@@ -501,3 +501,5 @@ account-calendar-create = Crear mi dirección de calendario
 account-calendar-replace = Reemplazar la dirección (la anterior deja de funcionar)
 account-calendar-remove = Eliminar la dirección
 account-calendar-created = Su dirección de calendario (solo se muestra ahora — cópiela en su aplicación de calendario):
+dashboard-nothing-due = Ningún plazo vence en los próximos siete días.
+dashboard-all-due = Todos los plazos

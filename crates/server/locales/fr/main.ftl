@@ -501,3 +501,5 @@ account-calendar-create = Créer mon adresse d'agenda
 account-calendar-replace = Remplacer l'adresse (l'ancienne cesse de fonctionner)
 account-calendar-remove = Supprimer l'adresse
 account-calendar-created = Votre adresse d'agenda (affichée seulement maintenant — copiez-la dans votre application d'agenda) :
+dashboard-nothing-due = Aucune échéance dans les sept prochains jours.
+dashboard-all-due = Toutes les échéances
