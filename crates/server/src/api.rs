@@ -36,6 +36,7 @@ use crate::state::AppState;
         crate::requests::api_create, crate::requests::api_list, crate::requests::api_get,
         crate::requests::api_update, crate::requests::api_transition,
         crate::statistics::api, crate::statistics::api_csv,
+        crate::statistics::api_xlsx,
         crate::requests::api_document,
         crate::requests::api_extension,
         audit_entries, audit_export

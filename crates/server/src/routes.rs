@@ -208,6 +208,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             STATISTICS,
             get(statistics::api_csv),
         ),
+        api(
+            M::GET,
+            "/api/v1/statistics/export.xlsx",
+            STATISTICS,
+            get(statistics::api_xlsx),
+        ),
         // Audit
         api(M::GET, "/api/v1/audit", AUDITOR, get(api::audit_entries)),
         api(
@@ -346,6 +352,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/statistics/export.csv",
             STATISTICS,
             get(statistics::ui_csv),
+        ),
+        page(
+            M::GET,
+            "/statistics/export.xlsx",
+            STATISTICS,
+            get(statistics::api_xlsx),
         ),
         page(M::GET, "/admin/users", ADMIN, get(ui::users)),
         page(M::GET, "/admin/users/new", ADMIN, get(ui::user_new_form)),

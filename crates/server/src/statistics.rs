@@ -105,6 +105,96 @@ pub async fn api_csv(
     Ok(csv(&compute(&app, &q).await?))
 }
 
+/// The figures as rows: measure, key, value.
+fn rows(s: &Statistics) -> Vec<(String, String, String)> {
+    let mut out = vec![("total".to_owned(), String::new(), s.total.to_string())];
+    for (name, map) in [
+        ("kind", &s.by_kind),
+        ("direction", &s.by_direction),
+        ("country", &s.by_country),
+        ("state", &s.by_state),
+        ("outcome", &s.by_outcome),
+        ("refusal_ground", &s.refusal_grounds),
+    ] {
+        for (k, v) in map {
+            out.push((name.to_owned(), k.clone(), v.to_string()));
+        }
+    }
+    for (name, d) in [
+        ("time_to_acknowledgement", &s.time_to_acknowledgement),
+        ("time_to_first_data", &s.time_to_first_data),
+        ("time_to_completion", &s.time_to_completion),
+    ] {
+        out.push((name.to_owned(), "count".into(), d.count.to_string()));
+        if let Some(m) = d.median_hours {
+            out.push((name.to_owned(), "median_hours".into(), format!("{m:.2}")));
+        }
+        if let Some(p) = d.p90_hours {
+            out.push((name.to_owned(), "p90_hours".into(), format!("{p:.2}")));
+        }
+    }
+    out.push((
+        "preservations_expired".into(),
+        String::new(),
+        s.preservations_expired.to_string(),
+    ));
+    out
+}
+
+/// The same rows as an Excel workbook (numbers as numbers).
+pub fn xlsx(s: &Statistics) -> AppResult<Response> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let fail = |e: rust_xlsxwriter::XlsxError| {
+        crate::error::AppError::Internal(format!("spreadsheet: {e}"))
+    };
+    sheet.set_name("Statistics").map_err(fail)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (col, title) in ["measure", "key", "value"].iter().enumerate() {
+        sheet
+            .write_with_format(0, col as u16, *title, &bold)
+            .map_err(fail)?;
+    }
+    for (i, (measure, key, value)) in rows(s).into_iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write(row, 0, measure).map_err(fail)?;
+        sheet.write(row, 1, key).map_err(fail)?;
+        match value.parse::<f64>() {
+            Ok(n) => sheet.write(row, 2, n).map_err(fail)?,
+            Err(_) => sheet.write(row, 2, value).map_err(fail)?,
+        };
+    }
+    sheet.set_column_width(0, 26).map_err(fail)?;
+    sheet.set_column_width(1, 26).map_err(fail)?;
+    let bytes = book.save_to_buffer().map_err(fail)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"entraide-statistics.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The same figures as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/statistics/export.xlsx", tag = "requests", security(("bearer" = [])),
+    params(PeriodQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
+pub async fn api_xlsx(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    xlsx(&compute(&app, &q).await?)
+}
+
 pub fn csv(s: &Statistics) -> Response {
     let mut out = String::from("measure,key,value\r\n");
     out.push_str(&format!("total,,{}\r\n", s.total));

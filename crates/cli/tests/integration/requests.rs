@@ -295,6 +295,24 @@ async fn a_preservation_request_from_draft_to_answer(backend: Backend) -> Result
         .get("/api/v1/statistics/export.csv?from=2020-01-01")
         .await?;
     assert!(csv.text.contains("outcome,answered,1"), "{}", csv.text);
+    let xlsx = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/statistics/export.xlsx?from=2020-01-01",
+            node.url
+        ))
+        .bearer_auth(&analyst.token)
+        .send()
+        .await?;
+    assert_eq!(
+        xlsx.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    assert!(
+        xlsx.bytes().await?.starts_with(b"PK"),
+        "an Office Open XML (zip) workbook"
+    );
     let bad = node
         .api(Some(&analyst.token))
         .get("/api/v1/statistics?from=2027-01-01&to=2026-01-01")

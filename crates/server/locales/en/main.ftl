@@ -503,3 +503,4 @@ account-calendar-remove = Remove the address
 account-calendar-created = Your calendar address (shown only now — copy it into your calendar application):
 dashboard-nothing-due = Nothing falls due in the next seven days.
 dashboard-all-due = All deadlines
+stats-export-xlsx = Export Excel

@@ -503,3 +503,4 @@ account-calendar-remove = Eliminar la dirección
 account-calendar-created = Su dirección de calendario (solo se muestra ahora — cópiela en su aplicación de calendario):
 dashboard-nothing-due = Ningún plazo vence en los próximos siete días.
 dashboard-all-due = Todos los plazos
+stats-export-xlsx = Exportar (Excel)

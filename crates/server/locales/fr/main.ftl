@@ -503,3 +503,4 @@ account-calendar-remove = Supprimer l'adresse
 account-calendar-created = Votre adresse d'agenda (affichée seulement maintenant — copiez-la dans votre application d'agenda) :
 dashboard-nothing-due = Aucune échéance dans les sept prochains jours.
 dashboard-all-due = Toutes les échéances
+stats-export-xlsx = Exporter (Excel)
