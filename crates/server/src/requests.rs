@@ -118,6 +118,18 @@ pub fn parse_content(value: serde_json::Value) -> AppResult<RequestContent> {
     })
 }
 
+/// The other side's country: the requested one for what we send, the
+/// requesting one for what we receive (statistics count by it).
+fn counterpart_country(
+    content: &RequestContent,
+    direction: Direction,
+) -> Option<entraide_domain::CountryCode> {
+    match direction {
+        Direction::Outgoing => content.requested.country,
+        Direction::Incoming => content.requesting.country,
+    }
+}
+
 fn counterpart_of(content: &RequestContent, direction: Direction) -> String {
     match direction {
         Direction::Outgoing => content.requested.organisation.clone(),
@@ -222,7 +234,7 @@ pub async fn create(
         direction,
         state: RequestState::initial(direction),
         legal_basis: content.legal_basis,
-        requested_country: content.requested.country,
+        requested_country: counterpart_country(&content, direction),
         counterpart: counterpart_of(&content, direction),
         content,
         drafted_by: (direction == Direction::Outgoing).then_some(caller.user.id),
@@ -298,7 +310,7 @@ pub async fn update_content(
     }
     let before = request.state;
     request.legal_basis = content.legal_basis;
-    request.requested_country = content.requested.country;
+    request.requested_country = counterpart_country(&content, request.direction);
     request.counterpart = counterpart_of(&content, request.direction);
     request.content = content;
     request.updated_at = OffsetDateTime::now_utc();
@@ -494,6 +506,23 @@ pub async fn prepare_extension(
                 .into(),
             current_state: original.state.as_str().to_owned(),
         });
+    }
+    // One draft extension at a time: a second click opens the same draft.
+    let drafts = RequestFilter {
+        case_id: Some(original.case_id),
+        kind: Some(RequestKind::PreservationExtension),
+        state: Some(RequestState::Draft),
+        limit: 100,
+        ..RequestFilter::default()
+    };
+    if let Some(existing) = app
+        .store
+        .requests_for_member(caller.user.id, &drafts)
+        .await?
+        .into_iter()
+        .find(|r| r.content.previous_reference == original.reference)
+    {
+        return Ok(existing);
     }
     let mut content = original.content.clone();
     content.marking = entraide_domain::request::Marking::Extension;

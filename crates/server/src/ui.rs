@@ -1734,6 +1734,7 @@ pub struct CalendarForm {
 /// removes it.
 pub async fn account_calendar(
     State(app): State<AppState>,
+    headers: HeaderMap,
     caller: Caller,
     locale: axum::Extension<Locale>,
     UiForm(form): UiForm<CalendarForm>,
@@ -1750,7 +1751,24 @@ pub async fn account_calendar(
         .await?;
     let mut view = account_page(&app, &caller, locale.0, None, None).await?;
     if !remove {
-        let base = app.settings.public_url.clone().unwrap_or_default();
+        // The public address if configured, else the one the browser used.
+        let base = app.settings.public_url.clone().unwrap_or_else(|| {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']')
+                    })
+                })
+                .unwrap_or("localhost");
+            let scheme = if app.settings.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{host}")
+        });
         view.calendar_url = Some(format!("{}/calendar/{key}.ics", base.trim_end_matches('/')));
     }
     Ok(render(&view))

@@ -165,6 +165,8 @@ pub struct CooperationRequest {
     pub direction: Direction,
     pub state: RequestState,
     pub legal_basis: Option<LegalBasis>,
+    /// The other side's country: requested (outgoing) or requesting
+    /// (incoming).
     pub requested_country: Option<CountryCode>,
     /// The other side: requested authority (outgoing) or requesting one.
     pub counterpart: String,

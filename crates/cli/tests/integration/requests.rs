@@ -352,6 +352,10 @@ async fn incoming_emergency_request_and_bad_input(backend: Backend) -> Result<()
     assert_eq!(r.json["state"], "registered");
     assert_eq!(r.json["counterpart"], "Police fédérale");
     assert_eq!(
+        r.json["requested_country"], "BE",
+        "counted by the other side's country"
+    );
+    assert_eq!(
         r.json["deadline"]["source"],
         "Regulation (EU) 2023/1543 art. 10(4)"
     );
@@ -815,6 +819,11 @@ async fn formal_documents_in_three_languages(backend: Backend) -> Result<()> {
     assert_eq!(ext.json["content"]["previous_reference"], "DOC-1/R1");
     assert_eq!(ext.json["content"]["marking"], "extension");
     assert_eq!(ext.json["content"]["facts"], content["facts"]);
+    // A second request for an extension opens the same draft.
+    let again = o
+        .post(&format!("/api/v1/requests/{id}/extension"), &json!({}))
+        .await?;
+    assert_eq!(again.json["id"], ext.json["id"]);
     let r = o
         .get(&format!("/api/v1/requests/{id}/document.pdf?lang=de"))
         .await?;
@@ -860,7 +869,9 @@ async fn deadlines_in_a_private_calendar_feed(backend: Backend) -> Result<()> {
         .and_then(|s| s.split('<').next())
         .unwrap_or_default()
         .to_owned();
-    assert!(url.starts_with("/calendar/cal_"), "{url}");
+    let path = url.strip_prefix(&node.url).unwrap_or_default().to_owned();
+    assert!(path.starts_with("/calendar/cal_"), "{url}");
+    let url = path;
     let anonymous = node.api(None);
     let feed = anonymous.get(&url).await?;
     assert_eq!(feed.status, StatusCode::OK);
