@@ -59,6 +59,70 @@ pub struct NodeConfig {
     pub security: SecurityConfig,
     #[serde(default)]
     pub reminders: Option<RemindersConfig>,
+    /// Deadline durations, overridable per counterpart country or
+    /// arrangement (`[deadlines.countries.AR] preservation_days = 90`).
+    #[serde(default)]
+    pub deadlines: DeadlinesConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlinesConfig {
+    #[serde(flatten)]
+    pub default: entraide_domain::request::DeadlineRules,
+    #[serde(default)]
+    pub countries: std::collections::BTreeMap<String, entraide_domain::request::DeadlineRules>,
+}
+
+/// The checked deadline rules: the default and those agreed with particular
+/// counterparts.
+#[derive(Debug, Clone, Default)]
+pub struct Deadlines {
+    pub default: entraide_domain::request::DeadlineRules,
+    pub countries: std::collections::HashMap<
+        entraide_domain::CountryCode,
+        entraide_domain::request::DeadlineRules,
+    >,
+}
+
+impl Deadlines {
+    pub fn for_country(
+        &self,
+        country: Option<entraide_domain::CountryCode>,
+    ) -> entraide_domain::request::DeadlineRules {
+        country
+            .and_then(|c| self.countries.get(&c).copied())
+            .unwrap_or(self.default)
+    }
+}
+
+fn check_rules(key: &str, r: &entraide_domain::request::DeadlineRules) -> Result<(), ConfigError> {
+    for (name, v, max) in [
+        ("preservation_days", r.preservation_days, 3650),
+        (
+            "domestic_preservation_days",
+            r.domestic_preservation_days,
+            3650,
+        ),
+        ("eu_preservation_days", r.eu_preservation_days, 3650),
+        (
+            "eu_preservation_extension_days",
+            r.eu_preservation_extension_days,
+            3650,
+        ),
+        ("eu_production_days", r.eu_production_days, 3650),
+        ("emergency_hours", r.emergency_hours, 24 * 30),
+        ("cets224_provider_days", r.cets224_provider_days, 3650),
+        ("due_soon_hours", r.due_soon_hours, 24 * 90),
+    ] {
+        if !(1..=max).contains(&v) {
+            return Err(invalid(
+                &format!("{key}.{name}"),
+                format!("{v} is outside 1..={max}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Deadline reminders posted to a webhook (JSON, signed with HMAC-SHA256
@@ -161,6 +225,7 @@ pub struct Settings {
     pub lockout: LockoutPolicy,
     pub sign_in_attempts_per_minute: u32,
     pub reminders: Option<Reminders>,
+    pub deadlines: Deadlines,
 }
 
 /// Variables that belong to tooling rather than to the node settings.
@@ -183,6 +248,7 @@ impl NodeConfig {
             tls: None,
             security: SecurityConfig::default(),
             reminders: None,
+            deadlines: DeadlinesConfig::default(),
         }
     }
 
@@ -305,7 +371,20 @@ impl NodeConfig {
             1,
             10_000,
         )?;
+        check_rules("deadlines", &self.deadlines.default)?;
+        let mut countries = std::collections::HashMap::new();
+        for (code, rules) in &self.deadlines.countries {
+            let key = format!("deadlines.countries.{code}");
+            let country =
+                entraide_domain::CountryCode::parse(code).map_err(|e| invalid(&key, e.message))?;
+            check_rules(&key, rules)?;
+            countries.insert(country, *rules);
+        }
         Ok(Settings {
+            deadlines: Deadlines {
+                default: self.deadlines.default,
+                countries,
+            },
             data_dir: data_dir.to_path_buf(),
             node_id,
             listen,
@@ -478,6 +557,45 @@ mod tests {
         assert_eq!(s.listen.port(), 9100);
         assert_eq!(s.lockout.lock_for, time::Duration::minutes(3));
         assert!(s.database_url.ends_with("entraide.db"));
+    }
+
+    #[test]
+    fn deadlines_per_counterpart_country() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\n[deadlines]\npreservation_days = 70\n[deadlines.countries.AR]\npreservation_days = 90\n",
+        );
+        let s = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap();
+        let ar = entraide_domain::CountryCode::parse("AR").ok();
+        let br = entraide_domain::CountryCode::parse("BR").ok();
+        assert_eq!(s.deadlines.for_country(ar).preservation_days, 90);
+        assert_eq!(s.deadlines.for_country(br).preservation_days, 70);
+        assert_eq!(s.deadlines.for_country(None).emergency_hours, 8);
+
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\n[deadlines.countries.XX]\npreservation_days = 90\n",
+        );
+        let err = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deadlines.countries.XX"), "{err}");
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\n[deadlines]\nemergency_hours = 0\n",
+        );
+        let err = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deadlines.emergency_hours"), "{err}");
     }
 
     #[test]

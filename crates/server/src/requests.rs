@@ -225,7 +225,10 @@ pub async fn create(
     }
     let now = OffsetDateTime::now_utc();
     let n = app.store.count_requests_in_case(case_id).await?;
-    let rules = DeadlineRules::default();
+    let rules = app
+        .settings
+        .deadlines
+        .for_country(counterpart_country(&content, direction));
     let mut request = CooperationRequest {
         id: Uuid::now_v7(),
         case_id,
@@ -422,7 +425,7 @@ pub async fn transition(
         },
     })?;
     let now = OffsetDateTime::now_utc();
-    let rules = DeadlineRules::default();
+    let rules = app.settings.deadlines.for_country(r.requested_country);
     let set_deadline = |r: &mut CooperationRequest, trigger| {
         if let Some(d) = rules.deadline(r.kind, r.legal_basis, trigger, now) {
             r.deadline_due = Some(d.due);

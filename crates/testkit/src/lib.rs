@@ -145,6 +145,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         lockout: options.lockout,
         sign_in_attempts_per_minute: options.sign_in_attempts_per_minute,
         reminders: options.reminders,
+        deadlines: Default::default(),
     };
     let store = open_store(&database_url).await?;
     let admin_email = "admin@test.example".to_string();

@@ -18,6 +18,7 @@ pub enum Trigger {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeadlineRules {
     /// Budapest art. 29(7): preservation lasts at least 60 days.
     pub preservation_days: i64,
