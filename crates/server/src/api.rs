@@ -39,6 +39,7 @@ use crate::state::AppState;
         crate::statistics::api_xlsx,
         crate::requests::api_document,
         crate::requests::api_extension,
+        crate::requests::api_counterpart,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -1108,3 +1108,22 @@ pub async fn api_document(
         .unwrap_or_default();
     Ok(pdf_response(pdf, &digest, &reference))
 }
+
+/// What drafting needs to know about a requested country, from our own
+/// (languages, channels, instruments both are bound by).
+#[utoipa::path(get, path = "/api/v1/counterparts/{country}", tag = "requests", security(("bearer" = [])),
+    params(("country" = String, Path, description = "ISO 3166-1 alpha-2")),
+    responses((status = 200, description = "languages, channels and shared legal bases"), (status = 422, body = proto::Problem)))]
+pub async fn api_counterpart(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Path(country): Path<String>,
+) -> AppResult<Response> {
+    let requested = entraide_domain::CountryCode::parse(&country)
+        .map_err(|e| AppError::Validation(vec![AppError::field("country", e)]))?;
+    let org = app.store.own_organisation().await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &entraide_domain::request::counterpart(org.country, requested),
+    ))
+}

@@ -168,6 +168,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         api(
             M::GET,
+            "/api/v1/counterparts/{country}",
+            Rule::SignedIn,
+            get(requests::api_counterpart),
+        ),
+        api(
+            M::GET,
             "/api/v1/requests/{id}",
             Rule::SignedIn,
             get(requests::api_get),

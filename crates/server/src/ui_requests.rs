@@ -922,6 +922,35 @@ struct RequestPage {
     message: Option<String>,
     can_extend: bool,
     incoming: bool,
+    counterpart: Option<CounterpartBox>,
+}
+
+/// The requested country as drafting sees it.
+pub struct CounterpartBox {
+    country: String,
+    known: bool,
+    languages: String,
+    channels: Vec<String>,
+    bases: Vec<String>,
+}
+
+fn counterpart_box(tr: &Tr, ours: CountryCode, theirs: CountryCode) -> CounterpartBox {
+    let info = entraide_domain::request::counterpart(ours, theirs);
+    CounterpartBox {
+        country: theirs.to_string(),
+        known: info.known,
+        languages: info.languages.join(", "),
+        channels: info
+            .channels
+            .iter()
+            .map(|c| tr.t(&format!("rq-channel-{c}")))
+            .collect(),
+        bases: info
+            .shared_bases
+            .iter()
+            .map(|b| tr.t(&format!("rq-basis-{}", b.as_str())))
+            .collect(),
+    }
 }
 
 pub struct EventRow {
@@ -1109,6 +1138,13 @@ async fn request_page(
         deadline_source: r.deadline_source.clone().unwrap_or_default(),
         message,
         incoming: r.direction == Direction::Incoming,
+        counterpart: match (r.direction, r.requested_country) {
+            (Direction::Outgoing, Some(theirs)) => {
+                let ours = app.store.own_organisation().await?.country;
+                Some(counterpart_box(&p.tr, ours, theirs))
+            }
+            _ => None,
+        },
         can_extend: r.kind.is_preservation()
             && matches!(
                 r.state,
@@ -1302,6 +1338,14 @@ mod tests {
         ids.extend(actions.iter().map(|a| format!("rq-event-{}", a.name())));
         ids.extend(
             ["rq-event-drafted", "rq-event-registered", "rq-event-edited"].map(String::from),
+        );
+        ids.extend(
+            [
+                "network_24_7",
+                "central_authority",
+                "eu_decentralised_it_system",
+            ]
+            .map(|c| format!("rq-channel-{c}")),
         );
         // Labels of every field a check can name, and every check's message.
         let tr = Tr::new(std::sync::Arc::new(i18n), Locale::En);

@@ -277,6 +277,19 @@ async fn a_preservation_request_from_draft_to_answer(backend: Backend) -> Result
         Some(1)
     );
 
+    // Drafting help for the requested country.
+    let cp = o.get("/api/v1/counterparts/AR").await?;
+    assert_eq!(
+        cp.json["shared_bases"][0], "budapest_convention",
+        "{}",
+        cp.text
+    );
+    assert_eq!(cp.json["document_language"], "es");
+    assert_eq!(
+        o.get("/api/v1/counterparts/XX").await?.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
     // The statistics count it, with its times.
     let analyst = node.user("analyst", &[Role::Analyst]).await?;
     let s = node

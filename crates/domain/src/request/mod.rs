@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod content;
+pub mod counterparts;
 pub mod deadline;
 pub mod identifier;
 pub mod kind;
@@ -11,6 +12,7 @@ pub mod statistics;
 
 pub use checks::{assess, has_errors, Finding, Severity};
 pub use content::{Contact, DataRequested, Marking, Offence, RequestContent};
+pub use counterparts::{counterpart, CounterpartInfo};
 pub use deadline::{Deadline, DeadlineRules, Trigger};
 pub use identifier::{Chain, Identifier};
 pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
