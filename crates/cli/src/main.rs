@@ -1,5 +1,6 @@
 //! `entraide`: runs and administers an Entraide node.
 
+mod bench;
 mod demo;
 mod node;
 mod requests;
@@ -45,6 +46,9 @@ enum Command {
     Requests(requests::RequestsCommand),
     /// Start two federated demo nodes with sample organisations, users and cases.
     Demo(demo::DemoArgs),
+    /// Measure (see docs/PERFORMANCE.md); build with --release first.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Where a node keeps its configuration, keys, database and files.
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
             Command::Token(cmd) => node::token(cmd).await,
             Command::Requests(cmd) => requests::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(cmd) => bench::run(cmd),
         }
     });
     match result {

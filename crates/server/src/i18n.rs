@@ -100,6 +100,11 @@ impl Tr {
         }
     }
 
+    /// Whether a message exists (in this language or in English).
+    pub fn has(&self, id: &str) -> bool {
+        self.i18n.has(self.locale, id) || self.i18n.has(Locale::En, id)
+    }
+
     pub fn lang(&self) -> &'static str {
         self.locale.as_str()
     }

@@ -939,7 +939,20 @@ fn counterpart_box(tr: &Tr, ours: CountryCode, theirs: CountryCode) -> Counterpa
     CounterpartBox {
         country: theirs.to_string(),
         known: info.known,
-        languages: info.languages.join(", "),
+        languages: info
+            .languages
+            .iter()
+            .map(|l| {
+                let id = format!("language-{l}");
+                let name = tr.t(&id);
+                if name == id {
+                    l.clone()
+                } else {
+                    name
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         channels: info
             .channels
             .iter()

@@ -12,8 +12,9 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 });
 
-// Times are written in UTC ("2026-11-20 03:10 UTC"); add the reader's own
-// time zone beside them when it differs, e.g. "(04:10 Europe/Paris)".
+// Times are written in UTC ("2026-11-20 03:10 UTC"); show the reader's own
+// time zone under them when it differs. Text the users wrote (".pre") is
+// left alone.
 document.addEventListener("DOMContentLoaded", function () {
   var zone;
   try {
@@ -26,20 +27,40 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   var pattern = /(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))? UTC/g;
   var format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", timeZone: zone
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", timeZone: zone
   });
-  var walker = document.createTreeWalker(document.querySelector("main") || document.body, NodeFilter.SHOW_TEXT);
+  var root = document.querySelector("main") || document.body;
+  var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: function (node) {
+      var parent = node.parentElement;
+      if (!parent || parent.closest(".pre, textarea, input, code, .local-time")) {
+        return NodeFilter.FILTER_REJECT;
+      }
+      pattern.lastIndex = 0;
+      return pattern.test(node.nodeValue) ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_REJECT;
+    }
+  });
   var nodes = [];
   while (walker.nextNode()) {
-    if (pattern.test(walker.currentNode.nodeValue)) {
-      nodes.push(walker.currentNode);
-    }
-    pattern.lastIndex = 0;
+    nodes.push(walker.currentNode);
   }
   nodes.forEach(function (node) {
-    node.nodeValue = node.nodeValue.replace(pattern, function (all, y, mo, d, h, mi, s) {
-      var date = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +(s || 0)));
-      return all + " (" + format.format(date) + " " + zone + ")";
-    });
+    var text = node.nodeValue;
+    var fragment = document.createDocumentFragment();
+    var last = 0;
+    pattern.lastIndex = 0;
+    var m;
+    while ((m = pattern.exec(text)) !== null) {
+      var end = m.index + m[0].length;
+      fragment.appendChild(document.createTextNode(text.slice(last, end)));
+      var date = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)));
+      var span = document.createElement("span");
+      span.className = "local-time";
+      span.textContent = format.format(date) + " " + zone;
+      fragment.appendChild(span);
+      last = end;
+    }
+    fragment.appendChild(document.createTextNode(text.slice(last)));
+    node.parentNode.replaceChild(fragment, node);
   });
 });
