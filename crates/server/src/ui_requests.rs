@@ -944,11 +944,10 @@ fn counterpart_box(tr: &Tr, ours: CountryCode, theirs: CountryCode) -> Counterpa
             .iter()
             .map(|l| {
                 let id = format!("language-{l}");
-                let name = tr.t(&id);
-                if name == id {
-                    l.clone()
+                if tr.has(&id) {
+                    tr.t(&id)
                 } else {
-                    name
+                    l.clone()
                 }
             })
             .collect::<Vec<_>>()
