@@ -703,6 +703,10 @@ impl RequestFormPage {
         field_id(&format!("{list}[{i}].{field}"))
     }
 
+    fn row_legend(&self, key: &str, i: &usize) -> String {
+        self.tr.tn(key, "n", i64::try_from(*i).unwrap_or(0) + 1)
+    }
+
     fn row_error(&self, list: &str, i: &usize, field: &str) -> Option<&String> {
         self.errors.get(&format!("{list}[{i}].{field}"))
     }

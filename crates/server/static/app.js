@@ -64,3 +64,13 @@ document.addEventListener("DOMContentLoaded", function () {
     node.parentNode.replaceChild(fragment, node);
   });
 });
+
+// Actions that cannot be undone ask first (forms marked data-confirm).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm")) {
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  }
+});

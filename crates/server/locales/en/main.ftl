@@ -513,3 +513,7 @@ rq-channel-central_authority = Central authority
 rq-channel-eu_decentralised_it_system = EU decentralised IT system (Regulation 2023/1543)
 rq-counterpart-unknown = This country is not in the first table yet: check its languages and the instruments it is bound by.
 rq-counterpart-note = A first table (official languages, Budapest Convention and EU membership); check the declarations of the requested State. The knowledge repository will replace it.
+rq-row-offence = Offence { $n }
+rq-row-data = Data requested { $n }
+rq-row-identifier = Identifier { $n }
+rq-confirm = This cannot be undone. Continue?

@@ -513,3 +513,7 @@ rq-channel-central_authority = Autoridad central
 rq-channel-eu_decentralised_it_system = Sistema informático descentralizado de la UE (Reglamento 2023/1543)
 rq-counterpart-unknown = Este país aún no figura en la primera tabla: verifique sus idiomas y los instrumentos que lo vinculan.
 rq-counterpart-note = Una primera tabla (idiomas oficiales, Convenio de Budapest y pertenencia a la UE); verifique las declaraciones del Estado requerido. El repositorio de conocimientos la sustituirá.
+rq-row-offence = Delito { $n }
+rq-row-data = Datos solicitados { $n }
+rq-row-identifier = Identificador { $n }
+rq-confirm = Esta acción es definitiva. ¿Continuar?

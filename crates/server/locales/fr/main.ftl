@@ -513,3 +513,7 @@ rq-channel-central_authority = Autorité centrale
 rq-channel-eu_decentralised_it_system = Système informatique décentralisé de l'UE (règlement 2023/1543)
 rq-counterpart-unknown = Ce pays ne figure pas encore dans la première table : vérifiez ses langues et les instruments qui le lient.
 rq-counterpart-note = Une première table (langues officielles, Convention de Budapest et appartenance à l'UE) ; vérifiez les déclarations de l'État requis. Le référentiel de connaissances la remplacera.
+rq-row-offence = Infraction { $n }
+rq-row-data = Données demandées { $n }
+rq-row-identifier = Identifiant { $n }
+rq-confirm = Cette action est définitive. Continuer ?
