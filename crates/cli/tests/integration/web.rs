@@ -485,3 +485,99 @@ async fn users_change_their_password(backend: Backend) -> Result<()> {
     );
     Ok(())
 }
+
+/// The node serves HTTPS with the configured certificate: HSTS on every
+/// response and `Secure` cookies. Uses the `openssl` command to make a
+/// throw-away certificate; says so and skips where it is missing.
+#[tokio::test]
+async fn tls_with_hsts_and_secure_cookies() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    match made {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!("skipped: the openssl command is needed to make a test certificate");
+            return Ok(());
+        }
+    }
+    let db = format!("sqlite://{}", dir.path().join("entraide.db").display());
+    let store = entraide_server::open_store(&db).await?;
+    entraide_server::ops::initialise_node(
+        store.as_ref(),
+        entraide_server::ops::NewNode {
+            node_id: entraide_domain::NodeId::parse("tls-node").map_err(|e| anyhow::anyhow!(e))?,
+            org_name: entraide_domain::OrganisationName::parse("TLS")
+                .map_err(|e| anyhow::anyhow!(e))?,
+            org_kind: entraide_domain::OrganisationKind::Court,
+            country: entraide_domain::CountryCode::parse("FR").map_err(|e| anyhow::anyhow!(e))?,
+            admin_email: entraide_domain::Email::parse("admin@tls.example")
+                .map_err(|e| anyhow::anyhow!(e))?,
+            admin_name: entraide_domain::DisplayName::parse("Admin")
+                .map_err(|e| anyhow::anyhow!(e))?,
+            admin_password: entraide_domain::NewPassword::parse(PASSWORD)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        },
+    )
+    .await?;
+    let settings = entraide_server::config::Settings {
+        data_dir: dir.path().to_path_buf(),
+        node_id: entraide_domain::NodeId::parse("tls-node").map_err(|e| anyhow::anyhow!(e))?,
+        listen: "127.0.0.1:0".parse()?,
+        database_url: db,
+        database_max_connections: None,
+        blob_dir: dir.path().join("blobs"),
+        public_url: None,
+        tls: Some((cert, key)),
+        sessions: SessionPolicy::default(),
+        lockout: LockoutPolicy::default(),
+        sign_in_attempts_per_minute: 100,
+        reminders: None,
+        deadlines: Default::default(),
+    };
+    let running = entraide_server::Node::with_store(settings, store)?
+        .start()
+        .await?;
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()?;
+    let base = format!("https://localhost:{}", running.addr.port());
+    let r = client.get(format!("{base}/healthz")).send().await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("strict-transport-security").is_some());
+    let r = client.get(format!("{base}/signin")).send().await?;
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("entraide_csrf="))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Plain HTTP to the TLS port is not served.
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{}/healthz", running.addr.port()))
+            .await
+            .is_err()
+    );
+    running.stop();
+    Ok(())
+}
