@@ -91,9 +91,9 @@ def rss_mb(pid):
     return float("nan")
 
 
-def wrk(url, token, duration, connections):
+def wrk(url, token, duration, connections, args_threads=2):
     out = run([
-        "wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+        "wrk", f"-t{args_threads}", f"-c{connections}", f"-d{duration}s", "--latency",
         "-H", f"Authorization: Bearer {token}", url,
     ]).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -144,7 +144,7 @@ def bench(exe, backend, database_url, args):
     proc, _ = start_and_time(exe, data, port)
     time.sleep(3)
     idle = rss_mb(proc.pid)
-    rps, lat, errors = wrk(f"http://127.0.0.1:{port}/api/v1/cases", token, args.duration, args.connections)
+    rps, lat, errors = wrk(f"http://127.0.0.1:{port}/api/v1/cases", token, args.duration, args.connections, args.threads)
     loaded = rss_mb(proc.pid)
     proc.terminate()
     proc.wait()
@@ -166,6 +166,7 @@ def main():
     p.add_argument("--duration", type=int, default=15)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--starts", type=int, default=7)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
     args = p.parse_args()
     exe = binary()
     ensure_wrk()
@@ -183,7 +184,7 @@ def main():
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
                             f"DROP DATABASE IF EXISTS {pg_db}"], capture_output=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"\nMachine: {os.cpu_count()} cores, {cpu}; wrk -t2 -c{args.connections} -d{args.duration}s\n")
+    print(f"\nMachine: {os.cpu_count()} cores, {cpu}; wrk -t{args.threads} -c{args.connections} -d{args.duration}s\n")
     print("| backend | serve → /readyz (median of %d, max) | idle RSS | RSS after load | GET /api/v1/cases req/s | p50 | p90 | p99 | non-2xx |" % args.starts)
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
