@@ -197,36 +197,9 @@ pub async fn api_xlsx(
 
 pub fn csv(s: &Statistics) -> Response {
     let mut out = String::from("measure,key,value\r\n");
-    out.push_str(&format!("total,,{}\r\n", s.total));
-    for (name, map) in [
-        ("kind", &s.by_kind),
-        ("direction", &s.by_direction),
-        ("country", &s.by_country),
-        ("state", &s.by_state),
-        ("outcome", &s.by_outcome),
-        ("refusal_ground", &s.refusal_grounds),
-    ] {
-        for (k, v) in map {
-            out.push_str(&format!("{name},{k},{v}\r\n"));
-        }
+    for (measure, key, value) in rows(s) {
+        out.push_str(&format!("{measure},{key},{value}\r\n"));
     }
-    for (name, d) in [
-        ("time_to_acknowledgement", &s.time_to_acknowledgement),
-        ("time_to_first_data", &s.time_to_first_data),
-        ("time_to_completion", &s.time_to_completion),
-    ] {
-        out.push_str(&format!("{name},count,{}\r\n", d.count));
-        if let Some(m) = d.median_hours {
-            out.push_str(&format!("{name},median_hours,{m:.2}\r\n"));
-        }
-        if let Some(p) = d.p90_hours {
-            out.push_str(&format!("{name},p90_hours,{p:.2}\r\n"));
-        }
-    }
-    out.push_str(&format!(
-        "preservations_expired,,{}\r\n",
-        s.preservations_expired
-    ));
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
