@@ -9,6 +9,17 @@ use entraide_custody_log::{leaf_hash, verify_inclusion, MerkleLog};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Evidence ingest (stream → SHA-256 → content-addressed store) against
+    /// `openssl dgst -sha256` on the same file, with peak memory.
+    Ingest {
+        /// Size of the test file, in MiB.
+        #[arg(long, default_value_t = 4096)]
+        size_mib: u64,
+        /// Where to write the test file and the store (a temporary directory
+        /// by default).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// The custody log: appends per second, and inclusion-proof size and
     /// verification time as the tree grows (RFC 6962).
     CustodyLog {
@@ -24,7 +35,99 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::CustodyLog { max_leaves, proofs } => custody_log(max_leaves, proofs),
+        BenchCommand::Ingest { size_mib, dir } => ingest(size_mib, dir),
     }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn ingest(size_mib: u64, dir: Option<std::path::PathBuf>) -> Result<()> {
+    use std::io::Write;
+    let temp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("bench-input.bin");
+    {
+        // Pseudo-random content, written in 1 MiB pieces (constant memory).
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut buf = vec![0u8; 1 << 20];
+        for _ in 0..size_mib {
+            for word in buf.chunks_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+            }
+            out.write_all(&buf)?;
+        }
+        out.flush()?;
+    }
+    let bytes = (size_mib as f64) * 1024.0 * 1024.0;
+    let t = Instant::now();
+    let openssl = std::process::Command::new("openssl")
+        .arg("dgst")
+        .arg("-sha256")
+        .arg(&file)
+        .output();
+    let openssl_s = t.elapsed().as_secs_f64();
+    let openssl_hash = match &openssl {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    };
+    let store = entraide_evidence::LocalBlobStore::open(&dir.join("store"))?;
+    let t = Instant::now();
+    let got = store.ingest(std::fs::File::open(&file)?)?;
+    let ingest_s = t.elapsed().as_secs_f64();
+    let mb = |s: f64| bytes / s / 1e6;
+    println!("| file | openssl dgst -sha256 | entraide ingest (hash + store) | ratio | peak RSS |");
+    println!("|---:|---:|---:|---:|---:|");
+    if openssl_hash.is_empty() {
+        println!(
+            "| {size_mib} MiB | (openssl not found) | {:.0} MB/s | — | {:.1} MiB |",
+            mb(ingest_s),
+            peak_rss_mib()
+        );
+    } else {
+        if openssl_hash != got.sha256 {
+            return Err(anyhow!(
+                "hash mismatch: openssl {openssl_hash}, entraide {}",
+                got.sha256
+            ));
+        }
+        println!(
+            "| {size_mib} MiB | {:.0} MB/s | {:.0} MB/s | {:.0} % | {:.1} MiB |",
+            mb(openssl_s),
+            mb(ingest_s),
+            100.0 * openssl_s / ingest_s,
+            peak_rss_mib()
+        );
+    }
+    println!("\nsha256 {} (identical in both)", got.sha256);
+    std::fs::remove_file(&file)?;
+    std::fs::remove_dir_all(dir.join("store"))?;
+    Ok(())
 }
 
 fn custody_log(max_leaves: u64, proofs: u64) -> Result<()> {
