@@ -9,7 +9,6 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -97,18 +96,30 @@ impl LocalBlobStore {
                 .unwrap_or(0)
         ));
         let mut file = File::create(&tmp_path)?;
-        let (to_hasher, chunks) = mpsc::sync_channel::<Arc<Vec<u8>>>(IN_FLIGHT);
+        // Buffers go round: the reader fills one and writes it to the file,
+        // the hasher hashes it and hands it back. No allocation per chunk,
+        // at most IN_FLIGHT chunks in memory.
+        let (to_hasher, full) = mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+        let (to_reader, empty) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+        for _ in 0..IN_FLIGHT {
+            to_reader
+                .send(vec![0u8; CHUNK])
+                .map_err(|_| BlobError::Hasher)?;
+        }
         let hasher = std::thread::spawn(move || {
             let mut h = Sha256::new();
-            for chunk in chunks {
-                h.update(chunk.as_slice());
+            for (buf, len) in full {
+                h.update(&buf[..len]);
+                // The reader may be gone (finished or failed): keep hashing
+                // what is queued all the same.
+                let _ = to_reader.send(buf);
             }
             h.finalize()
         });
         let mut size = 0u64;
         let result = (|| -> Result<(), BlobError> {
             loop {
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = empty.recv().map_err(|_| BlobError::Hasher)?;
                 let mut filled = 0;
                 while filled < CHUNK {
                     let n = source.read(&mut buf[filled..])?;
@@ -120,19 +131,18 @@ impl LocalBlobStore {
                 if filled == 0 {
                     return Ok(());
                 }
-                buf.truncate(filled);
-                let chunk = Arc::new(buf);
-                to_hasher
-                    .send(chunk.clone())
-                    .map_err(|_| BlobError::Hasher)?;
-                file.write_all(&chunk)?;
+                file.write_all(&buf[..filled])?;
                 size += filled as u64;
+                to_hasher
+                    .send((buf, filled))
+                    .map_err(|_| BlobError::Hasher)?;
                 if filled < CHUNK {
                     return Ok(());
                 }
             }
         })();
         drop(to_hasher);
+        drop(empty);
         let digest = hasher.join().map_err(|_| BlobError::Hasher)?;
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp_path);
