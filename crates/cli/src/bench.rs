@@ -79,6 +79,9 @@ fn ingest(size_mib: u64, dir: Option<std::path::PathBuf>) -> Result<()> {
             out.write_all(&buf)?;
         }
         out.flush()?;
+        // On disk before measuring: the test file's own write-back must not
+        // compete with the ingest for the disk.
+        out.get_ref().sync_all()?;
     }
     let bytes = (size_mib as f64) * 1024.0 * 1024.0;
     let t = Instant::now();
