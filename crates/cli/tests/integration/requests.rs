@@ -951,15 +951,18 @@ async fn webhook_receiver(
     Ok((url, seen))
 }
 
-on_both_backends!(reminders_reach_the_webhook_once);
-
-async fn reminders_reach_the_webhook_once(backend: Backend) -> Result<()> {
-    use hmac::Mac;
-    let (url, seen) = webhook_receiver(200).await?;
+/// A node that posts reminders to `url`, holding one incoming emergency
+/// request (eight hours to answer, so due soon) in a case `reference`.
+async fn node_with_due_emergency(
+    backend: Backend,
+    url: String,
+    secret: Option<&str>,
+    reference: &str,
+) -> Result<entraide_testkit::TestNode> {
     let options = entraide_testkit::Options {
         reminders: Some(entraide_server::config::Reminders {
             webhook_url: url,
-            webhook_secret: Some("shared secret".into()),
+            webhook_secret: secret.map(str::to_owned),
             lead: time::Duration::days(7),
         }),
         ..entraide_testkit::Options::default()
@@ -970,17 +973,25 @@ async fn reminders_reach_the_webhook_once(backend: Backend) -> Result<()> {
     let case = o
         .post(
             "/api/v1/cases",
-            &json!({"reference": "HOOK-1", "title": "Hook"}),
+            &json!({"reference": reference, "title": "Hook"}),
         )
         .await?;
     let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
-    // An incoming emergency request: 8 hours to answer, so due soon.
     o.post(
         &format!("/api/v1/cases/{case_id}/requests"),
         &json!({"kind": "emergency_disclosure", "direction": "incoming",
                 "content": {"requesting": {"organisation": "Police", "country": "BE"}, "legal_basis": "eu_regulation_2023_1543"}}),
     )
     .await?;
+    Ok(node)
+}
+
+on_both_backends!(reminders_reach_the_webhook_once);
+
+async fn reminders_reach_the_webhook_once(backend: Backend) -> Result<()> {
+    use hmac::Mac;
+    let (url, seen) = webhook_receiver(200).await?;
+    let node = node_with_due_emergency(backend, url, Some("shared secret"), "HOOK-1").await?;
     let now = time::OffsetDateTime::now_utc();
     assert_eq!(
         entraide_server::reminders::send_due(&node.state, now).await?,
@@ -1016,30 +1027,7 @@ on_both_backends!(a_failed_reminder_is_tried_again);
 
 async fn a_failed_reminder_is_tried_again(backend: Backend) -> Result<()> {
     let (url, seen) = webhook_receiver(503).await?;
-    let options = entraide_testkit::Options {
-        reminders: Some(entraide_server::config::Reminders {
-            webhook_url: url,
-            webhook_secret: None,
-            lead: time::Duration::days(7),
-        }),
-        ..entraide_testkit::Options::default()
-    };
-    let node = entraide_testkit::spawn_node_with(backend, options).await?;
-    let officer = node.user("officer", &[Role::Officer]).await?;
-    let o = node.api(Some(&officer.token));
-    let case = o
-        .post(
-            "/api/v1/cases",
-            &json!({"reference": "HOOK-2", "title": "Hook"}),
-        )
-        .await?;
-    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
-    o.post(
-        &format!("/api/v1/cases/{case_id}/requests"),
-        &json!({"kind": "emergency_disclosure", "direction": "incoming",
-                "content": {"requesting": {"organisation": "Police", "country": "BE"}, "legal_basis": "eu_regulation_2023_1543"}}),
-    )
-    .await?;
+    let node = node_with_due_emergency(backend, url, None, "HOOK-2").await?;
     let now = time::OffsetDateTime::now_utc();
     assert_eq!(
         entraide_server::reminders::send_due(&node.state, now).await?,
