@@ -382,12 +382,16 @@ pub async fn create_user(
         roles,
     )
     .await?;
+    user_response(&app, id, StatusCode::CREATED).await
+}
+
+async fn user_response(app: &AppState, id: Uuid, status: StatusCode) -> AppResult<Response> {
     let user = app
         .store
         .user_by_id(id)
         .await?
         .ok_or(AppError::NotFound { what: "user" })?;
-    Ok(json_response(StatusCode::CREATED, &user_view(&user)))
+    Ok(json_response(status, &user_view(&user)))
 }
 
 /// Changes a user's roles or disables/enables them (administrators).
@@ -412,12 +416,7 @@ pub async fn update_user(
     if let Some(disabled) = body.disabled {
         ops::set_disabled(app.store.as_ref(), &caller.actor(), id, disabled).await?;
     }
-    let user = app
-        .store
-        .user_by_id(id)
-        .await?
-        .ok_or(AppError::NotFound { what: "user" })?;
-    Ok(json_response(StatusCode::OK, &user_view(&user)))
+    user_response(&app, id, StatusCode::OK).await
 }
 
 /// Your API tokens.
@@ -574,12 +573,7 @@ pub async fn case_access(
     let member = app.store.is_case_member(id, caller.user.id).await?;
     let access = CaseAccess::decide(caller.roles(), member);
     if access == CaseAccess::None {
-        let entry = caller
-            .actor()
-            .entry(AuditAction::CaseRead, AuditOutcome::Denied)
-            .on_case(id)
-            .target(case.reference.as_str());
-        app.store.append_audit(&entry).await?;
+        audit_case_read(app, caller, &case, AuditOutcome::Denied).await?;
     }
     Ok((case, access))
 }
@@ -598,27 +592,28 @@ pub async fn case_detail(
     if access == CaseAccess::Manager {
         // `case_access` audits outsiders; an administrator who is not a
         // member is refused the content, and that is audited too.
-        let entry = caller
-            .actor()
-            .entry(AuditAction::CaseRead, AuditOutcome::Denied)
-            .on_case(id)
-            .target(case.reference.as_str());
-        app.store.append_audit(&entry).await?;
+        audit_case_read(&app, &caller, &case, AuditOutcome::Denied).await?;
     }
     if !access.reads_content() {
         return Err(AppError::NotCaseMember);
     }
-    audit_case_read(&app, &caller, &case).await?;
+    audit_case_read(&app, &caller, &case, AuditOutcome::Success).await?;
     Ok(json_response(
         StatusCode::OK,
         &case_detail_view(&app, &case).await?,
     ))
 }
 
-pub async fn audit_case_read(app: &AppState, caller: &Caller, case: &Case) -> AppResult<()> {
+/// Records a read of a case's content, or its refusal.
+pub async fn audit_case_read(
+    app: &AppState,
+    caller: &Caller,
+    case: &Case,
+    outcome: AuditOutcome,
+) -> AppResult<()> {
     let entry = caller
         .actor()
-        .entry(AuditAction::CaseRead, AuditOutcome::Success)
+        .entry(AuditAction::CaseRead, outcome)
         .on_case(case.id)
         .target(case.reference.as_str());
     app.store.append_audit(&entry).await?;

@@ -56,7 +56,7 @@ pub fn request_view(
     let deadline = r.deadline_due.map(|due| proto::DeadlineView {
         due,
         source: r.deadline_source.clone().unwrap_or_default(),
-        due_soon: now < due && due - now <= time::Duration::hours(rules.due_soon_hours),
+        due_soon: rules.is_due_soon(due, now),
         past: now >= due,
     });
     proto::RequestView {
@@ -494,15 +494,7 @@ pub async fn prepare_extension(
     id: Uuid,
 ) -> AppResult<CooperationRequest> {
     let original = member_request(app, caller, id).await?;
-    if !original.kind.is_preservation()
-        || !matches!(
-            original.state,
-            RequestState::Sent
-                | RequestState::Acknowledged
-                | RequestState::InExecution
-                | RequestState::Preserved
-        )
-    {
+    if !original.state.allows_extension(original.kind) {
         return Err(AppError::Transition {
             code: "extension_not_possible",
             detail: "only a preservation that is sent, acknowledged or in place can be extended"

@@ -1109,7 +1109,7 @@ async fn case_page(
         return Err(AppError::NotCaseMember);
     }
     if access.reads_content() {
-        api::audit_case_read(app, caller, &case).await?;
+        api::audit_case_read(app, caller, &case, AuditOutcome::Success).await?;
     }
     let p = page(app, caller, locale, "/cases").await?;
     let members = app.store.case_members(id).await?;

@@ -9,8 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_domain::request::{
-    assess, available_actions, Chain, Contact, DataCategory, DataRequested, Direction, Identifier,
-    LegalBasis, Marking, Offence, RefusalGround, RequestContent, RequestKind, Severity,
+    assess, available_actions, Chain, Contact, DataCategory, DataRequested, DeadlineRules,
+    Direction, Identifier, LegalBasis, Marking, Offence, RefusalGround, RequestContent,
+    RequestKind, Severity,
 };
 use entraide_domain::{CountryCode, Locale, Role, RoleSet};
 use entraide_store::CooperationRequest;
@@ -72,7 +73,7 @@ pub fn request_row(tr: &Tr, r: &CooperationRequest) -> RequestRow {
         deadline: r.deadline_due.map(fmt_time).unwrap_or_default(),
         due_soon: r
             .deadline_due
-            .is_some_and(|d| d > now && d - now <= time::Duration::days(7)),
+            .is_some_and(|d| DeadlineRules::default().is_due_soon(d, now)),
         past_due: r.deadline_due.is_some_and(|d| d <= now) && !r.state.is_final(),
         updated: fmt_time(r.updated_at),
     }
@@ -1161,14 +1162,7 @@ async fn request_page(
             }
             _ => None,
         },
-        can_extend: r.kind.is_preservation()
-            && matches!(
-                r.state,
-                entraide_domain::request::RequestState::Sent
-                    | entraide_domain::request::RequestState::Acknowledged
-                    | entraide_domain::request::RequestState::InExecution
-                    | entraide_domain::request::RequestState::Preserved
-            )
+        can_extend: r.state.allows_extension(r.kind)
             && roles.intersects(RoleSet::of(&requests::HANDLES_REQUESTS)),
         tr: p.tr,
         nav: p.nav,

@@ -64,7 +64,7 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn is_due_soon(&self, now: OffsetDateTime, rules: &DeadlineRules) -> bool {
-        now < self.due && self.due - now <= Duration::hours(rules.due_soon_hours)
+        rules.is_due_soon(self.due, now)
     }
 
     pub fn is_past(&self, now: OffsetDateTime) -> bool {
@@ -73,6 +73,11 @@ impl Deadline {
 }
 
 impl DeadlineRules {
+    /// Whether a deadline `due` falls within the reminder lead from `now`.
+    pub fn is_due_soon(&self, due: OffsetDateTime, now: OffsetDateTime) -> bool {
+        now < due && due - now <= Duration::hours(self.due_soon_hours)
+    }
+
     /// Which event starts the clock for this kind, if any deadline applies.
     pub fn trigger(&self, kind: RequestKind, basis: Option<LegalBasis>) -> Option<Trigger> {
         match kind {

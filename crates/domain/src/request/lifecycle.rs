@@ -84,6 +84,16 @@ impl RequestState {
         self == Self::Draft
     }
 
+    /// Whether a request of `kind` in this state can have its extension
+    /// prepared: a preservation that is sent, acknowledged or in place.
+    pub fn allows_extension(self, kind: RequestKind) -> bool {
+        kind.is_preservation()
+            && matches!(
+                self,
+                Self::Sent | Self::Acknowledged | Self::InExecution | Self::Preserved
+            )
+    }
+
     pub fn initial(direction: Direction) -> Self {
         match direction {
             Direction::Outgoing => Self::Draft,
