@@ -778,24 +778,9 @@ pub const HANDLES_REQUESTS: [Role; 2] = [Role::Officer, Role::Approver];
 
 // ------------------------------------------------------------------ formal document
 
-/// The language a requested authority accepts by default: French or
-/// Spanish where it is an official language, otherwise English. (A first
-/// table; the knowledge repository will refine it per authority.)
-pub fn document_language(country: Option<entraide_domain::CountryCode>) -> entraide_domain::Locale {
-    const FRENCH: &[&str] = &[
-        "FR", "BE", "LU", "MC", "CH", "SN", "CI", "CM", "MA", "TN", "DZ", "ML", "BF", "NE", "TD",
-        "GA", "CG", "CD", "BJ", "TG", "GN", "MG", "HT", "DJ", "KM", "CF", "BI", "RW", "SC", "VU",
-    ];
-    const SPANISH: &[&str] = &[
-        "ES", "AR", "MX", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO", "HN", "PY", "SV",
-        "NI", "CR", "PA", "UY", "GQ",
-    ];
-    match country.map(|c| c.to_string()) {
-        Some(c) if FRENCH.contains(&c.as_str()) => entraide_domain::Locale::Fr,
-        Some(c) if SPANISH.contains(&c.as_str()) => entraide_domain::Locale::Es,
-        _ => entraide_domain::Locale::En,
-    }
-}
+/// The language a requested authority accepts by default (one table, in
+/// the domain, serves drafting help and documents).
+pub use entraide_domain::request::document_language;
 
 /// The request as a formal document, in `tr`'s language.
 pub async fn formal_document(

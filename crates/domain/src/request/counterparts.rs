@@ -172,6 +172,24 @@ pub struct CounterpartInfo {
     pub shared_bases: Vec<LegalBasis>,
 }
 
+/// The language of the formal document for a requested country: French or
+/// Spanish where it is an official language, otherwise English.
+pub fn document_language(country: Option<CountryCode>) -> Locale {
+    const FRENCH: &[&str] = &[
+        "FR", "BE", "LU", "MC", "CH", "SN", "CI", "CM", "MA", "TN", "DZ", "ML", "BF", "NE", "TD",
+        "GA", "CG", "CD", "BJ", "TG", "GN", "MG", "HT", "DJ", "KM", "CF", "BI", "RW", "SC", "VU",
+    ];
+    const SPANISH: &[&str] = &[
+        "ES", "AR", "MX", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO", "HN", "PY", "SV",
+        "NI", "CR", "PA", "UY", "GQ",
+    ];
+    match country.map(|c| c.as_str().to_owned()) {
+        Some(c) if FRENCH.contains(&c.as_str()) => Locale::Fr,
+        Some(c) if SPANISH.contains(&c.as_str()) => Locale::Es,
+        _ => Locale::En,
+    }
+}
+
 fn entry(country: CountryCode) -> Option<&'static Entry> {
     TABLE.iter().find(|e| e.code == country.as_str())
 }
@@ -183,12 +201,7 @@ pub fn counterpart(requesting: CountryCode, requested: CountryCode) -> Counterpa
     let languages: Vec<String> = theirs
         .map(|e| e.languages.iter().map(|l| (*l).to_owned()).collect())
         .unwrap_or_default();
-    let document_language = languages
-        .iter()
-        .find_map(|l| Locale::parse(l))
-        .unwrap_or(Locale::En)
-        .as_str()
-        .to_owned();
+    let document_language = document_language(Some(requested)).as_str().to_owned();
     let mut shared_bases = Vec::new();
     let mut channels = Vec::new();
     if let (Some(a), Some(b)) = (ours, theirs) {
@@ -249,6 +262,18 @@ mod tests {
         let unknown = counterpart(cc("FR"), cc("TV"));
         assert!(!unknown.known);
         assert_eq!(unknown.document_language, "en");
+    }
+
+    #[test]
+    fn the_table_agrees_with_the_document_language() {
+        for e in TABLE {
+            let first = e
+                .languages
+                .iter()
+                .find_map(|l| Locale::parse(l))
+                .unwrap_or(Locale::En);
+            assert_eq!(document_language(Some(cc(e.code))), first, "{}", e.code);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod statistics;
 
 pub use checks::{assess, has_errors, Finding, Severity};
 pub use content::{Contact, DataRequested, Marking, Offence, RequestContent};
-pub use counterparts::{counterpart, CounterpartInfo};
+pub use counterparts::{counterpart, document_language, CounterpartInfo};
 pub use deadline::{Deadline, DeadlineRules, Trigger};
 pub use identifier::{Chain, Identifier};
 pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
