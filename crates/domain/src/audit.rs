@@ -59,6 +59,24 @@ pub enum AuditAction {
     RequestTransition,
     #[serde(rename = "request.read")]
     RequestRead,
+    #[serde(rename = "evidence.added")]
+    EvidenceAdded,
+    #[serde(rename = "evidence.read")]
+    EvidenceRead,
+    #[serde(rename = "evidence.downloaded")]
+    EvidenceDownloaded,
+    #[serde(rename = "evidence.custody_changed")]
+    EvidenceCustodyChanged,
+    #[serde(rename = "evidence.disposed")]
+    EvidenceDisposed,
+    #[serde(rename = "evidence.exported")]
+    EvidenceExported,
+    #[serde(rename = "evidence.package_received")]
+    EvidencePackageReceived,
+    #[serde(rename = "evidence.package_refused")]
+    EvidencePackageRefused,
+    #[serde(rename = "evidence.scrubbed")]
+    EvidenceScrubbed,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "audit.exported")]
@@ -66,7 +84,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 37] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -93,6 +111,15 @@ impl AuditAction {
         Self::RequestUpdated,
         Self::RequestTransition,
         Self::RequestRead,
+        Self::EvidenceAdded,
+        Self::EvidenceRead,
+        Self::EvidenceDownloaded,
+        Self::EvidenceCustodyChanged,
+        Self::EvidenceDisposed,
+        Self::EvidenceExported,
+        Self::EvidencePackageReceived,
+        Self::EvidencePackageRefused,
+        Self::EvidenceScrubbed,
         Self::AuditRead,
         Self::AuditExported,
     ];
@@ -125,6 +152,15 @@ impl AuditAction {
             Self::RequestUpdated => "request.updated",
             Self::RequestTransition => "request.transition",
             Self::RequestRead => "request.read",
+            Self::EvidenceAdded => "evidence.added",
+            Self::EvidenceRead => "evidence.read",
+            Self::EvidenceDownloaded => "evidence.downloaded",
+            Self::EvidenceCustodyChanged => "evidence.custody_changed",
+            Self::EvidenceDisposed => "evidence.disposed",
+            Self::EvidenceExported => "evidence.exported",
+            Self::EvidencePackageReceived => "evidence.package_received",
+            Self::EvidencePackageRefused => "evidence.package_refused",
+            Self::EvidenceScrubbed => "evidence.scrubbed",
             Self::AuditRead => "audit.read",
             Self::AuditExported => "audit.exported",
         }

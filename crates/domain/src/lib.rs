@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod case;
 pub mod country;
+pub mod evidence;
 pub mod organisation;
 pub mod request;
 pub mod security;

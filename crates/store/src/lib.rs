@@ -222,6 +222,66 @@ pub trait RequestStore: Send + Sync {
     async fn rebuild_request_statistics(&self) -> StoreResult<u64>;
 }
 
+/// Evidence items and the custody log. Every change to an item is written
+/// with its custody events (and audit entry) in one transaction; custody
+/// events get consecutive leaf indices (one writer at a time, also across
+/// replicas), and nothing in the log is ever changed or deleted.
+#[async_trait]
+pub trait EvidenceStore: Send + Sync {
+    /// Stores a new item with its first custody events; returns their leaf
+    /// indices.
+    async fn create_evidence_item(
+        &self,
+        item: &EvidenceItem,
+        events: &[NewCustodyEvent],
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Vec<u64>>;
+    async fn evidence_item(&self, id: Uuid) -> StoreResult<Option<EvidenceItem>>;
+    /// Oldest first.
+    async fn evidence_in_case(&self, case_id: Uuid) -> StoreResult<Vec<EvidenceItem>>;
+    /// Every item of the node (scrub), oldest first.
+    async fn all_evidence(&self) -> StoreResult<Vec<EvidenceItem>>;
+    /// Items still holding content with this hash (not disposed of).
+    async fn count_live_evidence_with_hash(&self, sha256: &str) -> StoreResult<u64>;
+    /// Writes the item's new state with its custody events and optional
+    /// audit entry; returns the events' leaf indices.
+    async fn update_evidence_item(
+        &self,
+        item: &EvidenceItem,
+        events: &[NewCustodyEvent],
+        audit: Option<&NewAuditEntry>,
+    ) -> StoreResult<Vec<u64>>;
+    /// Appends custody events (with an optional audit entry) that change no
+    /// item, such as a download or a refused package.
+    async fn append_custody_events(
+        &self,
+        events: &[NewCustodyEvent],
+        audit: Option<&NewAuditEntry>,
+    ) -> StoreResult<Vec<u64>>;
+    async fn custody_events_for_item(&self, item_id: Uuid) -> StoreResult<Vec<CustodyEvent>>;
+    async fn custody_events_for_case(&self, case_id: Uuid) -> StoreResult<Vec<CustodyEvent>>;
+    /// Leaf hashes (hex) from `from` on, at most `limit`, in order.
+    async fn custody_leaf_hashes(&self, from: u64, limit: u64) -> StoreResult<Vec<String>>;
+    async fn custody_log_size(&self) -> StoreResult<u64>;
+    /// Keeps a signed tree head (one per size; a second one for the same
+    /// size is ignored).
+    async fn store_tree_head(&self, head: &StoredTreeHead) -> StoreResult<()>;
+    async fn latest_tree_head(&self) -> StoreResult<Option<StoredTreeHead>>;
+    async fn tree_head(&self, tree_size: u64) -> StoreResult<Option<StoredTreeHead>>;
+    /// Tree heads that went out in packages, oldest first.
+    async fn exported_tree_heads(&self) -> StoreResult<Vec<StoredTreeHead>>;
+    async fn mark_tree_head_exported(&self, tree_size: u64) -> StoreResult<()>;
+    /// Tree heads seen from the node holding `public_key`, smallest first.
+    async fn foreign_tree_heads(&self, public_key: &str) -> StoreResult<Vec<ForeignTreeHead>>;
+    async fn store_foreign_tree_head(&self, head: &ForeignTreeHead) -> StoreResult<()>;
+    async fn create_upload(&self, upload: &EvidenceUpload) -> StoreResult<()>;
+    async fn upload(&self, id: Uuid) -> StoreResult<Option<EvidenceUpload>>;
+    /// Moves the received count from `from` to `to`; false when another
+    /// writer moved it first.
+    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> StoreResult<bool>;
+    async fn delete_upload(&self, id: Uuid) -> StoreResult<()>;
+}
+
 /// The audit log is append-only: there is no method to change or delete an
 /// entry, and both databases refuse UPDATE and DELETE on it by trigger.
 #[async_trait]
@@ -234,7 +294,14 @@ pub trait AuditStore: Send + Sync {
 /// Everything a node stores.
 #[async_trait]
 pub trait Store:
-    OrganisationStore + UserStore + SessionStore + TokenStore + CaseStore + AuditStore + RequestStore
+    OrganisationStore
+    + UserStore
+    + SessionStore
+    + TokenStore
+    + CaseStore
+    + AuditStore
+    + RequestStore
+    + EvidenceStore
 {
     /// Whether the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -1,3 +1,4 @@
+use entraide_domain::evidence::{CustodyEventKind, EvidenceSource, EvidenceState, Integrity};
 use entraide_domain::request::{
     Direction, LegalBasis, RefusalGround, RequestContent, RequestKind, RequestState,
 };
@@ -5,7 +6,7 @@ use entraide_domain::{
     AuditAction, AuditOutcome, CaseReference, CaseStatus, CaseSummary, CaseTitle, CountryCode,
     DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
 };
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,4 +210,101 @@ pub struct RequestFilter {
     /// Only requests with a deadline before this instant.
     pub due_before: Option<OffsetDateTime>,
     pub limit: u32,
+}
+
+/// A file held as evidence in a case: its hashes, where it came from and
+/// where it stands. The content lives in the blob store under `sha256`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceItem {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// SHA-256, lower-case hexadecimal.
+    pub sha256: String,
+    /// MD5 and SHA-1 for E01-era tooling, when asked for at ingest.
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub size: u64,
+    pub file_name: String,
+    pub description: String,
+    pub source: EvidenceSource,
+    pub acquired_at: Option<OffsetDateTime>,
+    pub acquired_place: Option<String>,
+    pub performer: Option<String>,
+    /// The warrant or order that authorised the acquisition.
+    pub authorisation: Option<String>,
+    pub exhibit_number: Option<String>,
+    /// For received items: the sending node and package.
+    pub origin: Option<String>,
+    pub state: EvidenceState,
+    pub legal_hold: bool,
+    pub retention_until: Option<Date>,
+    pub integrity: Integrity,
+    pub verified_at: Option<OffsetDateTime>,
+    pub disposed_at: Option<OffsetDateTime>,
+    pub disposal_reason: Option<String>,
+    /// None for items ingested by the node operator from the command line.
+    pub created_by: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A custody event about to be appended to the custody log. `record` is
+/// the canonical JSON of the event, the exact bytes of the Merkle leaf;
+/// `leaf_hash` is `SHA-256(0x00 || record)` in hexadecimal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCustodyEvent {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub item_id: Option<Uuid>,
+    pub kind: CustodyEventKind,
+    pub at: OffsetDateTime,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub record: String,
+    pub leaf_hash: String,
+}
+
+/// A custody event as stored, with its position in the custody log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustodyEvent {
+    pub leaf_index: u64,
+    pub event: NewCustodyEvent,
+}
+
+/// A tree head of the node's custody log, signed with the node's key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTreeHead {
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub signed_at: OffsetDateTime,
+    pub signature: String,
+    pub public_key: String,
+    /// Whether it went out in a package (others may hold it).
+    pub exported: bool,
+}
+
+/// A tree head of another node's custody log, as seen in a package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignTreeHead {
+    pub public_key: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub node_id: String,
+    /// None for heads proven only by a consistency proof.
+    pub signed_at: Option<OffsetDateTime>,
+    pub signature: Option<String>,
+    pub received_at: OffsetDateTime,
+}
+
+/// A resumable upload in progress: bytes received so far and the
+/// metadata (JSON) the item will get when the last byte arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceUpload {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub created_by: Uuid,
+    pub created_at: OffsetDateTime,
+    pub size: u64,
+    pub received: u64,
+    pub metadata: String,
 }
