@@ -1,4 +1,4 @@
-//! Evidence storage: a content-addressed blob store on a local directory.
+//! The content-addressed blob store on a local directory.
 //! Ingest reads a stream once; SHA-256 is computed on one thread while the
 //! bytes are written on another, so ingest runs at the speed of the hash and
 //! memory stays constant (a few chunks in flight) whatever the size. A blob
@@ -10,6 +10,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use md5::Md5;
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// Chunk size read from the source.
@@ -32,9 +34,21 @@ pub enum BlobError {
 pub struct Ingested {
     /// SHA-256, lower-case hexadecimal.
     pub sha256: String,
+    /// MD5 and SHA-1, when asked for (E01-era tooling still quotes them).
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
     pub size: u64,
     /// False when the same content was already stored (nothing written).
     pub new: bool,
+}
+
+/// How to ingest.
+#[derive(Default)]
+pub struct IngestOptions<'a> {
+    /// Also compute MD5 and SHA-1.
+    pub legacy_hashes: bool,
+    /// Called with the bytes read so far after every chunk.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
 }
 
 pub struct LocalBlobStore {
@@ -54,20 +68,81 @@ fn valid_hash(hex: &str) -> Result<(), BlobError> {
 }
 
 impl LocalBlobStore {
-    /// Opens (creating) the store and removes what interrupted ingests left.
+    /// Opens (creating) the store and removes what interrupted ingests left:
+    /// temporary files of processes that no longer run (their name starts
+    /// with the process id), or older than a day where that cannot be told.
     pub fn open(root: &Path) -> Result<Self, BlobError> {
         fs::create_dir_all(root.join("sha256"))?;
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp)?;
+        let proc_visible = Path::new("/proc/self").exists();
         for entry in fs::read_dir(&tmp)? {
-            let path = entry?.path();
-            if path.is_file() {
+            let entry = entry?;
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            let orphan = match pid {
+                Some(pid) if proc_visible => {
+                    pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+                }
+                _ => entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(86_400)),
+            };
+            if orphan {
                 fs::remove_file(path)?;
             }
         }
         Ok(Self {
             root: root.to_path_buf(),
         })
+    }
+
+    /// The directory of the store.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every stored blob's hash (for scrubbing and garbage collection).
+    pub fn list(&self) -> Result<Vec<String>, BlobError> {
+        let mut out = Vec::new();
+        let base = self.root.join("sha256");
+        for a in fs::read_dir(&base)? {
+            let a = a?.path();
+            if !a.is_dir() {
+                continue;
+            }
+            for b in fs::read_dir(&a)? {
+                let b = b?.path();
+                if !b.is_dir() {
+                    continue;
+                }
+                for f in fs::read_dir(&b)? {
+                    let name = f?.file_name().to_string_lossy().into_owned();
+                    if valid_hash(&name).is_ok() {
+                        out.push(name);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes a blob (disposal); false when it was not there.
+    pub fn remove(&self, sha256: &str) -> Result<bool, BlobError> {
+        let path = self.path(sha256)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Where the blob with this hash lives (`sha256/ab/cd/abcd…`).
@@ -86,7 +161,17 @@ impl LocalBlobStore {
     }
 
     /// Reads `source` to its end, storing it under its SHA-256.
-    pub fn ingest(&self, mut source: impl Read) -> Result<Ingested, BlobError> {
+    pub fn ingest(&self, source: impl Read) -> Result<Ingested, BlobError> {
+        self.ingest_with(source, &IngestOptions::default())
+    }
+
+    /// Reads `source` to its end, storing it under its SHA-256, with the
+    /// legacy hashes if asked and progress reported after every chunk.
+    pub fn ingest_with(
+        &self,
+        mut source: impl Read,
+        options: &IngestOptions<'_>,
+    ) -> Result<Ingested, BlobError> {
         let tmp_path = self.root.join("tmp").join(format!(
             "{}-{}",
             std::process::id(),
@@ -106,15 +191,24 @@ impl LocalBlobStore {
                 .send(vec![0u8; CHUNK])
                 .map_err(|_| BlobError::Hasher)?;
         }
+        let legacy = options.legacy_hashes;
         let hasher = std::thread::spawn(move || {
             let mut h = Sha256::new();
+            let mut old = legacy.then(|| (Md5::new(), Sha1::new()));
             for (buf, len) in full {
                 h.update(&buf[..len]);
+                if let Some((md5, sha1)) = old.as_mut() {
+                    md5.update(&buf[..len]);
+                    sha1.update(&buf[..len]);
+                }
                 // The reader may be gone (finished or failed): keep hashing
                 // what is queued all the same.
                 let _ = to_reader.send(buf);
             }
-            h.finalize()
+            (
+                h.finalize(),
+                old.map(|(md5, sha1)| (hex::encode(md5.finalize()), hex::encode(sha1.finalize()))),
+            )
         });
         let mut size = 0u64;
         let result = (|| -> Result<(), BlobError> {
@@ -133,6 +227,9 @@ impl LocalBlobStore {
                 }
                 file.write_all(&buf[..filled])?;
                 size += filled as u64;
+                if let Some(progress) = options.progress {
+                    progress(size);
+                }
                 to_hasher
                     .send((buf, filled))
                     .map_err(|_| BlobError::Hasher)?;
@@ -143,7 +240,11 @@ impl LocalBlobStore {
         })();
         drop(to_hasher);
         drop(empty);
-        let digest = hasher.join().map_err(|_| BlobError::Hasher)?;
+        let (digest, old) = hasher.join().map_err(|_| BlobError::Hasher)?;
+        let (md5, sha1) = match old {
+            Some((m, s)) => (Some(m), Some(s)),
+            None => (None, None),
+        };
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp_path);
             return Err(e);
@@ -156,6 +257,8 @@ impl LocalBlobStore {
             fs::remove_file(&tmp_path)?;
             return Ok(Ingested {
                 sha256,
+                md5,
+                sha1,
                 size,
                 new: false,
             });
@@ -170,8 +273,63 @@ impl LocalBlobStore {
         }
         Ok(Ingested {
             sha256,
+            md5,
+            sha1,
             size,
             new: true,
+        })
+    }
+
+    /// Takes a complete file written elsewhere on the same file system (a
+    /// finished resumable upload): hashes it in one pass and moves it into
+    /// place, or removes it if the content is already stored.
+    pub fn adopt(&self, file_path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError> {
+        let mut file = File::open(file_path)?;
+        file.sync_all()?;
+        let mut h = Sha256::new();
+        let mut old = legacy_hashes.then(|| (Md5::new(), Sha1::new()));
+        let mut buf = vec![0u8; CHUNK];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            if let Some((md5, sha1)) = old.as_mut() {
+                md5.update(&buf[..n]);
+                sha1.update(&buf[..n]);
+            }
+            size += n as u64;
+        }
+        drop(file);
+        let sha256 = hex::encode(h.finalize());
+        let (md5, sha1) = match old {
+            Some((m, s)) => (
+                Some(hex::encode(m.finalize())),
+                Some(hex::encode(s.finalize())),
+            ),
+            None => (None, None),
+        };
+        let target = self.path(&sha256)?;
+        let new = !target.is_file();
+        if new {
+            if let Some(dir) = target.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::rename(file_path, &target)?;
+            if let Some(dir) = target.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+        } else {
+            fs::remove_file(file_path)?;
+        }
+        Ok(Ingested {
+            sha256,
+            md5,
+            sha1,
+            size,
+            new,
         })
     }
 
@@ -232,8 +390,9 @@ mod tests {
         let got = store.ingest(&b"seized disk image"[..]).unwrap();
         fs::write(store.path(&got.sha256).unwrap(), b"tampered").unwrap();
         assert!(!store.verify(&got.sha256).unwrap());
-        // An interrupted ingest's temporary file goes at the next open.
-        fs::write(dir.path().join("tmp").join("left-over"), b"partial").unwrap();
+        // An interrupted ingest's temporary file goes at the next open
+        // once its process is gone (no process has id 4194304 + 1).
+        fs::write(dir.path().join("tmp").join("4194305-1"), b"partial").unwrap();
         let _ = LocalBlobStore::open(dir.path()).unwrap();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert!(store.path("not-a-hash").is_err());
