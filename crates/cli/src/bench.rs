@@ -20,6 +20,18 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Custody events appended to the database log per second (SQLite in a
+    /// temporary directory, or an empty PostgreSQL database).
+    CustodyAppend {
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        /// Events per transaction in the batched run.
+        #[arg(long, default_value_t = 100)]
+        batch: u64,
+        /// postgres://... of an empty database (default: SQLite).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// The custody log: appends per second, and inclusion-proof size and
     /// verification time as the tree grows (RFC 6962).
     CustodyLog {
@@ -32,11 +44,88 @@ pub enum BenchCommand {
     },
 }
 
-pub fn run(cmd: BenchCommand) -> Result<()> {
+pub async fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::CustodyLog { max_leaves, proofs } => custody_log(max_leaves, proofs),
         BenchCommand::Ingest { size_mib, dir } => ingest(size_mib, dir),
+        BenchCommand::CustodyAppend {
+            events,
+            batch,
+            database_url,
+        } => custody_append(events, batch, database_url).await,
     }
+}
+
+/// Custody events appended to the stored log (the database), one per
+/// transaction as evidence operations do, then in batches.
+async fn custody_append(events: u64, batch: u64, database_url: Option<String>) -> Result<()> {
+    use entraide_domain::evidence::CustodyEventKind;
+    use entraide_server::evidence::{custody_event, CustodyActor};
+    use entraide_server::ops::{self, Actor, NewNode};
+
+    let temp = tempfile::tempdir()?;
+    let url = database_url
+        .unwrap_or_else(|| format!("sqlite://{}", temp.path().join("bench.db").display()));
+    let store = entraide_server::open_store(&url).await?;
+    let parse = |e: entraide_domain::ParseError| anyhow!(e);
+    ops::initialise_node(
+        store.as_ref(),
+        NewNode {
+            node_id: entraide_domain::NodeId::parse("bench-node").map_err(parse)?,
+            org_name: entraide_domain::OrganisationName::parse("Bench").map_err(parse)?,
+            org_kind: entraide_domain::OrganisationKind::ForensicLaboratory,
+            country: entraide_domain::CountryCode::parse("FR").map_err(parse)?,
+            admin_email: entraide_domain::Email::parse("bench@bench.invalid").map_err(parse)?,
+            admin_name: entraide_domain::DisplayName::parse("Bench").map_err(parse)?,
+            admin_password: entraide_domain::NewPassword::parse("bench password 2026")
+                .map_err(parse)?,
+        },
+    )
+    .await?;
+    let admin = store
+        .user_by_email(&entraide_domain::Email::parse("bench@bench.invalid").map_err(parse)?)
+        .await?
+        .ok_or_else(|| anyhow!("no bench user"))?;
+    let case = ops::create_case(
+        store.as_ref(),
+        &Actor::command_line(),
+        admin.id,
+        entraide_domain::CaseReference::parse("BENCH-1").map_err(parse)?,
+        entraide_domain::CaseTitle::parse("Bench").map_err(parse)?,
+        entraide_domain::CaseSummary::parse("").map_err(parse)?,
+    )
+    .await?;
+    let actor = CustodyActor::operator();
+    let make = || {
+        custody_event(
+            "bench-node",
+            &case,
+            None,
+            CustodyEventKind::Verified,
+            &actor,
+            std::collections::BTreeMap::from([("check".to_owned(), "bench".to_owned())]),
+        )
+    };
+    println!("custody events appended to the {} log", store.backend());
+    let start = Instant::now();
+    for _ in 0..events {
+        store.append_custody_events(&[make()], None).await?;
+    }
+    let single = events as f64 / start.elapsed().as_secs_f64();
+    println!("  one event per transaction: {single:>10.0} events/s ({events} events)");
+    let start = Instant::now();
+    let mut done = 0;
+    while done < events {
+        let n = batch.min(events - done);
+        let list: Vec<_> = (0..n).map(|_| make()).collect();
+        store.append_custody_events(&list, None).await?;
+        done += n;
+    }
+    let batched = events as f64 / start.elapsed().as_secs_f64();
+    println!("  {batch} events per transaction: {batched:>10.0} events/s");
+    let size = store.custody_log_size().await?;
+    println!("  log size now {size}");
+    Ok(())
 }
 
 fn peak_rss_mib() -> f64 {

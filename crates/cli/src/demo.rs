@@ -250,6 +250,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("Preparing the demo nodes in {} ...", base.display());
     let fr = prepare(&base, &FRANCE, args.base_port).await?;
     let ar = prepare(&base, &ARGENTINA, second_port).await?;
+    let package = seed_evidence(&base, &fr, &ar).await?;
     let fr_node = start(&fr).await?;
     let ar_node = start(&ar).await?;
     println!();
@@ -270,6 +271,20 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     println!();
     println!("  Password for every demo account: {DEMO_PASSWORD}");
+    println!(
+        "  Evidence: case {} holds two files with their chain of custody; the package",
+        FRANCE.cases[0].reference
+    );
+    println!(
+        "  exported from it was received and verified by {} (case {}).",
+        ARGENTINA.node_id, ARGENTINA.cases[1].reference
+    );
+    println!("  Check it offline yourself:");
+    println!(
+        "    entraide evidence verify {} --expect-key {}",
+        package.0.display(),
+        package.1
+    );
     println!("  Interface in English, French and Spanish (language menu, top right).");
     if args.check {
         fr_node.stop();
@@ -417,4 +432,149 @@ async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode
     .await?;
     requests::transition(state, &officer, r.id, Action::Acknowledge, None).await?;
     Ok(())
+}
+
+/// Demo evidence: two files written by the project, ingested into the first
+/// French case with their acquisition details, downloaded once, exported as
+/// a package kept in the demo directory, and received (verified) by the
+/// Argentine node. Done once; returns the package and the key fingerprint.
+async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, String)> {
+    use entraide_domain::evidence::CustodyEventKind;
+    use entraide_server::caller::{Caller, RequestContext, Via};
+    use entraide_server::evidence::{self, CustodyActor, EvidenceInput};
+
+    let package = base.join("demo-evidence-package.zip");
+    let state = |dir: PathBuf| async move {
+        let settings = NodeConfig::load(&dir, std::iter::empty())?.settings(&dir)?;
+        let store = open_store(&settings.database_url).await?;
+        Ok::<_, anyhow::Error>(Node::with_store(settings, store)?.state)
+    };
+    let fr_state = state(fr.to_path_buf()).await?;
+    let fingerprint = fr_state.custody.key().fingerprint();
+    if package.exists() {
+        return Ok((package, fingerprint));
+    }
+    let ar_state = state(ar.to_path_buf()).await?;
+    let actor = |st: &entraide_server::state::AppState, email: String| {
+        let store = st.store.clone();
+        async move {
+            let user = store
+                .user_by_email(&Email::parse(&email).map_err(|e| anyhow!(e))?)
+                .await?
+                .ok_or_else(|| anyhow!("demo user missing"))?;
+            Ok::<_, anyhow::Error>(Caller {
+                user,
+                via: Via::Token {
+                    id: uuid::Uuid::nil(),
+                },
+                ctx: RequestContext::default(),
+            })
+        }
+    };
+    let case_of = |st: &entraide_server::state::AppState, reference: &'static str| {
+        let store = st.store.clone();
+        async move {
+            store
+                .all_cases()
+                .await?
+                .into_iter()
+                .find(|c| c.reference.as_str() == reference)
+                .ok_or_else(|| anyhow!("demo case {reference} missing"))
+        }
+    };
+    let custodian = actor(&fr_state, format!("custodian@{}", FRANCE.domain)).await?;
+    let case = case_of(&fr_state, FRANCE.cases[0].reference).await?;
+    let files: [(&str, &str, &str, &str, String); 2] = [
+        (
+            "note-de-rancon.txt",
+            "Note de rançon trouvée sur le serveur de fichiers (texte fictif de démonstration)",
+            "seized_device",
+            "PC247-117-S1",
+            "VOS FICHIERS SONT CHIFFRÉS.\nTexte fictif écrit pour la démonstration d'Entraide.\n\
+             Identifiant de victime : DEMO-0000-0000.\n"
+                .repeat(20),
+        ),
+        (
+            "journal-vpn-extrait.csv",
+            "Extrait des journaux de la passerelle VPN, 18-20 novembre 2026 (données fictives)",
+            "provider_production",
+            "PC247-117-S2",
+            (0..400)
+                .map(|i| {
+                    format!(
+                        "2026-11-{:02}T{:02}:{:02}:00Z,203.0.113.{},51000,compte-demo-{},{}\n",
+                        18 + i % 3,
+                        i % 24,
+                        i % 60,
+                        i % 250,
+                        i % 7,
+                        if i % 11 == 0 { "refused" } else { "accepted" }
+                    )
+                })
+                .collect(),
+        ),
+    ];
+    for (name, description, source, exhibit, content) in files {
+        let details = EvidenceInput {
+            file_name: name.into(),
+            description: description.into(),
+            source: source.into(),
+            acquired_at: Some(time::macros::datetime!(2026-11-20 09:30 UTC)),
+            acquired_place: "Centre hospitalier régional (démo), salle serveurs".into(),
+            performer: "Karim Haddad, technicien en investigation criminelle".into(),
+            authorisation: "Réquisition judiciaire 2026/117-R3 (démo)".into(),
+            exhibit_number: exhibit.into(),
+            legacy_hashes: true,
+        }
+        .parse()
+        .map_err(|e| anyhow!("demo evidence: {e}"))?;
+        let ingested =
+            evidence::ingest_blocking(&fr_state, std::io::Cursor::new(content.into_bytes()), true)
+                .await
+                .map_err(|e| anyhow!("demo evidence: {e}"))?;
+        let item = evidence::record_new_item(
+            &fr_state,
+            &case,
+            &CustodyActor::from_caller(&custodian),
+            details,
+            &ingested,
+        )
+        .await
+        .map_err(|e| anyhow!("demo evidence: {e}"))?;
+        evidence::open_content(&fr_state, &custodian, item.id, CustodyEventKind::Downloaded)
+            .await
+            .map_err(|e| anyhow!("demo evidence: {e}"))?;
+    }
+    let built = evidence::export_package(
+        &fr_state,
+        &case,
+        &CustodyActor::from_caller(&custodian),
+        &[],
+    )
+    .await
+    .map_err(|e| anyhow!("demo evidence: {e}"))?;
+    std::fs::copy(&built.path, &package)?;
+    let _ = std::fs::remove_file(&built.path);
+    let ar_custodian = actor(&ar_state, format!("custodian@{}", ARGENTINA.domain)).await?;
+    let ar_case = case_of(&ar_state, ARGENTINA.cases[1].reference).await?;
+    let (report, _) = evidence::import_package(
+        &ar_state,
+        &ar_case,
+        &CustodyActor::from_caller(&ar_custodian),
+        &package,
+    )
+    .await
+    .map_err(|e| anyhow!("demo evidence: {e}"))?;
+    if !report.holds() {
+        return Err(anyhow!(
+            "the demo package does not verify:\n{}",
+            report.to_text()
+        ));
+    }
+    fr_state
+        .custody
+        .sign_tree_head(&fr_state, false)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok((package, fingerprint))
 }

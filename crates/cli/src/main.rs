@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod evidence;
 mod node;
 mod requests;
 
@@ -44,6 +45,9 @@ enum Command {
     /// List, show and export cooperation requests.
     #[command(subcommand)]
     Requests(requests::RequestsCommand),
+    /// Evidence: ingest, list, export and receive packages, verify offline, scrub.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
     /// Start two federated demo nodes with sample organisations, users and cases.
     Demo(demo::DemoArgs),
     /// Measure (see docs/PERFORMANCE.md); build with --release first.
@@ -71,18 +75,20 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
-            Command::Init(args) => node::init(args).await,
-            Command::Serve(args) => node::serve(args).await,
-            Command::User(cmd) => node::user(cmd).await,
-            Command::Token(cmd) => node::token(cmd).await,
-            Command::Requests(cmd) => requests::run(cmd).await,
-            Command::Demo(args) => demo::run(args).await,
-            Command::Bench(cmd) => bench::run(cmd),
+            Command::Evidence(cmd) => evidence::run(cmd).await,
+            Command::Init(args) => done(node::init(args).await),
+            Command::Serve(args) => done(node::serve(args).await),
+            Command::User(cmd) => done(node::user(cmd).await),
+            Command::Token(cmd) => done(node::token(cmd).await),
+            Command::Requests(cmd) => done(requests::run(cmd).await),
+            Command::Demo(args) => done(demo::run(args).await),
+            Command::Bench(cmd) => done(bench::run(cmd).await),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -236,6 +236,12 @@ pub async fn create_node(args: &InitArgs) -> Result<Initialised> {
             }
             restrict(&path, 0o700)?;
         }
+        // The node's Ed25519 signing key (custody tree heads, packages).
+        let key_path = dir.join(entraide_server::evidence::NODE_KEY_FILE);
+        if !key_path.exists() {
+            created.push(key_path.clone());
+        }
+        entraide_evidence::NodeKey::load_or_create(&key_path)?;
         if let Some(db) = database_url.strip_prefix("sqlite://") {
             for suffix in ["", "-wal", "-shm"] {
                 created.push(PathBuf::from(format!("{db}{suffix}")));
@@ -301,6 +307,17 @@ pub async fn init(args: InitArgs) -> Result<()> {
         args.dir.data_dir.display()
     );
     println!("Administrator: {}", done.admin_email);
+    if let Ok(key) = entraide_evidence::NodeKey::load(
+        &args
+            .dir
+            .data_dir
+            .join(entraide_server::evidence::NODE_KEY_FILE),
+    ) {
+        println!(
+            "Signing key fingerprint (give it to your peers by another channel): {}",
+            key.fingerprint()
+        );
+    }
     if let Some(p) = done.admin_password {
         println!("Password (shown once, write it down): {p}");
     }

@@ -332,3 +332,175 @@ pub struct RequestView {
     pub available_actions: Vec<String>,
     pub events: Vec<RequestEventView>,
 }
+
+/// Starts a resumable evidence upload: the metadata now, the bytes with
+/// `PATCH /api/v1/evidence/uploads/{id}` (header `Upload-Offset`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEvidenceUpload {
+    pub file_name: String,
+    /// The exact size in bytes of the file to come.
+    pub size: u64,
+    pub description: String,
+    /// `seized_device`, `provider_production` or `open_source`.
+    pub source: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub acquired_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub acquired_place: Option<String>,
+    /// Who acquired it (name, unit).
+    #[serde(default)]
+    pub performer: Option<String>,
+    /// Warrant or order reference.
+    #[serde(default)]
+    pub authorisation: Option<String>,
+    #[serde(default)]
+    pub exhibit_number: Option<String>,
+    /// Also compute MD5 and SHA-1.
+    #[serde(default)]
+    pub legacy_hashes: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceUploadView {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub size: u64,
+    /// Bytes received so far: the next `Upload-Offset`.
+    pub received: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The item, once the last byte arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<EvidenceItemView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceItemView {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub sha256: String,
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub size: u64,
+    pub file_name: String,
+    pub description: String,
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub acquired_at: Option<OffsetDateTime>,
+    pub acquired_place: Option<String>,
+    pub performer: Option<String>,
+    pub authorisation: Option<String>,
+    pub exhibit_number: Option<String>,
+    pub origin: Option<String>,
+    /// `held`, `sealed` or `disposed`.
+    pub state: String,
+    pub legal_hold: bool,
+    /// `YYYY-MM-DD`.
+    pub retention_until: Option<String>,
+    /// `intact` or `corrupted`.
+    pub integrity: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub verified_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub disposed_at: Option<OffsetDateTime>,
+    pub disposal_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A custody event with its place in the node's custody log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustodyEventView {
+    pub leaf_index: u64,
+    pub id: Uuid,
+    pub item_id: Option<Uuid>,
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    /// The exact leaf bytes (JSON).
+    pub record: String,
+    pub leaf_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceDetail {
+    pub item: EvidenceItemView,
+    pub custody: Vec<CustodyEventView>,
+}
+
+/// A signed tree head of the node's custody log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TreeHeadView {
+    pub node: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub timestamp_ms: i64,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProofView {
+    pub leaf_index: u64,
+    pub leaf_hash: String,
+    pub tree_size: u64,
+    pub proof: Vec<String>,
+    pub tree_head: TreeHeadView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProofView {
+    pub from_size: u64,
+    pub to_size: u64,
+    pub proof: Vec<String>,
+}
+
+/// A change to an item's custody: `seal`, `release`, `hold`, `lift_hold`,
+/// `retention` (with `retention_until`) or `dispose` (with `reason`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustodyChange {
+    pub action: String,
+    #[serde(default)]
+    pub retention_until: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Which items of the case go into a package (all held items if empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageRequest {
+    #[serde(default)]
+    pub items: Vec<Uuid>,
+}
+
+/// One check of a package verification.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerificationCheckView {
+    pub code: String,
+    pub subject: String,
+    /// `passed`, `failed` or `notice`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The outcome of receiving a package.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PackageImportView {
+    pub holds: bool,
+    pub package_id: Option<Uuid>,
+    pub checks: Vec<VerificationCheckView>,
+    pub items: Vec<EvidenceItemView>,
+}
+
+/// The result of re-hashing stored evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScrubView {
+    pub checked: u64,
+    pub intact: u64,
+    pub corrupted: Vec<Uuid>,
+}

@@ -40,6 +40,13 @@ use crate::state::AppState;
         crate::requests::api_document,
         crate::requests::api_extension,
         crate::requests::api_counterpart,
+        crate::evidence_api::list, crate::evidence_api::create_upload,
+        crate::evidence_api::upload_status, crate::evidence_api::upload_append,
+        crate::evidence_api::delete_upload, crate::evidence_api::detail,
+        crate::evidence_api::content, crate::evidence_api::change,
+        crate::evidence_api::inclusion_proof, crate::evidence_api::export,
+        crate::evidence_api::receive, crate::evidence_api::tree_head,
+        crate::evidence_api::consistency,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -48,6 +48,8 @@ pub enum AppError {
     },
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    #[error("the evidence package failed verification and was refused")]
+    PackageRefused(Vec<FieldError>),
     #[error("the body is larger than this route accepts")]
     PayloadTooLarge,
     #[error("the body must be JSON (Content-Type: application/json)")]
@@ -93,6 +95,10 @@ impl AppError {
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::Incomplete(_) => (StatusCode::UNPROCESSABLE_ENTITY, "request_incomplete"),
+            Self::PackageRefused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "package_verification_failed",
+            ),
             Self::Transition { code, .. } => (StatusCode::CONFLICT, code),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -155,7 +161,9 @@ impl IntoResponse for AppError {
             tracing::debug!(code, "request refused");
         }
         let errors = match &self {
-            Self::Validation(errors) | Self::Incomplete(errors) => errors.clone(),
+            Self::Validation(errors) | Self::Incomplete(errors) | Self::PackageRefused(errors) => {
+                errors.clone()
+            }
             _ => Vec::new(),
         };
         let detail = self.public_detail();

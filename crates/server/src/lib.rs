@@ -9,6 +9,8 @@ pub mod caller;
 pub mod config;
 pub mod document;
 pub mod error;
+pub mod evidence;
+pub mod evidence_api;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
@@ -20,6 +22,7 @@ pub mod server;
 pub mod state;
 pub mod statistics;
 pub mod ui;
+pub mod ui_evidence;
 pub mod ui_requests;
 
 pub use server::{open_store, open_store_with, Node, RunningNode, StartError};

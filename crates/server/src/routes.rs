@@ -3,12 +3,13 @@
 //! cannot exist without a rule; tests walk the table (and the OpenAPI
 //! document) to check each role against each route.
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
-use crate::{api, calendar, requests, statistics, ui, ui_requests};
+use crate::{api, calendar, evidence_api, requests, statistics, ui, ui_evidence, ui_requests};
 
 pub struct RouteSpec {
     pub method: Method,
@@ -27,6 +28,10 @@ const OPENS_CASES: Rule = Rule::any_of(&[Role::Officer, Role::Approver, Role::Cu
 const HANDLES_REQUESTS: Rule = Rule::any_of(&requests::HANDLES_REQUESTS);
 /// Statistics: central authorities and analysts measure their requests.
 const STATISTICS: Rule = Rule::any_of(&[Role::Analyst, Role::Officer, Role::Approver]);
+/// Evidence content: custodians and officers (members of the case).
+const HANDLES_EVIDENCE: Rule = Rule::any_of(&entraide_domain::evidence::HANDLES_EVIDENCE);
+/// Custody changes (seal, hold, retention, disposal): custodians.
+const KEEPS_EVIDENCE: Rule = Rule::any_of(&entraide_domain::evidence::KEEPS_EVIDENCE);
 const MANAGES_MEMBERS: Rule = Rule::any_of(&[Role::Administrator, Role::Officer, Role::Approver]);
 
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
@@ -220,6 +225,85 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             STATISTICS,
             get(statistics::api_xlsx),
         ),
+        // Evidence and chain of custody (membership checked in handlers)
+        api(
+            M::GET,
+            "/api/v1/cases/{id}/evidence",
+            Rule::SignedIn,
+            get(evidence_api::list),
+        ),
+        api(
+            M::POST,
+            "/api/v1/cases/{id}/evidence/uploads",
+            HANDLES_EVIDENCE,
+            post(evidence_api::create_upload),
+        ),
+        api(
+            M::GET,
+            "/api/v1/evidence/uploads/{id}",
+            HANDLES_EVIDENCE,
+            get(evidence_api::upload_status),
+        ),
+        api(
+            M::PATCH,
+            "/api/v1/evidence/uploads/{id}",
+            HANDLES_EVIDENCE,
+            patch(evidence_api::upload_append),
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/evidence/uploads/{id}",
+            HANDLES_EVIDENCE,
+            delete(evidence_api::delete_upload),
+        ),
+        api(
+            M::GET,
+            "/api/v1/evidence/{id}",
+            Rule::SignedIn,
+            get(evidence_api::detail),
+        ),
+        api(
+            M::GET,
+            "/api/v1/evidence/{id}/content",
+            HANDLES_EVIDENCE,
+            get(evidence_api::content),
+        ),
+        api(
+            M::POST,
+            "/api/v1/evidence/{id}/custody",
+            KEEPS_EVIDENCE,
+            post(evidence_api::change),
+        ),
+        api(
+            M::GET,
+            "/api/v1/evidence/{id}/custody/{leaf_index}/proof",
+            Rule::SignedIn,
+            get(evidence_api::inclusion_proof),
+        ),
+        api(
+            M::POST,
+            "/api/v1/cases/{id}/evidence/packages",
+            HANDLES_EVIDENCE,
+            post(evidence_api::export),
+        ),
+        api(
+            M::POST,
+            "/api/v1/cases/{id}/evidence/packages/received",
+            HANDLES_EVIDENCE,
+            post(evidence_api::receive),
+        ),
+        api(
+            M::GET,
+            "/api/v1/custody/tree-head",
+            Rule::SignedIn,
+            get(evidence_api::tree_head),
+        ),
+        api(
+            M::GET,
+            "/api/v1/custody/consistency",
+            Rule::SignedIn,
+            get(evidence_api::consistency),
+        ),
         // Audit
         api(M::GET, "/api/v1/audit", AUDITOR, get(api::audit_entries)),
         api(
@@ -364,6 +448,48 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/statistics/export.xlsx",
             STATISTICS,
             get(statistics::api_xlsx),
+        ),
+        page(
+            M::GET,
+            "/cases/{id}/evidence",
+            Rule::SignedIn,
+            get(ui_evidence::list),
+        ),
+        page(
+            M::POST,
+            "/cases/{id}/evidence",
+            HANDLES_EVIDENCE,
+            post(ui_evidence::upload).layer(DefaultBodyLimit::disable()),
+        ),
+        page(
+            M::POST,
+            "/cases/{id}/evidence/package",
+            HANDLES_EVIDENCE,
+            post(ui_evidence::export),
+        ),
+        page(
+            M::POST,
+            "/cases/{id}/evidence/received",
+            HANDLES_EVIDENCE,
+            post(ui_evidence::receive).layer(DefaultBodyLimit::disable()),
+        ),
+        page(
+            M::GET,
+            "/evidence/{id}",
+            Rule::SignedIn,
+            get(ui_evidence::detail),
+        ),
+        page(
+            M::GET,
+            "/evidence/{id}/content",
+            HANDLES_EVIDENCE,
+            get(evidence_api::content),
+        ),
+        page(
+            M::POST,
+            "/evidence/{id}/custody",
+            KEEPS_EVIDENCE,
+            post(ui_evidence::change),
         ),
         page(M::GET, "/admin/users", ADMIN, get(ui::users)),
         page(M::GET, "/admin/users/new", ADMIN, get(ui::user_new_form)),

@@ -69,7 +69,13 @@ impl Node {
                 .public_url
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://"));
+        let custody = crate::evidence::Custody::open(
+            &settings.data_dir,
+            &settings.blob_dir,
+            settings.node_id.as_str(),
+        )?;
         let state = AppState {
+            custody: Arc::new(custody),
             store,
             sign_in_throttle: Arc::new(Throttle::new(
                 settings.sign_in_attempts_per_minute,
@@ -113,6 +119,10 @@ impl Node {
                 }
                 if let Err(e) = crate::reminders::send_due(&app_state, now).await {
                     tracing::warn!(error = %e, "deadline reminders failed");
+                }
+                // A signed tree head of the custody log whenever it grew.
+                if let Err(e) = app_state.custody.sign_if_grown(&app_state).await {
+                    tracing::warn!(error = %e, "signing the custody tree head failed");
                 }
                 if round % 10 == 0 {
                     if let Err(e) = store
@@ -241,6 +251,8 @@ pub enum StartError {
     Database(#[from] StoreError),
     #[error("translations: {0}")]
     Translations(String),
+    #[error("evidence: {0}")]
+    Custody(#[from] crate::evidence::CustodyStartError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,

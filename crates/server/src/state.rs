@@ -24,6 +24,8 @@ pub struct AppState {
     /// Checked against when a sign-in names an unknown e-mail.
     pub decoy_hash: Arc<String>,
     pub secure_cookies: bool,
+    /// Signing key, evidence blobs and the custody log.
+    pub custody: Arc<crate::evidence::Custody>,
 }
 
 /// A fixed-window counter per client address.

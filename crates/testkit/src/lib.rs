@@ -253,6 +253,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub text: String,
     pub json: Value,
+    /// The body as received (downloads).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -272,13 +274,15 @@ impl Reply {
 async fn into_reply(res: reqwest::Response) -> Result<Reply> {
     let status = res.status();
     let headers = res.headers().clone();
-    let text = res.text().await?;
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let bytes = res.bytes().await?.to_vec();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok(Reply {
         status,
         headers,
         text,
         json,
+        bytes,
     })
 }
 
@@ -315,6 +319,27 @@ impl Api {
 
     pub async fn get(&self, path: &str) -> Result<Reply> {
         self.call(Method::GET, path, None).await
+    }
+
+    /// Sends a raw body with extra headers (uploads, packages).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(t) = &self.token {
+            req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+        }
+        into_reply(req.send().await?).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<Reply> {
@@ -368,6 +393,22 @@ impl Browser {
             self.client
                 .post(format!("{}{path}", self.base))
                 .form(form)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Posts a multipart form (file uploads).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> Result<Reply> {
+        into_reply(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .multipart(form)
                 .send()
                 .await?,
         )

@@ -9,5 +9,6 @@ mod access;
 mod api;
 mod audit;
 mod cli;
+mod evidence;
 mod requests;
 mod web;

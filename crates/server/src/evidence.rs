@@ -1,0 +1,1587 @@
+//! Evidence and chain of custody: the operations shared by the API, the web
+//! UI and the command line. Every operation that touches evidence appends
+//! custody events (leaves of the node's Merkle custody log) in the same
+//! transaction as the change itself and its audit entry.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use entraide_custody_log::{Hash, MerkleLog};
+use entraide_domain::evidence::{
+    self as rules, CustodyEventKind, EvidenceSource, EvidenceState, Integrity,
+};
+use entraide_domain::{AuditAction, AuditOutcome, CaseAccess, ParseError};
+use entraide_evidence::package::{
+    self, ConsistencyFrom, CustodyProofs, Manifest, PackageCase, PackageItem, PackageNode,
+    ProvenEvent,
+};
+use entraide_evidence::{
+    CustodyRecord, IngestOptions, Ingested, LocalBlobStore, NodeKey, Report, SignedTreeHead,
+};
+use entraide_proto as proto;
+use entraide_store::{
+    Case, CustodyEvent, EvidenceItem, ForeignTreeHead, NewAuditEntry, NewCustodyEvent,
+    StoredTreeHead,
+};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::caller::Caller;
+use crate::error::{AppError, AppResult, Fields};
+use crate::ops::{Actor, AuditEntryExt};
+use crate::state::AppState;
+
+/// Where the node keeps its signing key, relative to the data directory.
+pub const NODE_KEY_FILE: &str = "keys/node-ed25519.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyStartError {
+    #[error(transparent)]
+    Key(#[from] entraide_evidence::KeyError),
+    #[error("cannot open the evidence store at {path}: {source}")]
+    Blobs {
+        path: String,
+        source: entraide_evidence::BlobError,
+    },
+}
+
+/// The node's custody machinery: signing key, blob store and the custody
+/// log kept in memory (rebuilt from the database, and caught up before
+/// every proof, so several replicas agree).
+pub struct Custody {
+    key: NodeKey,
+    blobs: LocalBlobStore,
+    uploads: PathBuf,
+    work: PathBuf,
+    node_id: String,
+    log: tokio::sync::Mutex<MerkleLog>,
+}
+
+impl Custody {
+    pub fn open(
+        data_dir: &Path,
+        blob_dir: &Path,
+        node_id: &str,
+    ) -> Result<Self, CustodyStartError> {
+        let key = NodeKey::load_or_create(&data_dir.join(NODE_KEY_FILE))?;
+        let blob_err = |source| CustodyStartError::Blobs {
+            path: blob_dir.display().to_string(),
+            source,
+        };
+        let blobs = LocalBlobStore::open(blob_dir).map_err(blob_err)?;
+        // Uploads and packages being built live beside the blobs (same
+        // file system: a finished upload is renamed into place).
+        let uploads = blob_dir.join("uploads");
+        let work = blob_dir.join("work");
+        for dir in [&uploads, &work] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| blob_err(entraide_evidence::BlobError::Io(e)))?;
+        }
+        Ok(Self {
+            key,
+            blobs,
+            uploads,
+            work,
+            node_id: node_id.to_owned(),
+            log: tokio::sync::Mutex::new(MerkleLog::new()),
+        })
+    }
+
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    pub fn blobs(&self) -> &LocalBlobStore {
+        &self.blobs
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    pub fn upload_path(&self, id: Uuid) -> PathBuf {
+        self.uploads.join(id.to_string())
+    }
+
+    /// A fresh path for a package being built or received.
+    pub fn work_path(&self, what: &str) -> PathBuf {
+        self.work
+            .join(format!("{}-{what}-{}", std::process::id(), Uuid::new_v4()))
+    }
+
+    /// The in-memory log, caught up with the database.
+    async fn synced(&self, app: &AppState) -> AppResult<tokio::sync::MutexGuard<'_, MerkleLog>> {
+        let mut log = self.log.lock().await;
+        loop {
+            let batch = app.store.custody_leaf_hashes(log.size(), 100_000).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for h in batch {
+                let hash = Hash::from_hex(&h)
+                    .map_err(|e| AppError::Internal(format!("stored leaf hash: {e}")))?;
+                log.append(hash);
+            }
+        }
+        Ok(log)
+    }
+
+    /// Signs the current tree head (or returns the one already signed at
+    /// this size); `exported` marks it as having left the node.
+    pub async fn sign_tree_head(
+        &self,
+        app: &AppState,
+        exported: bool,
+    ) -> AppResult<SignedTreeHead> {
+        let log = self.synced(app).await?;
+        let size = log.size();
+        let root = log.root();
+        drop(log);
+        if let Some(existing) = app.store.tree_head(size).await? {
+            if exported && !existing.exported {
+                app.store.mark_tree_head_exported(size).await?;
+            }
+            return stored_to_signed(&self.node_id, &existing);
+        }
+        let now = crate::evidence::now_millis();
+        let head = SignedTreeHead::sign(&self.key, &self.node_id, size, root, now);
+        app.store
+            .store_tree_head(&StoredTreeHead {
+                tree_size: size,
+                root_hash: root.to_hex(),
+                signed_at: entraide_store::from_millis(now)?,
+                signature: head.signature.clone(),
+                public_key: head.public_key.clone(),
+                exported,
+            })
+            .await?;
+        // Another replica may have signed this size first: use its head.
+        match app.store.tree_head(size).await? {
+            Some(stored) => {
+                if exported && !stored.exported {
+                    app.store.mark_tree_head_exported(size).await?;
+                }
+                stored_to_signed(&self.node_id, &stored)
+            }
+            None => Ok(head),
+        }
+    }
+
+    /// Signs a new tree head if the log grew since the last one (called
+    /// every minute by the node).
+    pub async fn sign_if_grown(&self, app: &AppState) -> AppResult<()> {
+        let size = app.store.custody_log_size().await?;
+        let latest = app.store.latest_tree_head().await?.map(|h| h.tree_size);
+        if latest != Some(size) {
+            self.sign_tree_head(app, false).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn inclusion_proof(
+        &self,
+        app: &AppState,
+        index: u64,
+        tree_size: u64,
+    ) -> AppResult<Vec<Hash>> {
+        let log = self.synced(app).await?;
+        log.inclusion_proof(index, tree_size)
+            .map_err(|e| AppError::BadRequest {
+                code: "invalid_proof_request",
+                detail: e.to_string(),
+            })
+    }
+
+    pub async fn consistency_proof(
+        &self,
+        app: &AppState,
+        from: u64,
+        to: u64,
+    ) -> AppResult<Vec<Hash>> {
+        let log = self.synced(app).await?;
+        log.consistency_proof(from, to)
+            .map_err(|e| AppError::BadRequest {
+                code: "invalid_proof_request",
+                detail: e.to_string(),
+            })
+    }
+
+    /// Recomputes the log from the database and checks it against every
+    /// tree head the node signed: a rewritten history shows here.
+    pub async fn check_log(&self, app: &AppState) -> AppResult<LogCheck> {
+        let log = self.synced(app).await?;
+        let mut check = LogCheck {
+            size: log.size(),
+            heads_checked: 0,
+            mismatches: Vec::new(),
+        };
+        let mut heads = app.store.exported_tree_heads().await?;
+        if let Some(latest) = app.store.latest_tree_head().await? {
+            heads.push(latest);
+        }
+        for head in heads {
+            check.heads_checked += 1;
+            let signed = stored_to_signed(&self.node_id, &head)?;
+            let ok = signed.verify()
+                && log
+                    .root_at(head.tree_size)
+                    .is_ok_and(|root| root == signed.root_hash);
+            if !ok {
+                check.mismatches.push(head.tree_size);
+            }
+        }
+        Ok(check)
+    }
+}
+
+/// The custody log against the node's own signed tree heads.
+#[derive(Debug, Clone)]
+pub struct LogCheck {
+    pub size: u64,
+    pub heads_checked: u64,
+    /// Sizes whose signed root the stored log no longer reproduces.
+    pub mismatches: Vec<u64>,
+}
+
+fn stored_to_signed(node: &str, h: &StoredTreeHead) -> AppResult<SignedTreeHead> {
+    Ok(SignedTreeHead {
+        node: node.to_owned(),
+        tree_size: h.tree_size,
+        root_hash: Hash::from_hex(&h.root_hash)
+            .map_err(|e| AppError::Internal(format!("stored root: {e}")))?,
+        timestamp_ms: entraide_store::to_millis(h.signed_at),
+        public_key: h.public_key.clone(),
+        signature: h.signature.clone(),
+    })
+}
+
+pub fn now_millis() -> i64 {
+    entraide_store::to_millis(OffsetDateTime::now_utc())
+}
+
+/// The current instant, to the millisecond (as stored).
+fn now() -> OffsetDateTime {
+    entraide_store::from_millis(now_millis()).unwrap_or_else(|_| OffsetDateTime::now_utc())
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Who acts on evidence: for the custody record and the audit log.
+#[derive(Debug, Clone)]
+pub struct CustodyActor {
+    pub audit: Actor,
+    pub email: String,
+    pub name: String,
+}
+
+impl CustodyActor {
+    pub fn from_caller(c: &Caller) -> Self {
+        Self {
+            audit: c.actor(),
+            email: c.user.email.to_string(),
+            name: c.user.display_name.as_str().to_owned(),
+        }
+    }
+
+    /// The node operator at the command line.
+    pub fn operator() -> Self {
+        let audit = Actor::command_line();
+        Self {
+            email: "node-operator".into(),
+            name: audit.label.clone(),
+            audit,
+        }
+    }
+
+    /// The node itself (scheduled checks).
+    pub fn node() -> Self {
+        Self {
+            audit: Actor {
+                id: None,
+                label: "node".into(),
+                client_ip: None,
+                request_id: None,
+            },
+            email: "node".into(),
+            name: "node".into(),
+        }
+    }
+
+    fn entry(&self, action: AuditAction, outcome: AuditOutcome) -> NewAuditEntry {
+        self.audit.entry(action, outcome)
+    }
+}
+
+/// Builds a custody event: the record, its leaf bytes and leaf hash.
+pub fn custody_event(
+    node_id: &str,
+    case: &Case,
+    item: Option<&EvidenceItem>,
+    kind: CustodyEventKind,
+    actor: &CustodyActor,
+    details: BTreeMap<String, String>,
+) -> NewCustodyEvent {
+    let at = now();
+    let record = CustodyRecord {
+        v: 1,
+        event: Uuid::now_v7(),
+        node: node_id.to_owned(),
+        case: case.reference.as_str().to_owned(),
+        item: item.map(|i| i.id),
+        sha256: item.map(|i| i.sha256.clone()),
+        kind: kind.as_str().to_owned(),
+        at: rfc3339(at),
+        actor: actor.email.clone(),
+        actor_name: actor.name.clone(),
+        details,
+    };
+    let leaf = record.to_leaf();
+    NewCustodyEvent {
+        id: record.event,
+        case_id: case.id,
+        item_id: item.map(|i| i.id),
+        kind,
+        at,
+        actor_id: actor.audit.id,
+        actor: actor.email.clone(),
+        leaf_hash: record.leaf_hash().to_hex(),
+        record: leaf,
+    }
+}
+
+fn detail_map<const N: usize>(pairs: [(&str, Option<String>); N]) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+        .collect()
+}
+
+/// What is known of an item before its bytes arrive (validated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceDetails {
+    pub file_name: String,
+    pub description: String,
+    pub source: EvidenceSource,
+    pub acquired_at: Option<OffsetDateTime>,
+    pub acquired_place: Option<String>,
+    pub performer: Option<String>,
+    pub authorisation: Option<String>,
+    pub exhibit_number: Option<String>,
+    pub legacy_hashes: bool,
+}
+
+/// The raw fields, as typed in a form, the API or the command line.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceInput {
+    pub file_name: String,
+    pub description: String,
+    pub source: String,
+    pub acquired_at: Option<OffsetDateTime>,
+    pub acquired_place: String,
+    pub performer: String,
+    pub authorisation: String,
+    pub exhibit_number: String,
+    pub legacy_hashes: bool,
+}
+
+impl EvidenceInput {
+    pub fn from_upload(u: &proto::NewEvidenceUpload) -> Self {
+        Self {
+            file_name: u.file_name.clone(),
+            description: u.description.clone(),
+            source: u.source.clone(),
+            acquired_at: u.acquired_at,
+            acquired_place: u.acquired_place.clone().unwrap_or_default(),
+            performer: u.performer.clone().unwrap_or_default(),
+            authorisation: u.authorisation.clone().unwrap_or_default(),
+            exhibit_number: u.exhibit_number.clone().unwrap_or_default(),
+            legacy_hashes: u.legacy_hashes,
+        }
+    }
+
+    /// Every field checked; all errors reported at once.
+    pub fn parse(&self) -> AppResult<EvidenceDetails> {
+        let mut f = Fields::default();
+        let file_name = f.check("file_name", rules::parse_file_name(&self.file_name));
+        let description = f.check("description", rules::parse_description(&self.description));
+        let source = f.check(
+            "source",
+            self.source.parse::<EvidenceSource>().and_then(|s| match s {
+                EvidenceSource::ReceivedPackage => Err(ParseError::new(
+                    "evidence_source_reserved",
+                    "received_package is set by the node when a package arrives",
+                )),
+                s => Ok(s),
+            }),
+        );
+        if let Some(at) = self.acquired_at {
+            f.check(
+                "acquired_at",
+                rules::check_acquired_at(at, OffsetDateTime::now_utc()),
+            );
+        }
+        let place = f.check(
+            "acquired_place",
+            rules::parse_optional(&self.acquired_place, "acquisition place"),
+        );
+        let performer = f.check(
+            "performer",
+            rules::parse_optional(&self.performer, "performer"),
+        );
+        let authorisation = f.check(
+            "authorisation",
+            rules::parse_optional(&self.authorisation, "authorisation"),
+        );
+        let exhibit = if self.exhibit_number.trim().is_empty() {
+            Some(None)
+        } else {
+            f.check(
+                "exhibit_number",
+                rules::parse_exhibit_number(&self.exhibit_number).map(Some),
+            )
+        };
+        let value = match (
+            file_name,
+            description,
+            source,
+            place,
+            performer,
+            authorisation,
+            exhibit,
+        ) {
+            (
+                Some(file_name),
+                Some(description),
+                Some(source),
+                Some(acquired_place),
+                Some(performer),
+                Some(authorisation),
+                Some(exhibit_number),
+            ) => Some(EvidenceDetails {
+                file_name,
+                description,
+                source,
+                acquired_at: self.acquired_at,
+                acquired_place,
+                performer,
+                authorisation,
+                exhibit_number,
+                legacy_hashes: self.legacy_hashes,
+            }),
+            _ => None,
+        };
+        f.finish(value)
+    }
+}
+
+/// The case, if the caller is a member holding a role that handles
+/// evidence; refusals are audited.
+pub async fn evidence_case(app: &AppState, caller: &Caller, case_id: Uuid) -> AppResult<Case> {
+    let (case, access) = crate::api::case_access(app, caller, case_id).await?;
+    if access != CaseAccess::Member {
+        return Err(AppError::NotCaseMember);
+    }
+    Ok(case)
+}
+
+/// The item and its case, if the caller is a member of the case (else
+/// "not found", audited: an item's existence is case content).
+pub async fn member_item(
+    app: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<(EvidenceItem, Case)> {
+    let item = app
+        .store
+        .evidence_item(id)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "evidence item",
+        })?;
+    let case = app
+        .store
+        .case_by_id(item.case_id)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "evidence item",
+        })?;
+    if !app
+        .store
+        .is_case_member(item.case_id, caller.user.id)
+        .await?
+    {
+        let entry = caller
+            .actor()
+            .entry(AuditAction::EvidenceRead, AuditOutcome::Denied)
+            .on_case(item.case_id)
+            .target(item.id.to_string());
+        app.store.append_audit(&entry).await?;
+        return Err(AppError::NotFound {
+            what: "evidence item",
+        });
+    }
+    Ok((item, case))
+}
+
+/// Refuses (and audits) callers whose roles may not touch evidence content.
+pub async fn require_content_role(
+    app: &AppState,
+    caller: &Caller,
+    case: &Case,
+    target: &str,
+) -> AppResult<()> {
+    if rules::may_read_content(caller.roles()) {
+        return Ok(());
+    }
+    let entry = caller
+        .actor()
+        .entry(AuditAction::EvidenceDownloaded, AuditOutcome::Denied)
+        .on_case(case.id)
+        .target(target.to_owned());
+    app.store.append_audit(&entry).await?;
+    Err(AppError::ForbiddenRole)
+}
+
+/// Stores a new item whose bytes are in the blob store, with its custody
+/// events (acquired, when the acquisition is described; ingested).
+pub async fn record_new_item(
+    app: &AppState,
+    case: &Case,
+    actor: &CustodyActor,
+    details: EvidenceDetails,
+    ingested: &Ingested,
+) -> AppResult<EvidenceItem> {
+    let at = now();
+    let item = EvidenceItem {
+        id: Uuid::now_v7(),
+        case_id: case.id,
+        sha256: ingested.sha256.clone(),
+        md5: ingested.md5.clone(),
+        sha1: ingested.sha1.clone(),
+        size: ingested.size,
+        file_name: details.file_name,
+        description: details.description,
+        source: details.source,
+        acquired_at: details.acquired_at,
+        acquired_place: details.acquired_place,
+        performer: details.performer,
+        authorisation: details.authorisation,
+        exhibit_number: details.exhibit_number,
+        origin: None,
+        state: EvidenceState::Held,
+        legal_hold: false,
+        retention_until: None,
+        integrity: Integrity::Intact,
+        verified_at: Some(at),
+        disposed_at: None,
+        disposal_reason: None,
+        created_by: actor.audit.id,
+        created_at: at,
+        updated_at: at,
+    };
+    let node = app.custody.node_id();
+    let events = vec![
+        custody_event(
+            node,
+            case,
+            Some(&item),
+            CustodyEventKind::Acquired,
+            actor,
+            details_of_acquisition(&item),
+        ),
+        custody_event(
+            node,
+            case,
+            Some(&item),
+            CustodyEventKind::Ingested,
+            actor,
+            detail_map([
+                ("size", Some(item.size.to_string())),
+                ("file_name", Some(item.file_name.clone())),
+                ("md5", item.md5.clone()),
+                ("sha1", item.sha1.clone()),
+            ]),
+        ),
+    ];
+    let audit = actor
+        .entry(AuditAction::EvidenceAdded, AuditOutcome::Success)
+        .on_case(case.id)
+        .target(item.id.to_string())
+        .detail(serde_json::json!({
+            "sha256": item.sha256, "size": item.size, "exhibit_number": item.exhibit_number,
+        }));
+    app.store
+        .create_evidence_item(&item, &events, &audit)
+        .await
+        .map_err(|e| match e {
+            entraide_store::StoreError::Conflict(_) => {
+                AppError::Validation(vec![proto::FieldError {
+                    field: "exhibit_number".into(),
+                    code: "exhibit_number_taken".into(),
+                    message: "another item of this case has this exhibit number".into(),
+                }])
+            }
+            e => e.into(),
+        })?;
+    Ok(item)
+}
+
+fn details_of_acquisition(item: &EvidenceItem) -> BTreeMap<String, String> {
+    detail_map([
+        ("source", Some(item.source.as_str().to_owned())),
+        ("acquired_at", item.acquired_at.map(rfc3339)),
+        ("acquired_place", item.acquired_place.clone()),
+        ("performer", item.performer.clone()),
+        ("authorisation", item.authorisation.clone()),
+        ("exhibit_number", item.exhibit_number.clone()),
+        ("description", Some(item.description.clone())),
+    ])
+}
+
+/// Ingests a readable source into the blob store off the async workers.
+pub async fn ingest_blocking<R: Read + Send + 'static>(
+    app: &AppState,
+    source: R,
+    legacy_hashes: bool,
+) -> AppResult<Ingested> {
+    let custody = app.custody.clone();
+    tokio::task::spawn_blocking(move || {
+        custody.blobs().ingest_with(
+            source,
+            &IngestOptions {
+                legacy_hashes,
+                progress: None,
+            },
+        )
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("ingest task failed: {e}")))?
+    .map_err(|e| AppError::Internal(format!("ingest failed: {e}")))
+}
+
+/// A reader fed by an async producer through a bounded channel, so that an
+/// HTTP body can be ingested on a blocking thread in one pass.
+pub struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+    current: axum::body::Bytes,
+}
+
+impl ChannelReader {
+    pub fn new(
+        capacity: usize,
+    ) -> (
+        std::sync::mpsc::SyncSender<Result<axum::body::Bytes, std::io::Error>>,
+        Self,
+    ) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        (
+            tx,
+            Self {
+                rx,
+                current: axum::body::Bytes::new(),
+            },
+        )
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => self.current = chunk,
+                Ok(Err(e)) => return Err(e),
+                // The producer finished.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Custody changes a custodian can make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Seal,
+    Release,
+    PlaceHold,
+    LiftHold,
+    Retention(Option<Date>),
+    Dispose { reason: String },
+}
+
+impl Change {
+    pub fn parse(c: &proto::CustodyChange) -> AppResult<Self> {
+        let mut f = Fields::default();
+        let value = match c.action.as_str() {
+            "seal" => Some(Self::Seal),
+            "release" => Some(Self::Release),
+            "hold" => Some(Self::PlaceHold),
+            "lift_hold" => Some(Self::LiftHold),
+            "retention" => match c.retention_until.as_deref().map(str::trim) {
+                None | Some("") => Some(Self::Retention(None)),
+                Some(d) => f
+                    .check(
+                        "retention_until",
+                        Date::parse(d, crate::evidence::DATE_FORMAT).map_err(|_| {
+                            ParseError::new("invalid_date", "expected a date as YYYY-MM-DD")
+                        }),
+                    )
+                    .map(|d| Self::Retention(Some(d))),
+            },
+            "dispose" => f
+                .check(
+                    "reason",
+                    entraide_domain::evidence::parse_optional(
+                        c.reason.as_deref().unwrap_or(""),
+                        "disposal reason",
+                    )
+                    .and_then(|r| {
+                        r.ok_or_else(|| {
+                            ParseError::new(
+                                "disposal_reason_required",
+                                "say why the evidence is destroyed",
+                            )
+                        })
+                    }),
+                )
+                .map(|reason| Self::Dispose { reason }),
+            _ => {
+                f.push(
+                    "action",
+                    "unknown_custody_action",
+                    "expected seal, release, hold, lift_hold, retention or dispose",
+                );
+                None
+            }
+        };
+        f.finish(value)
+    }
+}
+
+pub const DATE_FORMAT: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// Applies a custody change (custodians only), with its custody event and
+/// audit entry; disposal destroys the content once no other item holds it.
+pub async fn change_custody(
+    app: &AppState,
+    caller: &Caller,
+    item_id: Uuid,
+    change: Change,
+) -> AppResult<EvidenceItem> {
+    let (mut item, case) = member_item(app, caller, item_id).await?;
+    if !rules::may_keep(caller.roles()) {
+        let entry = caller
+            .actor()
+            .entry(AuditAction::EvidenceCustodyChanged, AuditOutcome::Denied)
+            .on_case(case.id)
+            .target(item.id.to_string());
+        app.store.append_audit(&entry).await?;
+        return Err(AppError::ForbiddenRole);
+    }
+    let actor = CustodyActor::from_caller(caller);
+    let conflict = |code: &'static str, detail: String| AppError::Conflict { code, detail };
+    let (kind, extra, action) = match &change {
+        Change::Seal => {
+            item.state =
+                rules::seal(item.state).map_err(|e| conflict("evidence_state", e.to_string()))?;
+            (
+                CustodyEventKind::Sealed,
+                None,
+                AuditAction::EvidenceCustodyChanged,
+            )
+        }
+        Change::Release => {
+            item.state = rules::release(item.state)
+                .map_err(|e| conflict("evidence_state", e.to_string()))?;
+            (
+                CustodyEventKind::Released,
+                None,
+                AuditAction::EvidenceCustodyChanged,
+            )
+        }
+        Change::PlaceHold | Change::LiftHold => {
+            if item.state == EvidenceState::Disposed {
+                return Err(conflict(
+                    "evidence_disposed",
+                    "the item was disposed of".into(),
+                ));
+            }
+            let place = change == Change::PlaceHold;
+            if item.legal_hold == place {
+                return Err(conflict(
+                    "evidence_hold_unchanged",
+                    if place {
+                        "the item is already under legal hold".into()
+                    } else {
+                        "the item is not under legal hold".into()
+                    },
+                ));
+            }
+            item.legal_hold = place;
+            let kind = if place {
+                CustodyEventKind::LegalHoldPlaced
+            } else {
+                CustodyEventKind::LegalHoldLifted
+            };
+            (kind, None, AuditAction::EvidenceCustodyChanged)
+        }
+        Change::Retention(until) => {
+            if item.state == EvidenceState::Disposed {
+                return Err(conflict(
+                    "evidence_disposed",
+                    "the item was disposed of".into(),
+                ));
+            }
+            item.retention_until = *until;
+            let shown = until.and_then(|d| d.format(DATE_FORMAT).ok());
+            (
+                CustodyEventKind::RetentionSet,
+                Some(("retention_until", shown.unwrap_or_else(|| "none".into()))),
+                AuditAction::EvidenceCustodyChanged,
+            )
+        }
+        Change::Dispose { reason } => {
+            rules::may_dispose(
+                item.state,
+                item.legal_hold,
+                item.retention_until,
+                OffsetDateTime::now_utc().date(),
+            )
+            .map_err(|e| conflict(e.code(), e.to_string()))?;
+            item.state = EvidenceState::Disposed;
+            item.disposed_at = Some(now());
+            item.disposal_reason = Some(reason.clone());
+            (
+                CustodyEventKind::Disposed,
+                Some(("reason", reason.clone())),
+                AuditAction::EvidenceDisposed,
+            )
+        }
+    };
+    item.updated_at = now();
+    let mut d = BTreeMap::new();
+    if let Some((k, v)) = extra {
+        d.insert(k.to_owned(), v);
+    }
+    let event = custody_event(app.custody.node_id(), &case, Some(&item), kind, &actor, d);
+    let audit = actor
+        .entry(action, AuditOutcome::Success)
+        .on_case(case.id)
+        .target(item.id.to_string())
+        .detail(serde_json::json!({ "custody": kind.as_str() }));
+    app.store
+        .update_evidence_item(&item, &[event], Some(&audit))
+        .await?;
+    if item.state == EvidenceState::Disposed {
+        destroy_content_if_unused(app, &item.sha256).await?;
+    }
+    Ok(item)
+}
+
+/// Removes a blob once no item still holds its content.
+pub async fn destroy_content_if_unused(app: &AppState, sha256: &str) -> AppResult<bool> {
+    if app.store.count_live_evidence_with_hash(sha256).await? > 0 {
+        return Ok(false);
+    }
+    app.custody
+        .blobs()
+        .remove(sha256)
+        .map_err(|e| AppError::Internal(format!("disposal: {e}")))
+}
+
+/// Records a content read (download or view) as custody event and audit
+/// entry, after checking the item may be served. Returns the blob path.
+pub async fn open_content(
+    app: &AppState,
+    caller: &Caller,
+    item_id: Uuid,
+    kind: CustodyEventKind,
+) -> AppResult<(EvidenceItem, PathBuf)> {
+    let (item, case) = member_item(app, caller, item_id).await?;
+    require_content_role(app, caller, &case, &item.id.to_string()).await?;
+    rules::content_available(item.state, item.integrity).map_err(|e| AppError::Conflict {
+        code: e.code(),
+        detail: e.to_string(),
+    })?;
+    let path = app
+        .custody
+        .blobs()
+        .path(&item.sha256)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if !path.is_file() {
+        mark_corrupted(app, &case, &item, "the stored content is missing").await?;
+        return Err(AppError::Conflict {
+            code: "evidence_corrupted",
+            detail: "the stored content is missing; the item is marked corrupted".into(),
+        });
+    }
+    let actor = CustodyActor::from_caller(caller);
+    let event = custody_event(
+        app.custody.node_id(),
+        &case,
+        Some(&item),
+        kind,
+        &actor,
+        BTreeMap::new(),
+    );
+    let audit = actor
+        .entry(AuditAction::EvidenceDownloaded, AuditOutcome::Success)
+        .on_case(case.id)
+        .target(item.id.to_string())
+        .detail(serde_json::json!({ "custody": kind.as_str() }));
+    app.store
+        .append_custody_events(&[event], Some(&audit))
+        .await?;
+    Ok((item, path))
+}
+
+/// Marks an item's stored content as corrupted, with a custody event.
+pub async fn mark_corrupted(
+    app: &AppState,
+    case: &Case,
+    item: &EvidenceItem,
+    why: &str,
+) -> AppResult<()> {
+    let mut item = item.clone();
+    item.integrity = Integrity::Corrupted;
+    item.verified_at = Some(now());
+    item.updated_at = now();
+    let event = custody_event(
+        app.custody.node_id(),
+        case,
+        Some(&item),
+        CustodyEventKind::VerificationFailed,
+        &CustodyActor::node(),
+        detail_map([("reason", Some(why.to_owned()))]),
+    );
+    app.store
+        .update_evidence_item(&item, &[event], None)
+        .await?;
+    tracing::error!(item = %item.id, "evidence content failed its integrity check");
+    Ok(())
+}
+
+/// Re-hashes every held item's content (the `scrub`): corrupted or missing
+/// content is marked and never served again until restored.
+pub async fn scrub(app: &AppState, actor: &CustodyActor) -> AppResult<proto::ScrubView> {
+    let mut view = proto::ScrubView {
+        checked: 0,
+        intact: 0,
+        corrupted: Vec::new(),
+    };
+    for item in app.store.all_evidence().await? {
+        if item.state == EvidenceState::Disposed {
+            continue;
+        }
+        let Some(case) = app.store.case_by_id(item.case_id).await? else {
+            continue;
+        };
+        view.checked += 1;
+        let custody = app.custody.clone();
+        let sha = item.sha256.clone();
+        let result = tokio::task::spawn_blocking(move || custody.blobs().verify(&sha))
+            .await
+            .map_err(|e| AppError::Internal(format!("scrub task failed: {e}")))?;
+        let good = matches!(result, Ok(true));
+        if good {
+            view.intact += 1;
+            let mut updated = item.clone();
+            updated.integrity = Integrity::Intact;
+            updated.verified_at = Some(now());
+            updated.updated_at = now();
+            let event = custody_event(
+                app.custody.node_id(),
+                &case,
+                Some(&updated),
+                CustodyEventKind::Verified,
+                actor,
+                detail_map([("check", Some("scrub".into()))]),
+            );
+            app.store
+                .update_evidence_item(&updated, &[event], None)
+                .await?;
+        } else {
+            view.corrupted.push(item.id);
+            let why = match result {
+                Ok(_) => "the stored content no longer matches its SHA-256".to_owned(),
+                Err(_) => "the stored content is missing or unreadable".to_owned(),
+            };
+            if item.integrity != Integrity::Corrupted {
+                mark_corrupted(app, &case, &item, &why).await?;
+            }
+        }
+    }
+    let audit = actor
+        .entry(AuditAction::EvidenceScrubbed, AuditOutcome::Success)
+        .detail(serde_json::json!({
+            "checked": view.checked, "intact": view.intact, "corrupted": view.corrupted.len(),
+        }));
+    app.store.append_audit(&audit).await?;
+    Ok(view)
+}
+
+pub fn item_view(i: &EvidenceItem) -> proto::EvidenceItemView {
+    proto::EvidenceItemView {
+        id: i.id,
+        case_id: i.case_id,
+        sha256: i.sha256.clone(),
+        md5: i.md5.clone(),
+        sha1: i.sha1.clone(),
+        size: i.size,
+        file_name: i.file_name.clone(),
+        description: i.description.clone(),
+        source: i.source.as_str().to_owned(),
+        acquired_at: i.acquired_at,
+        acquired_place: i.acquired_place.clone(),
+        performer: i.performer.clone(),
+        authorisation: i.authorisation.clone(),
+        exhibit_number: i.exhibit_number.clone(),
+        origin: i.origin.clone(),
+        state: i.state.as_str().to_owned(),
+        legal_hold: i.legal_hold,
+        retention_until: i.retention_until.and_then(|d| d.format(DATE_FORMAT).ok()),
+        integrity: i.integrity.as_str().to_owned(),
+        verified_at: i.verified_at,
+        disposed_at: i.disposed_at,
+        disposal_reason: i.disposal_reason.clone(),
+        created_at: i.created_at,
+    }
+}
+
+pub fn event_view(e: &CustodyEvent) -> proto::CustodyEventView {
+    proto::CustodyEventView {
+        leaf_index: e.leaf_index,
+        id: e.event.id,
+        item_id: e.event.item_id,
+        kind: e.event.kind.as_str().to_owned(),
+        at: e.event.at,
+        actor: e.event.actor.clone(),
+        record: e.event.record.clone(),
+        leaf_hash: e.event.leaf_hash.clone(),
+    }
+}
+
+pub fn tree_head_view(h: &SignedTreeHead) -> proto::TreeHeadView {
+    proto::TreeHeadView {
+        node: h.node.clone(),
+        tree_size: h.tree_size,
+        root_hash: h.root_hash.to_hex(),
+        timestamp_ms: h.timestamp_ms,
+        public_key: h.public_key.clone(),
+        fingerprint: entraide_evidence::PublicKey::parse(&h.public_key)
+            .map(|k| k.fingerprint())
+            .unwrap_or_default(),
+        signature: h.signature.clone(),
+    }
+}
+
+/// A package written to a file in the work directory.
+pub struct BuiltPackage {
+    pub path: PathBuf,
+    pub package_id: Uuid,
+    pub file_name: String,
+}
+
+/// Exports items of a case as an evidence package: records an `exported`
+/// custody event per item, signs a tree head (marked exported), and writes
+/// files, manifest, proofs and CASE/UCO JSON-LD into a ZIP file.
+pub async fn export_package(
+    app: &AppState,
+    case: &Case,
+    actor: &CustodyActor,
+    selected: &[Uuid],
+) -> AppResult<BuiltPackage> {
+    let all = app.store.evidence_in_case(case.id).await?;
+    let mut items = Vec::new();
+    for item in all {
+        if !selected.is_empty() && !selected.contains(&item.id) {
+            continue;
+        }
+        if let Err(e) = rules::content_available(item.state, item.integrity) {
+            if selected.contains(&item.id) {
+                return Err(AppError::Conflict {
+                    code: e.code(),
+                    detail: format!("{}: {e}", item.file_name),
+                });
+            }
+            continue;
+        }
+        items.push(item);
+    }
+    if let Some(missing) = selected
+        .iter()
+        .find(|id| !items.iter().any(|i| i.id == **id))
+    {
+        return Err(AppError::Validation(vec![proto::FieldError {
+            field: "items".into(),
+            code: "unknown_item".into(),
+            message: format!("{missing} is not an item of this case"),
+        }]));
+    }
+    if items.is_empty() {
+        return Err(AppError::Conflict {
+            code: "nothing_to_export",
+            detail: "the case holds no evidence that can be exported".into(),
+        });
+    }
+    let package_id = Uuid::now_v7();
+    let node = app.custody.node_id().to_owned();
+    let events: Vec<NewCustodyEvent> = items
+        .iter()
+        .map(|item| {
+            custody_event(
+                &node,
+                case,
+                Some(item),
+                CustodyEventKind::Exported,
+                actor,
+                detail_map([("package", Some(package_id.to_string()))]),
+            )
+        })
+        .collect();
+    let audit = actor
+        .entry(AuditAction::EvidenceExported, AuditOutcome::Success)
+        .on_case(case.id)
+        .target(package_id.to_string())
+        .detail(serde_json::json!({ "items": items.iter().map(|i| i.id).collect::<Vec<_>>() }));
+    app.store
+        .append_custody_events(&events, Some(&audit))
+        .await?;
+    let head = app.custody.sign_tree_head(app, true).await?;
+
+    let mut proven = Vec::new();
+    let mut records = Vec::new();
+    for item in &items {
+        for e in app.store.custody_events_for_item(item.id).await? {
+            if e.leaf_index >= head.tree_size {
+                continue;
+            }
+            let proof = app
+                .custody
+                .inclusion_proof(app, e.leaf_index, head.tree_size)
+                .await?;
+            if let Ok(r) = CustodyRecord::from_leaf(&e.event.record) {
+                records.push(r);
+            }
+            proven.push(ProvenEvent {
+                index: e.leaf_index,
+                leaf: e.event.record.clone(),
+                inclusion_proof: proof,
+            });
+        }
+    }
+    let mut consistency = Vec::new();
+    for earlier in app.store.exported_tree_heads().await? {
+        if earlier.tree_size == 0 || earlier.tree_size >= head.tree_size {
+            continue;
+        }
+        let proof = app
+            .custody
+            .consistency_proof(app, earlier.tree_size, head.tree_size)
+            .await?;
+        consistency.push(ConsistencyFrom {
+            tree_size: earlier.tree_size,
+            root_hash: Hash::from_hex(&earlier.root_hash)
+                .map_err(|e| AppError::Internal(format!("stored root: {e}")))?,
+            proof,
+        });
+    }
+    let org = app.store.own_organisation().await?;
+    let key = app.custody.key().public_key();
+    let manifest = Manifest {
+        format: package::FORMAT.into(),
+        version: package::VERSION,
+        package_id,
+        created_at: rfc3339(now()),
+        node: PackageNode {
+            id: node.clone(),
+            organisation: org.name.as_str().to_owned(),
+            country: org.country.to_string(),
+            public_key: key.to_hex(),
+            fingerprint: key.fingerprint(),
+        },
+        case: PackageCase {
+            reference: case.reference.as_str().to_owned(),
+            title: case.title.as_str().to_owned(),
+        },
+        exported_by: actor.email.clone(),
+        items: items
+            .iter()
+            .map(|i| PackageItem {
+                id: i.id,
+                path: package::item_path(i.id, &i.file_name),
+                file_name: i.file_name.clone(),
+                size: i.size,
+                sha256: i.sha256.clone(),
+                md5: i.md5.clone(),
+                sha1: i.sha1.clone(),
+                description: i.description.clone(),
+                source: i.source.as_str().to_owned(),
+                acquired_at: i.acquired_at.map(rfc3339),
+                acquired_place: i.acquired_place.clone(),
+                performer: i.performer.clone(),
+                authorisation: i.authorisation.clone(),
+                exhibit_number: i.exhibit_number.clone(),
+            })
+            .collect(),
+        documents: Vec::new(),
+    };
+    let case_jsonld = entraide_evidence::case_uco::chain_of_custody(&manifest, &records);
+    let custody_proofs = CustodyProofs {
+        tree_head: head,
+        events: proven,
+        consistency,
+    };
+    let path = app.custody.work_path("package.zip");
+    let custody = app.custody.clone();
+    let out_path = path.clone();
+    let written = tokio::task::spawn_blocking(move || -> AppResult<()> {
+        let file = std::fs::File::create(&out_path)
+            .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
+        let blobs = custody.blobs();
+        let file = package::write_package(
+            file,
+            manifest,
+            &custody_proofs,
+            &case_jsonld,
+            custody.key(),
+            |item| match blobs.path(&item.sha256) {
+                Ok(p) if p.is_file() => {
+                    Ok(Some(Box::new(std::fs::File::open(p)?) as Box<dyn Read>))
+                }
+                _ => Ok(None),
+            },
+        )
+        .map_err(|e| match e {
+            package::PackageError::ContentMismatch { .. }
+            | package::PackageError::ContentMissing { .. } => AppError::Conflict {
+                code: "evidence_corrupted",
+                detail: e.to_string(),
+            },
+            e => AppError::Internal(e.to_string()),
+        })?;
+        file.sync_all()
+            .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("export task failed: {e}")))?;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&path);
+        if let AppError::Conflict { .. } = e {
+            // A blob no longer matched: find and mark it.
+            let _ = scrub_items(app, case, &items).await;
+        }
+        return Err(e);
+    }
+    Ok(BuiltPackage {
+        path,
+        package_id,
+        file_name: format!(
+            "{}-evidence-{}.zip",
+            case.reference.as_str().replace(['/', '\\', ' '], "-"),
+            &package_id.simple().to_string()[..12]
+        ),
+    })
+}
+
+async fn scrub_items(app: &AppState, case: &Case, items: &[EvidenceItem]) -> AppResult<()> {
+    for item in items {
+        let custody = app.custody.clone();
+        let sha = item.sha256.clone();
+        let good = tokio::task::spawn_blocking(move || custody.blobs().verify(&sha))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if !matches!(good, Ok(true)) {
+            mark_corrupted(
+                app,
+                case,
+                item,
+                "the stored content no longer matches its SHA-256",
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Receives a package (already on disk): verifies it offline, checks its
+/// tree head against those seen before from the same key, and only then
+/// ingests its files as items of `case`. A package that fails is recorded
+/// as a `verification_failed` custody event and refused.
+pub async fn import_package(
+    app: &AppState,
+    case: &Case,
+    actor: &CustodyActor,
+    path: &Path,
+) -> AppResult<(Report, Vec<EvidenceItem>)> {
+    let p = path.to_path_buf();
+    let mut report =
+        tokio::task::spawn_blocking(move || entraide_evidence::verify_package(&p, None))
+            .await
+            .map_err(|e| AppError::Internal(format!("verification task failed: {e}")))?;
+    let mut seen_heads = Vec::new();
+    if let (Some(manifest), Some(custody)) = (report.manifest.clone(), report.custody.clone()) {
+        seen_heads = check_against_seen_heads(app, &manifest, &custody, &mut report).await?;
+    }
+    let package_id = report.manifest.as_ref().map(|m| m.package_id);
+    if !report.holds() {
+        let failed: Vec<String> = report
+            .failures()
+            .map(|c| format!("{}: {}", c.subject, c.detail))
+            .collect();
+        let event = custody_event(
+            app.custody.node_id(),
+            case,
+            None,
+            CustodyEventKind::VerificationFailed,
+            actor,
+            detail_map([
+                ("package", package_id.map(|p| p.to_string())),
+                (
+                    "failures",
+                    Some(failed.join(" | ").chars().take(4000).collect()),
+                ),
+            ]),
+        );
+        let audit = actor
+            .entry(AuditAction::EvidencePackageRefused, AuditOutcome::Failure)
+            .on_case(case.id)
+            .target(package_id.map(|p| p.to_string()).unwrap_or_default())
+            .detail(serde_json::json!({ "failed_checks": failed.len() }));
+        app.store
+            .append_custody_events(&[event], Some(&audit))
+            .await?;
+        return Ok((report, Vec::new()));
+    }
+    let Some(manifest) = report.manifest.clone() else {
+        return Ok((report, Vec::new()));
+    };
+    // Keep the package itself (content-addressed) so it can be verified
+    // again years later.
+    let kept = ingest_blocking(app, std::fs::File::open(path).map_err(io_internal)?, false).await?;
+    let mut items = Vec::new();
+    let origin = format!(
+        "{} ({}, {}), package {}",
+        manifest.node.id, manifest.node.organisation, manifest.node.country, manifest.package_id
+    );
+    for entry in &manifest.items {
+        let member = entry.path.clone();
+        let zip_path = path.to_path_buf();
+        let custody = app.custody.clone();
+        let ingested = tokio::task::spawn_blocking(move || -> AppResult<Ingested> {
+            let file = std::fs::File::open(&zip_path).map_err(io_internal)?;
+            let mut archive = zip::ZipArchive::new(file)
+                .map_err(|e| AppError::Internal(format!("package: {e}")))?;
+            let reader = archive
+                .by_name(&member)
+                .map_err(|e| AppError::Internal(format!("package member: {e}")))?;
+            custody
+                .blobs()
+                .ingest_with(reader, &IngestOptions::default())
+                .map_err(|e| AppError::Internal(format!("ingest failed: {e}")))
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("ingest task failed: {e}")))??;
+        if ingested.sha256 != entry.sha256 {
+            return Err(AppError::Internal(
+                "a package file changed while it was received".into(),
+            ));
+        }
+        let at = now();
+        let item = EvidenceItem {
+            id: Uuid::now_v7(),
+            case_id: case.id,
+            sha256: entry.sha256.clone(),
+            md5: entry.md5.clone(),
+            sha1: entry.sha1.clone(),
+            size: entry.size,
+            file_name: entry.file_name.clone(),
+            description: entry.description.clone(),
+            source: EvidenceSource::ReceivedPackage,
+            acquired_at: entry
+                .acquired_at
+                .as_deref()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
+            acquired_place: entry.acquired_place.clone(),
+            performer: entry.performer.clone(),
+            authorisation: entry.authorisation.clone(),
+            exhibit_number: None,
+            origin: Some(origin.clone()),
+            state: EvidenceState::Held,
+            legal_hold: false,
+            retention_until: None,
+            integrity: Integrity::Intact,
+            verified_at: Some(at),
+            disposed_at: None,
+            disposal_reason: None,
+            created_by: actor.audit.id,
+            created_at: at,
+            updated_at: at,
+        };
+        let node = app.custody.node_id();
+        let received = custody_event(
+            node,
+            case,
+            Some(&item),
+            CustodyEventKind::Received,
+            actor,
+            detail_map([
+                ("package", Some(manifest.package_id.to_string())),
+                ("package_sha256", Some(kept.sha256.clone())),
+                ("from_node", Some(manifest.node.id.clone())),
+                ("sender_key", Some(manifest.node.fingerprint.clone())),
+                ("sender_item", Some(entry.id.to_string())),
+                ("sender_exhibit_number", entry.exhibit_number.clone()),
+                (
+                    "sender_tree_size",
+                    report
+                        .custody
+                        .as_ref()
+                        .map(|c| c.tree_head.tree_size.to_string()),
+                ),
+            ]),
+        );
+        let verified = custody_event(
+            node,
+            case,
+            Some(&item),
+            CustodyEventKind::Verified,
+            actor,
+            detail_map([
+                ("check", Some("package".into())),
+                (
+                    "checks_passed",
+                    Some(
+                        report
+                            .checks
+                            .iter()
+                            .filter(|c| c.outcome == entraide_evidence::Outcome::Passed)
+                            .count()
+                            .to_string(),
+                    ),
+                ),
+            ]),
+        );
+        let audit = actor
+            .entry(AuditAction::EvidencePackageReceived, AuditOutcome::Success)
+            .on_case(case.id)
+            .target(item.id.to_string())
+            .detail(serde_json::json!({ "package": manifest.package_id, "sha256": item.sha256 }));
+        app.store
+            .create_evidence_item(&item, &[received, verified], &audit)
+            .await?;
+        items.push(item);
+    }
+    for head in seen_heads {
+        app.store.store_foreign_tree_head(&head).await?;
+    }
+    Ok((report, items))
+}
+
+fn io_internal(e: std::io::Error) -> AppError {
+    AppError::Internal(format!("package file: {e}"))
+}
+
+/// A node that rewrote its custody log is caught here: the package's tree
+/// head must extend every head seen before from the same key (by the
+/// package's consistency proofs), and a head of a size already seen must
+/// have the same root. Returns the heads to remember if the package holds.
+async fn check_against_seen_heads(
+    app: &AppState,
+    manifest: &Manifest,
+    custody: &CustodyProofs,
+    report: &mut Report,
+) -> AppResult<Vec<ForeignTreeHead>> {
+    let head = &custody.tree_head;
+    let seen = app
+        .store
+        .foreign_tree_heads(&manifest.node.public_key)
+        .await?;
+    let now = now();
+    for old in &seen {
+        let subject = format!("tree head of size {} seen before", old.tree_size);
+        let old_root = Hash::from_hex(&old.root_hash).ok();
+        let ok = if old.tree_size == head.tree_size {
+            old_root == Some(head.root_hash)
+        } else if old.tree_size < head.tree_size {
+            custody.consistency.iter().any(|c| {
+                c.tree_size == old.tree_size
+                    && Some(c.root_hash) == old_root
+                    && entraide_evidence::verify::consistent(
+                        c.tree_size,
+                        &c.root_hash,
+                        head.tree_size,
+                        &head.root_hash,
+                        &c.proof,
+                    )
+            })
+        } else {
+            // An older package arriving late: its head must be one the
+            // newer package proved consistent, if we learnt that size.
+            true
+        };
+        let check = entraide_evidence::Check {
+            code: "seen_heads",
+            subject,
+            outcome: if ok {
+                entraide_evidence::Outcome::Passed
+            } else {
+                entraide_evidence::Outcome::Failed
+            },
+            detail: if ok {
+                "consistent with what this node saw before from the same key".into()
+            } else {
+                "the sender's custody log does not extend what it showed before: its history was rewritten".into()
+            },
+        };
+        report.checks.push(check);
+    }
+    let mut remember = vec![ForeignTreeHead {
+        public_key: manifest.node.public_key.clone(),
+        tree_size: head.tree_size,
+        root_hash: head.root_hash.to_hex(),
+        node_id: manifest.node.id.clone(),
+        signed_at: entraide_store::from_millis(head.timestamp_ms).ok(),
+        signature: Some(head.signature.clone()),
+        received_at: now,
+    }];
+    for c in &custody.consistency {
+        remember.push(ForeignTreeHead {
+            public_key: manifest.node.public_key.clone(),
+            tree_size: c.tree_size,
+            root_hash: c.root_hash.to_hex(),
+            node_id: manifest.node.id.clone(),
+            signed_at: None,
+            signature: None,
+            received_at: now,
+        });
+    }
+    Ok(remember)
+}
+
+pub fn check_view(c: &entraide_evidence::Check) -> proto::VerificationCheckView {
+    proto::VerificationCheckView {
+        code: c.code.to_owned(),
+        subject: c.subject.clone(),
+        outcome: match c.outcome {
+            entraide_evidence::Outcome::Passed => "passed",
+            entraide_evidence::Outcome::Failed => "failed",
+            entraide_evidence::Outcome::Notice => "notice",
+        }
+        .to_owned(),
+        detail: c.detail.clone(),
+    }
+}
+
+/// Shared by handlers: the custody machinery.
+pub type SharedCustody = Arc<Custody>;
