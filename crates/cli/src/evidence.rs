@@ -218,7 +218,7 @@ pub async fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
                 legacy_hashes,
             };
             let details = input.parse().map_err(app_err)?;
-            let source_file = std::fs::File::open(&file)
+            let mut source_file = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
             let total = source_file
                 .metadata()
@@ -229,8 +229,8 @@ pub async fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             let ingested = tokio::task::spawn_blocking(move || {
                 let bar = progress_bar(total, quiet);
                 let progress = bar.as_ref().map(|b| b as &(dyn Fn(u64) + Sync));
-                let result = custody.blobs().ingest_with(
-                    source_file,
+                let result = custody.blobs().store_stream(
+                    &mut source_file,
                     &entraide_evidence::IngestOptions {
                         legacy_hashes,
                         progress,

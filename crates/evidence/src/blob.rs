@@ -42,6 +42,91 @@ pub struct Ingested {
     pub new: bool,
 }
 
+/// Where evidence content is kept: a local directory ([`LocalBlobStore`])
+/// or S3-compatible object storage (in the node). Content is addressed by
+/// its SHA-256. The methods block: call them from blocking threads.
+pub trait BlobStore: Send + Sync {
+    /// Reads `source` to its end, storing it under its SHA-256 (one pass).
+    fn store_stream(
+        &self,
+        source: &mut dyn Read,
+        options: &IngestOptions<'_>,
+    ) -> Result<Ingested, BlobError>;
+    /// Takes a complete local file (a finished resumable upload).
+    fn store_file(&self, path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError>;
+    /// The content, if stored.
+    fn open(&self, sha256: &str) -> Result<Option<Box<dyn Read + Send>>, BlobError>;
+    fn contains(&self, sha256: &str) -> Result<bool, BlobError>;
+    /// Removes content (disposal); false when it was not there.
+    fn remove(&self, sha256: &str) -> Result<bool, BlobError>;
+    /// Every stored hash.
+    fn list(&self) -> Result<Vec<String>, BlobError>;
+    /// Where the content lives, for operators.
+    fn describe(&self) -> String;
+    /// Recomputes a blob's hash: false when the stored bytes no longer
+    /// match their name, an error when the blob is missing.
+    fn verify(&self, sha256: &str) -> Result<bool, BlobError> {
+        let mut reader = self.open(sha256)?.ok_or_else(|| {
+            BlobError::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("blob {sha256} is missing"),
+            ))
+        })?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(hex::encode(h.finalize()) == sha256)
+    }
+}
+
+impl BlobStore for LocalBlobStore {
+    fn store_stream(
+        &self,
+        source: &mut dyn Read,
+        options: &IngestOptions<'_>,
+    ) -> Result<Ingested, BlobError> {
+        self.ingest_with(source, options)
+    }
+
+    fn store_file(&self, path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError> {
+        self.adopt(path, legacy_hashes)
+    }
+
+    fn open(&self, sha256: &str) -> Result<Option<Box<dyn Read + Send>>, BlobError> {
+        match File::open(self.path(sha256)?) {
+            Ok(f) => Ok(Some(Box::new(f))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn contains(&self, sha256: &str) -> Result<bool, BlobError> {
+        LocalBlobStore::contains(self, sha256)
+    }
+
+    fn remove(&self, sha256: &str) -> Result<bool, BlobError> {
+        LocalBlobStore::remove(self, sha256)
+    }
+
+    fn list(&self) -> Result<Vec<String>, BlobError> {
+        LocalBlobStore::list(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("local directory {}", self.root.display())
+    }
+
+    fn verify(&self, sha256: &str) -> Result<bool, BlobError> {
+        LocalBlobStore::verify(self, sha256)
+    }
+}
+
 /// How to ingest.
 #[derive(Default)]
 pub struct IngestOptions<'a> {

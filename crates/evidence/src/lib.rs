@@ -16,7 +16,7 @@ pub mod record;
 pub mod signing;
 pub mod verify;
 
-pub use blob::{BlobError, IngestOptions, Ingested, LocalBlobStore, CHUNK, IN_FLIGHT};
+pub use blob::{BlobError, BlobStore, IngestOptions, Ingested, LocalBlobStore, CHUNK, IN_FLIGHT};
 pub use record::{CustodyRecord, SignedTreeHead};
 pub use signing::{KeyError, NodeKey, PublicKey};
 pub use verify::{verify_package, Check, Outcome, Report};

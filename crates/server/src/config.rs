@@ -59,6 +59,10 @@ pub struct NodeConfig {
     pub security: SecurityConfig,
     #[serde(default)]
     pub reminders: Option<RemindersConfig>,
+    /// Evidence content on S3-compatible object storage instead of
+    /// `blob_dir` (which then only stages ingests).
+    #[serde(default)]
+    pub s3: Option<S3Config>,
     /// Deadline durations, overridable per counterpart country or
     /// arrangement (`[deadlines.countries.AR] preservation_days = 90`).
     #[serde(default)]
@@ -123,6 +127,55 @@ fn check_rules(key: &str, r: &entraide_domain::request::DeadlineRules) -> Result
         }
     }
     Ok(())
+}
+
+/// S3-compatible object storage for evidence content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// `https://s3.eu-west-3.amazonaws.com`, `http://127.0.0.1:9000`...
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key_id: String,
+    /// Better given as ENTRAIDE_S3__SECRET_ACCESS_KEY than in the file.
+    pub secret_access_key: String,
+    /// Path-style addresses (`endpoint/bucket/key`), as most self-hosted
+    /// servers want; false for virtual-host style.
+    #[serde(default = "default_true")]
+    pub path_style: bool,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The checked object-storage settings.
+#[derive(Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Deadline reminders posted to a webhook (JSON, signed with HMAC-SHA256
@@ -226,6 +279,7 @@ pub struct Settings {
     pub sign_in_attempts_per_minute: u32,
     pub reminders: Option<Reminders>,
     pub deadlines: Deadlines,
+    pub s3: Option<S3Settings>,
 }
 
 /// Variables that belong to tooling rather than to the node settings.
@@ -248,6 +302,7 @@ impl NodeConfig {
             tls: None,
             security: SecurityConfig::default(),
             reminders: None,
+            s3: None,
             deadlines: DeadlinesConfig::default(),
         }
     }
@@ -402,6 +457,34 @@ impl NodeConfig {
                 lock_for: time::Duration::minutes(i64::from(s.lockout_minutes)),
             },
             sign_in_attempts_per_minute: s.sign_in_attempts_per_minute,
+            s3: match &self.s3 {
+                None => None,
+                Some(c) => {
+                    if !(c.endpoint.starts_with("https://") || c.endpoint.starts_with("http://")) {
+                        return Err(invalid(
+                            "s3.endpoint",
+                            "must start with https:// or http://",
+                        ));
+                    }
+                    for (key, value) in [
+                        ("s3.bucket", &c.bucket),
+                        ("s3.access_key_id", &c.access_key_id),
+                        ("s3.secret_access_key", &c.secret_access_key),
+                    ] {
+                        if value.trim().is_empty() {
+                            return Err(invalid(key, "must not be empty"));
+                        }
+                    }
+                    Some(S3Settings {
+                        endpoint: c.endpoint.clone(),
+                        bucket: c.bucket.clone(),
+                        region: c.region.clone(),
+                        access_key_id: c.access_key_id.clone(),
+                        secret_access_key: c.secret_access_key.clone(),
+                        path_style: c.path_style,
+                    })
+                }
+            },
             reminders: match &self.reminders {
                 None => None,
                 Some(r) => {

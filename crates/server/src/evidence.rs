@@ -18,7 +18,8 @@ use entraide_evidence::package::{
     ProvenEvent,
 };
 use entraide_evidence::{
-    CustodyRecord, IngestOptions, Ingested, LocalBlobStore, NodeKey, Report, SignedTreeHead,
+    BlobStore, CustodyRecord, IngestOptions, Ingested, LocalBlobStore, NodeKey, Report,
+    SignedTreeHead,
 };
 use entraide_proto as proto;
 use entraide_store::{
@@ -53,7 +54,7 @@ pub enum CustodyStartError {
 /// every proof, so several replicas agree).
 pub struct Custody {
     key: NodeKey,
-    blobs: LocalBlobStore,
+    blobs: Box<dyn BlobStore>,
     uploads: PathBuf,
     work: PathBuf,
     node_id: String,
@@ -61,17 +62,26 @@ pub struct Custody {
 }
 
 impl Custody {
+    /// `s3`: keep content in object storage (`blob_dir` then only stages
+    /// ingests and uploads).
     pub fn open(
         data_dir: &Path,
         blob_dir: &Path,
         node_id: &str,
+        s3: Option<&crate::config::S3Settings>,
     ) -> Result<Self, CustodyStartError> {
         let key = NodeKey::load_or_create(&data_dir.join(NODE_KEY_FILE))?;
         let blob_err = |source| CustodyStartError::Blobs {
             path: blob_dir.display().to_string(),
             source,
         };
-        let blobs = LocalBlobStore::open(blob_dir).map_err(blob_err)?;
+        let blobs: Box<dyn BlobStore> = match s3 {
+            None => Box::new(LocalBlobStore::open(blob_dir).map_err(blob_err)?),
+            Some(settings) => Box::new(
+                crate::blob_s3::S3BlobStore::new(settings, &blob_dir.join("staging"))
+                    .map_err(blob_err)?,
+            ),
+        };
         // Uploads and packages being built live beside the blobs (same
         // file system: a finished upload is renamed into place).
         let uploads = blob_dir.join("uploads");
@@ -94,8 +104,8 @@ impl Custody {
         &self.key
     }
 
-    pub fn blobs(&self) -> &LocalBlobStore {
-        &self.blobs
+    pub fn blobs(&self) -> &dyn BlobStore {
+        self.blobs.as_ref()
     }
 
     pub fn node_id(&self) -> &str {
@@ -646,13 +656,13 @@ fn details_of_acquisition(item: &EvidenceItem) -> BTreeMap<String, String> {
 /// Ingests a readable source into the blob store off the async workers.
 pub async fn ingest_blocking<R: Read + Send + 'static>(
     app: &AppState,
-    source: R,
+    mut source: R,
     legacy_hashes: bool,
 ) -> AppResult<Ingested> {
     let custody = app.custody.clone();
     tokio::task::spawn_blocking(move || {
-        custody.blobs().ingest_with(
-            source,
+        custody.blobs().store_stream(
+            &mut source,
             &IngestOptions {
                 legacy_hashes,
                 progress: None,
@@ -892,38 +902,42 @@ pub async fn destroy_content_if_unused(app: &AppState, sha256: &str) -> AppResul
     if app.store.count_live_evidence_with_hash(sha256).await? > 0 {
         return Ok(false);
     }
-    app.custody
-        .blobs()
-        .remove(sha256)
+    let custody = app.custody.clone();
+    let sha = sha256.to_owned();
+    tokio::task::spawn_blocking(move || custody.blobs().remove(&sha))
+        .await
+        .map_err(|e| AppError::Internal(format!("disposal task: {e}")))?
         .map_err(|e| AppError::Internal(format!("disposal: {e}")))
 }
 
 /// Records a content read (download or view) as custody event and audit
-/// entry, after checking the item may be served. Returns the blob path.
+/// entry, after checking the item may be served. Returns a reader of the
+/// content (blocking: read it on a blocking thread).
 pub async fn open_content(
     app: &AppState,
     caller: &Caller,
     item_id: Uuid,
     kind: CustodyEventKind,
-) -> AppResult<(EvidenceItem, PathBuf)> {
+) -> AppResult<(EvidenceItem, Box<dyn Read + Send>)> {
     let (item, case) = member_item(app, caller, item_id).await?;
     require_content_role(app, caller, &case, &item.id.to_string()).await?;
     rules::content_available(item.state, item.integrity).map_err(|e| AppError::Conflict {
         code: e.code(),
         detail: e.to_string(),
     })?;
-    let path = app
-        .custody
-        .blobs()
-        .path(&item.sha256)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    if !path.is_file() {
+    let custody = app.custody.clone();
+    let sha = item.sha256.clone();
+    let reader = tokio::task::spawn_blocking(move || custody.blobs().open(&sha))
+        .await
+        .map_err(|e| AppError::Internal(format!("evidence read task: {e}")))?
+        .map_err(|e| AppError::Internal(format!("evidence read: {e}")))?;
+    let Some(reader) = reader else {
         mark_corrupted(app, &case, &item, "the stored content is missing").await?;
         return Err(AppError::Conflict {
             code: "evidence_corrupted",
             detail: "the stored content is missing; the item is marked corrupted".into(),
         });
-    }
+    };
     let actor = CustodyActor::from_caller(caller);
     let event = custody_event(
         app.custody.node_id(),
@@ -941,7 +955,7 @@ pub async fn open_content(
     app.store
         .append_custody_events(&[event], Some(&audit))
         .await?;
-    Ok((item, path))
+    Ok((item, reader))
 }
 
 /// Marks an item's stored content as corrupted, with a custody event.
@@ -1254,11 +1268,10 @@ pub async fn export_package(
             &custody_proofs,
             &case_jsonld,
             custody.key(),
-            |item| match blobs.path(&item.sha256) {
-                Ok(p) if p.is_file() => {
-                    Ok(Some(Box::new(std::fs::File::open(p)?) as Box<dyn Read>))
-                }
-                _ => Ok(None),
+            |item| match blobs.open(&item.sha256) {
+                Ok(Some(reader)) => Ok(Some(reader as Box<dyn Read>)),
+                Ok(None) => Ok(None),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
             },
         )
         .map_err(|e| match e {
@@ -1382,12 +1395,12 @@ pub async fn import_package(
             let file = std::fs::File::open(&zip_path).map_err(io_internal)?;
             let mut archive = zip::ZipArchive::new(file)
                 .map_err(|e| AppError::Internal(format!("package: {e}")))?;
-            let reader = archive
+            let mut reader = archive
                 .by_name(&member)
                 .map_err(|e| AppError::Internal(format!("package member: {e}")))?;
             custody
                 .blobs()
-                .ingest_with(reader, &IngestOptions::default())
+                .store_stream(&mut reader, &IngestOptions::default())
                 .map_err(|e| AppError::Internal(format!("ingest failed: {e}")))
         })
         .await

@@ -296,7 +296,7 @@ pub async fn upload_append(
     let case = evidence_case(&app, &caller, upload.case_id).await?;
     let custody = app.custody.clone();
     let legacy = details.legacy_hashes;
-    let ingested = tokio::task::spawn_blocking(move || custody.blobs().adopt(&path, legacy))
+    let ingested = tokio::task::spawn_blocking(move || custody.blobs().store_file(&path, legacy))
         .await
         .map_err(|e| AppError::Internal(format!("ingest task: {e}")))?
         .map_err(|e| AppError::Internal(format!("ingest: {e}")))?;
@@ -371,54 +371,53 @@ pub async fn content(
     } else {
         CustodyEventKind::Downloaded
     };
-    let (item, path) = evidence::open_content(&app, &caller, id, kind).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| AppError::Internal(format!("evidence file: {e}")))?;
+    let (item, mut reader) = evidence::open_content(&app, &caller, id, kind).await?;
+    // Read on a blocking thread, hashing as the bytes go out; a mismatch at
+    // the end cuts the transfer and marks the item corrupted.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let expected = item.sha256.clone();
-    let case_id = item.case_id;
     let checked_app = app.clone();
     let checked_item = item.clone();
-    let stream = futures_util::stream::unfold(Some((file, Sha256::new())), move |state| {
-        let expected = expected.clone();
-        let app = checked_app.clone();
-        let item = checked_item.clone();
-        async move {
-            let (mut file, mut hasher) = state?;
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        loop {
             let mut buf = vec![0u8; 256 * 1024];
-            match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
-                Ok(0) => {
-                    if hex::encode(hasher.finalize()) == expected {
-                        None
-                    } else {
-                        // Never let a corrupted file pass as complete.
-                        tokio::spawn(async move {
-                            if let Ok(Some(case)) = app.store.case_by_id(case_id).await {
-                                let _ = evidence::mark_corrupted(
-                                    &app,
-                                    &case,
-                                    &item,
-                                    "the stored content no longer matches its SHA-256",
-                                )
-                                .await;
-                            }
-                        });
-                        Some((
-                            Err(std::io::Error::other(
-                                "evidence content does not match its SHA-256",
-                            )),
-                            None,
-                        ))
-                    }
-                }
+            match std::io::Read::read(&mut reader, &mut buf) {
+                Ok(0) => break,
                 Ok(n) => {
                     buf.truncate(n);
                     hasher.update(&buf);
-                    Some((Ok(Bytes::from(buf)), Some((file, hasher))))
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return;
+                    }
                 }
-                Err(e) => Some((Err(e), None)),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
             }
         }
+        if hex::encode(hasher.finalize()) != expected {
+            // Never let a corrupted file pass as complete.
+            let _ = tx.blocking_send(Err(std::io::Error::other(
+                "evidence content does not match its SHA-256",
+            )));
+            runtime.block_on(async move {
+                if let Ok(Some(case)) = checked_app.store.case_by_id(checked_item.case_id).await {
+                    let _ = evidence::mark_corrupted(
+                        &checked_app,
+                        &case,
+                        &checked_item,
+                        "the stored content no longer matches its SHA-256",
+                    )
+                    .await;
+                }
+            });
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     });
     let mut res = Response::new(Body::from_stream(stream));
     let h = res.headers_mut();

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blob_s3;
 pub mod calendar;
 pub mod caller;
 pub mod config;

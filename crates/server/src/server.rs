@@ -73,6 +73,7 @@ impl Node {
             &settings.data_dir,
             &settings.blob_dir,
             settings.node_id.as_str(),
+            settings.s3.as_ref(),
         )?;
         let state = AppState {
             custody: Arc::new(custody),

@@ -234,12 +234,12 @@ pub async fn upload(
                 while field.chunk().await.map_err(multipart_error)?.is_some() {}
                 continue;
             }
-            let (tx, reader) = ChannelReader::new(8);
+            let (tx, mut reader) = ChannelReader::new(8);
             let legacy = values.legacy_hashes;
             let custody = app.custody.clone();
             let task = tokio::task::spawn_blocking(move || {
-                custody.blobs().ingest_with(
-                    reader,
+                custody.blobs().store_stream(
+                    &mut reader,
                     &entraide_evidence::IngestOptions {
                         legacy_hashes: legacy,
                         progress: None,

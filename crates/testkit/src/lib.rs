@@ -73,6 +73,8 @@ pub struct Options {
     pub lockout: LockoutPolicy,
     pub sign_in_attempts_per_minute: u32,
     pub reminders: Option<entraide_server::config::Reminders>,
+    /// Evidence content on S3-compatible storage instead of the data directory.
+    pub s3: Option<entraide_server::config::S3Settings>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             lockout: LockoutPolicy::default(),
             sign_in_attempts_per_minute: 1_000,
             reminders: None,
+            s3: None,
         }
     }
 }
@@ -146,6 +149,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         sign_in_attempts_per_minute: options.sign_in_attempts_per_minute,
         reminders: options.reminders,
         deadlines: Default::default(),
+        s3: options.s3.clone(),
     };
     let store = open_store(&database_url).await?;
     let admin_email = "admin@test.example".to_string();

@@ -551,6 +551,7 @@ async fn tls_with_hsts_and_secure_cookies() -> Result<()> {
         sign_in_attempts_per_minute: 100,
         reminders: None,
         deadlines: Default::default(),
+        s3: None,
     };
     let running = entraide_server::Node::with_store(settings, store)?
         .start()
