@@ -562,6 +562,7 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
         &ar_case,
         &CustodyActor::from_caller(&ar_custodian),
         &package,
+        "demo-evidence-package.zip",
     )
     .await
     .map_err(|e| anyhow!("demo evidence: {e}"))?;

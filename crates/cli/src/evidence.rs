@@ -345,10 +345,15 @@ pub async fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             }
             let node = node(&dir).await?;
             let case = case_by_reference(&node, &case).await?;
-            let (report, items) =
-                evidence::import_package(&node.state, &case, &CustodyActor::operator(), &package)
-                    .await
-                    .map_err(app_err)?;
+            let (report, items) = evidence::import_package(
+                &node.state,
+                &case,
+                &CustodyActor::operator(),
+                &package,
+                &package.display().to_string(),
+            )
+            .await
+            .map_err(app_err)?;
             print!("{}", report.to_text());
             if !report.holds() {
                 eprintln!("error: the package failed verification and was refused");

@@ -1336,12 +1336,9 @@ pub async fn import_package(
     case: &Case,
     actor: &CustodyActor,
     path: &Path,
+    shown_name: &str,
 ) -> AppResult<(Report, Vec<EvidenceItem>)> {
-    let p = path.to_path_buf();
-    let mut report =
-        tokio::task::spawn_blocking(move || entraide_evidence::verify_package(&p, None))
-            .await
-            .map_err(|e| AppError::Internal(format!("verification task failed: {e}")))?;
+    let mut report = verify_received(path, shown_name).await?;
     let mut seen_heads = Vec::new();
     if let (Some(manifest), Some(custody)) = (report.manifest.clone(), report.custody.clone()) {
         seen_heads = check_against_seen_heads(app, &manifest, &custody, &mut report).await?;
@@ -1429,7 +1426,10 @@ pub async fn import_package(
             performer: entry.performer.clone(),
             authorisation: entry.authorisation.clone(),
             exhibit_number: None,
-            origin: Some(origin.clone()),
+            origin: Some(match &entry.exhibit_number {
+                Some(exhibit) => format!("{origin}, exhibit {exhibit}"),
+                None => origin.clone(),
+            }),
             state: EvidenceState::Held,
             legal_hold: false,
             retention_until: None,
@@ -1499,6 +1499,24 @@ pub async fn import_package(
         app.store.store_foreign_tree_head(&head).await?;
     }
     Ok((report, items))
+}
+
+/// Verifies a package received into a work file, naming it in the report
+/// as the sender named it (never by the node's own path).
+pub async fn verify_received(path: &Path, shown_name: &str) -> AppResult<Report> {
+    let p = path.to_path_buf();
+    let mut report =
+        tokio::task::spawn_blocking(move || entraide_evidence::verify_package(&p, None))
+            .await
+            .map_err(|e| AppError::Internal(format!("verification task failed: {e}")))?;
+    let own = path.display().to_string();
+    for c in &mut report.checks {
+        if c.subject == own {
+            c.subject = shown_name.to_owned();
+        }
+        c.detail = c.detail.replace(&own, shown_name);
+    }
+    Ok(report)
 }
 
 fn io_internal(e: std::io::Error) -> AppError {

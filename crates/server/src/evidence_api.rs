@@ -600,8 +600,14 @@ pub async fn receive(
     }
     let path = app.custody.work_path("received.zip");
     body_to_file(body, &path).await?;
-    let result =
-        evidence::import_package(&app, &case, &CustodyActor::from_caller(&caller), &path).await;
+    let result = evidence::import_package(
+        &app,
+        &case,
+        &CustodyActor::from_caller(&caller),
+        &path,
+        "received package",
+    )
+    .await;
     let _ = tokio::fs::remove_file(&path).await;
     let (report, items) = result?;
     if !report.holds() {

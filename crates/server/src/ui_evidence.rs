@@ -11,6 +11,7 @@ use entraide_domain::Locale;
 use entraide_evidence::{CustodyRecord, Outcome, Report};
 use entraide_proto as proto;
 use entraide_store::{Case, EvidenceItem};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -405,6 +406,7 @@ pub struct CheckRow {
 
 pub struct ReportEventRow {
     pub index: u64,
+    pub file: String,
     pub kind: String,
     pub at: String,
     pub actor: String,
@@ -466,6 +468,7 @@ pub async fn receive(
     let mut csrf_checked = false;
     let mut verify_only = false;
     let mut path = None;
+    let mut uploaded_name = String::new();
     while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
@@ -481,6 +484,7 @@ pub async fn receive(
                     while field.chunk().await.map_err(multipart_error)?.is_some() {}
                     continue;
                 }
+                uploaded_name = field.file_name().unwrap_or("").to_owned();
                 let p = app.custody.work_path("received.zip");
                 let mut file = tokio::fs::File::create(&p)
                     .await
@@ -523,39 +527,60 @@ pub async fn receive(
         return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view));
     };
     let result = if verify_only {
-        let p = path.clone();
-        tokio::task::spawn_blocking(move || entraide_evidence::verify_package(&p, None))
+        evidence::verify_received(&path, &uploaded_name)
             .await
             .map(|r| (r, Vec::new()))
-            .map_err(|e| AppError::Internal(format!("verification task: {e}")))
     } else {
-        evidence::import_package(&app, &case, &CustodyActor::from_caller(&caller), &path).await
+        evidence::import_package(
+            &app,
+            &case,
+            &CustodyActor::from_caller(&caller),
+            &path,
+            &uploaded_name,
+        )
+        .await
     };
     let _ = tokio::fs::remove_file(&path).await;
     let (report, items) = result?;
     let p = page(&app, &caller, locale.0, "/cases").await?;
     let holds = report.holds();
+    let file_of = |item: Option<Uuid>| -> String {
+        report
+            .manifest
+            .as_ref()
+            .and_then(|m| m.items.iter().find(|i| Some(i.id) == item))
+            .map(|i| i.file_name.clone())
+            .unwrap_or_default()
+    };
+    let mut events: Vec<ReportEventRow> = report
+        .events
+        .iter()
+        .map(|e| ReportEventRow {
+            index: e.index,
+            file: file_of(e.record.as_ref().and_then(|r| r.item)),
+            kind: e
+                .record
+                .as_ref()
+                .map(|r| p.tr.t(&format!("ev-kind-{}", r.kind.replace('_', "-"))))
+                .unwrap_or_default(),
+            at: e
+                .record
+                .as_ref()
+                .and_then(|r| OffsetDateTime::parse(&r.at, &Rfc3339).ok())
+                .map(fmt_time)
+                .unwrap_or_default(),
+            actor: e
+                .record
+                .as_ref()
+                .map(|r| r.actor.clone())
+                .unwrap_or_default(),
+            included: e.included,
+        })
+        .collect();
+    events.sort_by(|a, b| a.file.cmp(&b.file).then(a.index.cmp(&b.index)));
     let view = VerificationPage {
         checks: check_rows(&p.tr, &report),
-        events: report
-            .events
-            .iter()
-            .map(|e| ReportEventRow {
-                index: e.index,
-                kind: e
-                    .record
-                    .as_ref()
-                    .map(|r| p.tr.t(&format!("ev-kind-{}", r.kind.replace('_', "-"))))
-                    .unwrap_or_default(),
-                at: e.record.as_ref().map(|r| r.at.clone()).unwrap_or_default(),
-                actor: e
-                    .record
-                    .as_ref()
-                    .map(|r| r.actor.clone())
-                    .unwrap_or_default(),
-                included: e.included,
-            })
-            .collect(),
+        events,
         items: items.iter().map(|i| item_row(&p.tr, i)).collect(),
         passed: report
             .checks
@@ -599,14 +624,78 @@ pub async fn receive(
     Ok(render_status(status, &view))
 }
 
+pub struct DetailRow {
+    pub label: String,
+    pub value: String,
+    /// Shown as code (hashes, fingerprints, identifiers).
+    pub code: bool,
+}
+
 pub struct EventRow {
     pub index: u64,
     pub kind: String,
     pub kind_label: String,
     pub at: String,
     pub actor: String,
-    pub details: Vec<(String, String)>,
+    pub details: Vec<DetailRow>,
     pub leaf_hash: String,
+}
+
+/// The keys custody records use in their details, in display order.
+pub const DETAIL_KEYS: [&str; 22] = [
+    "source",
+    "exhibit_number",
+    "description",
+    "acquired_at",
+    "acquired_place",
+    "performer",
+    "authorisation",
+    "file_name",
+    "size",
+    "md5",
+    "sha1",
+    "retention_until",
+    "reason",
+    "check",
+    "checks_passed",
+    "from_node",
+    "sender_exhibit_number",
+    "sender_key",
+    "package",
+    "package_sha256",
+    "sender_tree_size",
+    "failures",
+];
+
+/// A custody record's details as people read them: translated labels,
+/// translated sources, local times, sizes with units; internal ids left out.
+fn detail_rows(tr: &Tr, details: &std::collections::BTreeMap<String, String>) -> Vec<DetailRow> {
+    DETAIL_KEYS
+        .iter()
+        .filter_map(|key| {
+            let raw = details.get(*key)?;
+            let label = tr.t(&format!("ev-detail-{}", key.replace('_', "-")));
+            let (value, code) = match *key {
+                "source" => (tr.t(&format!("ev-source-{}", raw.replace('_', "-"))), false),
+                "acquired_at" => (
+                    OffsetDateTime::parse(raw, &Rfc3339)
+                        .map(fmt_time)
+                        .unwrap_or_else(|_| raw.clone()),
+                    false,
+                ),
+                "size" => (
+                    raw.parse::<u64>()
+                        .map(human_size)
+                        .unwrap_or_else(|_| raw.clone()),
+                    false,
+                ),
+                "check" => (tr.t(&format!("ev-detail-check-{raw}")), false),
+                "md5" | "sha1" | "sender_key" | "package" | "package_sha256" => (raw.clone(), true),
+                _ => (raw.clone(), false),
+            };
+            Some(DetailRow { label, value, code })
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -704,7 +793,7 @@ async fn item_page(
                         .map(|r| format!("{} ({})", r.actor_name, r.actor))
                         .unwrap_or_else(|| e.event.actor.clone()),
                     details: record
-                        .map(|r| r.details.into_iter().collect())
+                        .map(|r| detail_rows(&p.tr, &r.details))
                         .unwrap_or_default(),
                     leaf_hash: e.event.leaf_hash.clone(),
                 }

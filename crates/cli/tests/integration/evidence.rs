@@ -787,7 +787,7 @@ async fn evidence_pages_in_the_browser(backend: Backend) -> Result<()> {
         .post_multipart(&format!("/cases/{case_id}/evidence/received"), form)
         .await?;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.text);
-    assert!(checked.text.contains("The package holds"));
+    assert!(checked.text.contains("The package passed every check"));
     let bad = tamper(&pkg.bytes, b"ransom note, photographed");
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.clone())
@@ -799,7 +799,10 @@ async fn evidence_pages_in_the_browser(backend: Backend) -> Result<()> {
         .post_multipart(&format!("/cases/{case_id}/evidence/received"), form)
         .await?;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text.contains("does NOT hold") && refused.text.contains("note.jpg"));
+    assert!(
+        refused.text.contains("The package failed verification")
+            && refused.text.contains("note.jpg")
+    );
 
     // Custody action from the page, in French.
     let fr = entraide_testkit::Browser::new(&node.url, Some("fr"))?;
