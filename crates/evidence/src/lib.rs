@@ -19,4 +19,4 @@ pub mod verify;
 pub use blob::{BlobError, BlobStore, IngestOptions, Ingested, LocalBlobStore, CHUNK, IN_FLIGHT};
 pub use record::{CustodyRecord, SignedTreeHead};
 pub use signing::{KeyError, NodeKey, PublicKey};
-pub use verify::{verify_package, Check, Outcome, Report};
+pub use verify::{verify_package, Check, Msg, Outcome, Report, Subject, MESSAGES};

@@ -36,6 +36,84 @@ pub enum Outcome {
     Notice,
 }
 
+/// An explanation: a stable message id (see [`MESSAGES`]) with its
+/// arguments, translated by the web UI; [`Msg::english`] renders it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Msg {
+    pub id: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Msg {
+    pub fn new(id: &'static str) -> Self {
+        Self {
+            id,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    /// The English text, `{name}` replaced by the arguments.
+    pub fn english(&self) -> String {
+        let template = MESSAGES
+            .iter()
+            .find(|(id, _)| *id == self.id)
+            .map(|(_, t)| *t)
+            .unwrap_or(self.id);
+        let mut text = template.to_owned();
+        for (name, value) in &self.args {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
+    }
+}
+
+/// Every explanation the verifier gives, in English; the web UI holds the
+/// same ids (prefixed `ev-msg-`) in every language.
+pub const MESSAGES: &[(&str, &str)] = &[
+    ("package-opens", "the package opens"),
+    ("package-unreadable", "cannot be opened as an evidence package: {error}"),
+    ("member-missing", "missing from the package"),
+    ("member-unreadable", "unreadable: {error}"),
+    ("manifest-invalid", "not a valid manifest: {error}"),
+    ("manifest-unknown-format", "format {format} version {version} is not a known package format"),
+    ("manifest-format-known", "{format} version {version}"),
+    ("key-not-ed25519", "the manifest's public key is not an Ed25519 key"),
+    ("key-fingerprint-mismatch", "the stated fingerprint {stated} is not the key's fingerprint {fingerprint}"),
+    ("key-expected", "fingerprint {fingerprint} is the one expected"),
+    ("key-not-expected", "fingerprint {fingerprint} is not the expected {expected}"),
+    ("key-to-confirm", "signed with the key of fingerprint {fingerprint}; confirm it with the sending authority by another channel"),
+    ("manifest-signature-valid", "valid Ed25519 signature of manifest.json"),
+    ("manifest-signature-invalid", "the signature does not match manifest.json and the key: the manifest was altered or signed by another key"),
+    ("member-unlisted", "this file is in the package but not in the signed manifest"),
+    ("document-matches", "SHA-256 {sha256} as in the manifest"),
+    ("document-altered", "SHA-256 {sha256} ({size} bytes), the manifest says {expected} ({expected_size} bytes): the file was altered"),
+    ("document-not-listed", "not listed in the manifest"),
+    ("path-outside", "the path leaves the files/ folder"),
+    ("file-matches", "SHA-256 {sha256}, {size} bytes, as recorded"),
+    ("file-differs", "SHA-256 {sha256} ({size} bytes), recorded {expected} ({expected_size} bytes): the file is not the one recorded"),
+    ("custody-invalid", "not valid: {error}"),
+    ("head-other-key", "signed with another key than the manifest"),
+    ("head-valid", "root {root} validly signed by the node"),
+    ("head-altered", "the signature does not match the tree head: it was altered"),
+    ("event-included", "{kind} at {at} by {actor}: in the signed custody log"),
+    ("event-not-included", "{kind} at {at} by {actor}: the inclusion proof does not lead to the signed root: the event or its proof was altered"),
+    ("item-custody-proven", "{count} proven custody events record this file's SHA-256"),
+    ("item-custody-missing", "no proven custody event records the ingest of this file with this SHA-256"),
+    ("consistent", "the log exported earlier (root {root}) is a prefix of this one: nothing was rewritten"),
+    ("not-consistent", "the log does not extend the one exported earlier: {error}"),
+    ("seen-heads-consistent", "consistent with what this node saw before from the same key"),
+    ("seen-heads-rewritten", "the sender's custody log does not extend what it showed before: its history was rewritten"),
+    ("subject-public-key", "public key"),
+    ("subject-event", "custody event {index}"),
+    ("subject-head", "tree head of size {size}"),
+    ("subject-seen-head", "tree head of size {size} seen before"),
+];
+
 /// One thing that was checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -43,9 +121,55 @@ pub struct Check {
     pub code: &'static str,
     /// What it was about: a file, an event, a tree head.
     pub subject: String,
+    /// The subject as a message, when it is not a file name.
+    pub subject_msg: Option<Msg>,
     pub outcome: Outcome,
     /// What was compared, in English.
     pub detail: String,
+    /// The same, as a message to translate.
+    pub msg: Msg,
+}
+
+impl Check {
+    pub fn new(code: &'static str, subject: Subject, outcome: Outcome, msg: Msg) -> Self {
+        let (subject, subject_msg) = match subject {
+            Subject::Name(name) => (name, None),
+            Subject::Msg(m) => (m.english(), Some(m)),
+        };
+        Self {
+            code,
+            subject,
+            subject_msg,
+            outcome,
+            detail: msg.english(),
+            msg,
+        }
+    }
+}
+
+/// What a check is about: a member of the package, or something named by
+/// a message.
+pub enum Subject {
+    Name(String),
+    Msg(Msg),
+}
+
+impl From<&str> for Subject {
+    fn from(s: &str) -> Self {
+        Subject::Name(s.to_owned())
+    }
+}
+
+impl From<&String> for Subject {
+    fn from(s: &String) -> Self {
+        Subject::Name(s.clone())
+    }
+}
+
+impl From<Msg> for Subject {
+    fn from(m: Msg) -> Self {
+        Subject::Msg(m)
+    }
 }
 
 /// A custody event read from the package, for display.
@@ -74,27 +198,23 @@ impl Report {
         self.checks.iter().filter(|c| c.outcome == Outcome::Failed)
     }
 
-    fn pass(&mut self, code: &'static str, subject: impl Into<String>, detail: impl Into<String>) {
-        self.push(code, subject, Outcome::Passed, detail);
+    fn pass(&mut self, code: &'static str, subject: impl Into<Subject>, msg: Msg) {
+        self.push(code, subject, Outcome::Passed, msg);
     }
 
-    fn fail(&mut self, code: &'static str, subject: impl Into<String>, detail: impl Into<String>) {
-        self.push(code, subject, Outcome::Failed, detail);
+    fn fail(&mut self, code: &'static str, subject: impl Into<Subject>, msg: Msg) {
+        self.push(code, subject, Outcome::Failed, msg);
     }
 
-    fn push(
+    pub fn push(
         &mut self,
         code: &'static str,
-        subject: impl Into<String>,
+        subject: impl Into<Subject>,
         outcome: Outcome,
-        detail: impl Into<String>,
+        msg: Msg,
     ) {
-        self.checks.push(Check {
-            code,
-            subject: subject.into(),
-            outcome,
-            detail: detail.into(),
-        });
+        self.checks
+            .push(Check::new(code, subject.into(), outcome, msg));
     }
 
     /// The report as plain text, one line per check, then the verdict.
@@ -121,6 +241,9 @@ impl Report {
                 Outcome::Notice => "NOTE  ",
             };
             out.push_str(&format!("{mark}{}: {}\n", c.subject, c.detail));
+            if c.outcome == Outcome::Notice && c.code == "signing_key" {
+                out.push_str("      (give the fingerprint with --expect-key to have it checked)\n");
+            }
         }
         let failed = self.failures().count();
         if self.holds() {
@@ -255,14 +378,14 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
     let shown = path.display().to_string();
     let mut source = match Source::open(path) {
         Ok(s) => {
-            report.pass("package_readable", &shown, "the package opens");
+            report.pass("package_readable", &shown, Msg::new("package-opens"));
             s
         }
         Err(e) => {
             report.fail(
                 "package_readable",
                 &shown,
-                format!("cannot be opened as a package: {e}"),
+                Msg::new("package-unreadable").arg("error", e),
             );
             return report;
         }
@@ -270,11 +393,15 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
     let manifest_bytes = match source.read_document(MANIFEST) {
         Ok(Some(b)) => b,
         Ok(None) => {
-            report.fail("manifest_present", MANIFEST, "missing from the package");
+            report.fail("manifest_present", MANIFEST, Msg::new("member-missing"));
             return report;
         }
         Err(e) => {
-            report.fail("manifest_present", MANIFEST, format!("unreadable: {e}"));
+            report.fail(
+                "manifest_present",
+                MANIFEST,
+                Msg::new("member-unreadable").arg("error", e),
+            );
             return report;
         }
     };
@@ -284,7 +411,7 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
             report.fail(
                 "manifest_format",
                 MANIFEST,
-                format!("not a valid manifest: {e}"),
+                Msg::new("manifest-invalid").arg("error", e),
             );
             return report;
         }
@@ -293,17 +420,18 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
         report.fail(
             "manifest_format",
             MANIFEST,
-            format!(
-                "format {} version {} is not {FORMAT} version {VERSION}",
-                manifest.format, manifest.version
-            ),
+            Msg::new("manifest-unknown-format")
+                .arg("format", &manifest.format)
+                .arg("version", manifest.version),
         );
         return report;
     }
     report.pass(
         "manifest_format",
         MANIFEST,
-        format!("{FORMAT} version {VERSION}"),
+        Msg::new("manifest-format-known")
+            .arg("format", FORMAT)
+            .arg("version", VERSION),
     );
     report.manifest = Some(manifest.clone());
 
@@ -312,8 +440,8 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
     let Some(key) = PublicKey::parse(&manifest.node.public_key) else {
         report.fail(
             "signing_key",
-            "public key",
-            "the manifest's public key is not an Ed25519 key",
+            Msg::new("subject-public-key"),
+            Msg::new("key-not-ed25519"),
         );
         return report;
     };
@@ -321,33 +449,34 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
     if normalise_fingerprint(&manifest.node.fingerprint) != normalise_fingerprint(&fingerprint) {
         report.fail(
             "signing_key",
-            "public key",
-            format!(
-                "the stated fingerprint {} is not the key's fingerprint {fingerprint}",
-                manifest.node.fingerprint
-            ),
+            Msg::new("subject-public-key"),
+            Msg::new("key-fingerprint-mismatch")
+                .arg("stated", &manifest.node.fingerprint)
+                .arg("fingerprint", &fingerprint),
         );
     }
     match expected_fingerprint {
-        Some(expected) if normalise_fingerprint(expected) == normalise_fingerprint(&fingerprint) => {
+        Some(expected)
+            if normalise_fingerprint(expected) == normalise_fingerprint(&fingerprint) =>
+        {
             report.pass(
                 "signing_key",
-                "public key",
-                format!("fingerprint {fingerprint} is the one expected"),
+                Msg::new("subject-public-key"),
+                Msg::new("key-expected").arg("fingerprint", &fingerprint),
             );
         }
         Some(expected) => report.fail(
             "signing_key",
-            "public key",
-            format!("fingerprint {fingerprint} is not the expected {expected}"),
+            Msg::new("subject-public-key"),
+            Msg::new("key-not-expected")
+                .arg("fingerprint", &fingerprint)
+                .arg("expected", expected),
         ),
         None => report.push(
             "signing_key",
-            "public key",
+            Msg::new("subject-public-key"),
             Outcome::Notice,
-            format!(
-                "signed with the key of fingerprint {fingerprint}; confirm it with the sending authority (--expect-key)"
-            ),
+            Msg::new("key-to-confirm").arg("fingerprint", &fingerprint),
         ),
     }
 
@@ -356,18 +485,22 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
             .pass(
                 "manifest_signature",
                 MANIFEST_SIGNATURE,
-                "valid Ed25519 signature of manifest.json",
+                Msg::new("manifest-signature-valid"),
             ),
         Ok(Some(_)) => report.fail(
             "manifest_signature",
             MANIFEST_SIGNATURE,
-            "the signature does not match manifest.json and the key: the manifest was altered or signed by another key",
+            Msg::new("manifest-signature-invalid"),
         ),
-        Ok(None) => report.fail("manifest_signature", MANIFEST_SIGNATURE, "missing"),
+        Ok(None) => report.fail(
+            "manifest_signature",
+            MANIFEST_SIGNATURE,
+            Msg::new("member-missing"),
+        ),
         Err(e) => report.fail(
             "manifest_signature",
             MANIFEST_SIGNATURE,
-            format!("unreadable: {e}"),
+            Msg::new("member-unreadable").arg("error", e),
         ),
     }
 
@@ -384,15 +517,15 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
         Ok(names) => {
             for name in names {
                 if !expected.contains(&name) {
-                    report.fail(
-                        "unlisted_member",
-                        &name,
-                        "this file is in the package but not in the signed manifest",
-                    );
+                    report.fail("unlisted_member", &name, Msg::new("member-unlisted"));
                 }
             }
         }
-        Err(e) => report.fail("package_readable", &shown, format!("cannot list: {e}")),
+        Err(e) => report.fail(
+            "package_readable",
+            &shown,
+            Msg::new("package-unreadable").arg("error", e),
+        ),
     }
 
     // Documents (custody.json, case.jsonld, README.txt).
@@ -405,7 +538,7 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
                     report.pass(
                         "document_hash",
                         &doc.path,
-                        format!("SHA-256 {sha} as in the manifest"),
+                        Msg::new("document-matches").arg("sha256", &sha),
                     );
                     if doc.path == CUSTODY {
                         custody_bytes = Some(bytes);
@@ -414,47 +547,57 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
                     report.fail(
                         "document_hash",
                         &doc.path,
-                        format!(
-                            "SHA-256 {sha} ({} bytes), the manifest says {} ({} bytes): the file was altered",
-                            bytes.len(),
-                            doc.sha256,
-                            doc.size
-                        ),
+                        Msg::new("document-altered")
+                            .arg("sha256", &sha)
+                            .arg("size", bytes.len())
+                            .arg("expected", &doc.sha256)
+                            .arg("expected_size", doc.size),
                     );
                 }
             }
-            Ok(None) => report.fail("document_hash", &doc.path, "missing from the package"),
-            Err(e) => report.fail("document_hash", &doc.path, format!("unreadable: {e}")),
+            Ok(None) => report.fail("document_hash", &doc.path, Msg::new("member-missing")),
+            Err(e) => report.fail(
+                "document_hash",
+                &doc.path,
+                Msg::new("member-unreadable").arg("error", e),
+            ),
         }
     }
     for required in [CUSTODY, CASE_JSONLD] {
         if !manifest.documents.iter().any(|d| d.path == required) {
-            report.fail("document_hash", required, "not listed in the manifest");
+            report.fail("document_hash", required, Msg::new("document-not-listed"));
         }
     }
 
     // Evidence files, streamed.
     for item in &manifest.items {
         if !item.path.starts_with("files/") || !safe_member(&item.path) {
-            report.fail("file_hash", &item.path, "the path leaves the files/ folder");
+            report.fail("file_hash", &item.path, Msg::new("path-outside"));
             continue;
         }
         match source.with_member(&item.path, hash_stream) {
             Ok(Some((sha, size))) if sha == item.sha256 && size == item.size => report.pass(
                 "file_hash",
                 &item.path,
-                format!("SHA-256 {sha}, {size} bytes, as recorded"),
+                Msg::new("file-matches")
+                    .arg("sha256", &sha)
+                    .arg("size", size),
             ),
             Ok(Some((sha, size))) => report.fail(
                 "file_hash",
                 &item.path,
-                format!(
-                    "SHA-256 {sha} ({size} bytes), recorded {} ({} bytes): the file is not the one recorded",
-                    item.sha256, item.size
-                ),
+                Msg::new("file-differs")
+                    .arg("sha256", &sha)
+                    .arg("size", size)
+                    .arg("expected", &item.sha256)
+                    .arg("expected_size", item.size),
             ),
-            Ok(None) => report.fail("file_hash", &item.path, "missing from the package"),
-            Err(e) => report.fail("file_hash", &item.path, format!("unreadable: {e}")),
+            Ok(None) => report.fail("file_hash", &item.path, Msg::new("member-missing")),
+            Err(e) => report.fail(
+                "file_hash",
+                &item.path,
+                Msg::new("member-unreadable").arg("error", e),
+            ),
         }
     }
 
@@ -465,34 +608,38 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
     let custody: CustodyProofs = match serde_json::from_slice(&custody_bytes) {
         Ok(c) => c,
         Err(e) => {
-            report.fail("custody_format", CUSTODY, format!("not valid: {e}"));
+            report.fail(
+                "custody_format",
+                CUSTODY,
+                Msg::new("custody-invalid").arg("error", e),
+            );
             return report;
         }
     };
     let head = &custody.tree_head;
-    let head_subject = format!("tree head of size {}", head.tree_size);
+    let head_subject = || Msg::new("subject-head").arg("size", head.tree_size);
     if head.public_key != manifest.node.public_key {
         report.fail(
             "tree_head_signature",
-            &head_subject,
-            "signed with another key than the manifest",
+            head_subject(),
+            Msg::new("head-other-key"),
         );
     } else if head.verify() {
         report.pass(
             "tree_head_signature",
-            &head_subject,
-            format!("root {} validly signed by the node", head.root_hash),
+            head_subject(),
+            Msg::new("head-valid").arg("root", head.root_hash),
         );
     } else {
         report.fail(
             "tree_head_signature",
-            &head_subject,
-            "the signature does not match the tree head: it was altered",
+            head_subject(),
+            Msg::new("head-altered"),
         );
     }
     let mut proven: HashMap<(uuid::Uuid, String), Vec<String>> = HashMap::new();
     for e in &custody.events {
-        let subject = format!("custody event {}", e.index);
+        let subject = || Msg::new("subject-event").arg("index", e.index);
         let record = CustodyRecord::from_leaf(&e.leaf).ok();
         let leaf = leaf_hash(e.leaf.as_bytes());
         let included = verify_inclusion(
@@ -503,16 +650,18 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
             &head.root_hash,
         )
         .is_ok();
-        let what = record
-            .as_ref()
-            .map(|r| format!("{} at {} by {}", r.kind, r.at, r.actor))
-            .unwrap_or_else(|| "unreadable record".into());
+        let what = |id: &'static str| match &record {
+            Some(r) => Msg::new(id)
+                .arg("kind", &r.kind)
+                .arg("at", &r.at)
+                .arg("actor", &r.actor),
+            None => Msg::new(id)
+                .arg("kind", "?")
+                .arg("at", "?")
+                .arg("actor", "?"),
+        };
         if included {
-            report.pass(
-                "event_inclusion",
-                &subject,
-                format!("{what}: in the signed custody log"),
-            );
+            report.pass("event_inclusion", subject(), what("event-included"));
             if let Some(r) = &record {
                 if let (Some(item), Some(sha)) = (r.item, &r.sha256) {
                     proven
@@ -522,11 +671,7 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
                 }
             }
         } else {
-            report.fail(
-                "event_inclusion",
-                &subject,
-                format!("{what}: the inclusion proof does not lead to the signed root: the event or its proof was altered"),
-            );
+            report.fail("event_inclusion", subject(), what("event-not-included"));
         }
         report.events.push(ReportEvent {
             index: e.index,
@@ -540,21 +685,14 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
                 report.pass(
                     "item_custody",
                     &item.path,
-                    format!(
-                        "{} proven custody events record this file's SHA-256",
-                        kinds.len()
-                    ),
+                    Msg::new("item-custody-proven").arg("count", kinds.len()),
                 );
             }
-            _ => report.fail(
-                "item_custody",
-                &item.path,
-                "no proven custody event records the ingest of this file with this SHA-256",
-            ),
+            _ => report.fail("item_custody", &item.path, Msg::new("item-custody-missing")),
         }
     }
     for c in &custody.consistency {
-        let subject = format!("tree head of size {}", c.tree_size);
+        let subject = || Msg::new("subject-head").arg("size", c.tree_size);
         match verify_consistency(
             c.tree_size,
             head.tree_size,
@@ -564,16 +702,13 @@ pub fn verify_package(path: &Path, expected_fingerprint: Option<&str>) -> Report
         ) {
             Ok(()) => report.pass(
                 "consistency",
-                &subject,
-                format!(
-                    "the log exported earlier (root {}) is a prefix of this one: nothing was rewritten",
-                    c.root_hash
-                ),
+                subject(),
+                Msg::new("consistent").arg("root", c.root_hash),
             ),
             Err(e) => report.fail(
                 "consistency",
-                &subject,
-                format!("the log does not extend the one exported earlier: {e}"),
+                subject(),
+                Msg::new("not-consistent").arg("error", e),
             ),
         }
     }

@@ -1540,7 +1540,6 @@ async fn check_against_seen_heads(
         .await?;
     let now = now();
     for old in &seen {
-        let subject = format!("tree head of size {} seen before", old.tree_size);
         let old_root = Hash::from_hex(&old.root_hash).ok();
         let ok = if old.tree_size == head.tree_size {
             old_root == Some(head.root_hash)
@@ -1561,21 +1560,20 @@ async fn check_against_seen_heads(
             // newer package proved consistent, if we learnt that size.
             true
         };
-        let check = entraide_evidence::Check {
-            code: "seen_heads",
-            subject,
-            outcome: if ok {
+        report.push(
+            "seen_heads",
+            entraide_evidence::Msg::new("subject-seen-head").arg("size", old.tree_size),
+            if ok {
                 entraide_evidence::Outcome::Passed
             } else {
                 entraide_evidence::Outcome::Failed
             },
-            detail: if ok {
-                "consistent with what this node saw before from the same key".into()
+            entraide_evidence::Msg::new(if ok {
+                "seen-heads-consistent"
             } else {
-                "the sender's custody log does not extend what it showed before: its history was rewritten".into()
-            },
-        };
-        report.checks.push(check);
+                "seen-heads-rewritten"
+            }),
+        );
     }
     let mut remember = vec![ForeignTreeHead {
         public_key: manifest.node.public_key.clone(),

@@ -83,6 +83,15 @@ impl Tr {
         self.i18n.message(self.locale, id, Some(&args))
     }
 
+    /// A message with several string variables.
+    pub fn t_args(&self, id: &str, values: &[(&str, String)]) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in values {
+            args.set((*name).to_owned(), FluentValue::from(value.clone()));
+        }
+        self.i18n.message(self.locale, id, Some(&args))
+    }
+
     /// A message with a number (plural forms).
     pub fn tn(&self, id: &str, name: &str, value: i64) -> String {
         let mut args = FluentArgs::new();
@@ -162,6 +171,47 @@ mod tests {
             missing.is_empty(),
             "templates use unknown messages: {missing:?}"
         );
+    }
+
+    #[test]
+    fn evidence_messages_exist_in_every_language() {
+        let i18n = I18n::load().unwrap();
+        let mut ids: Vec<String> = entraide_evidence::MESSAGES
+            .iter()
+            .map(|(id, _)| format!("ev-msg-{id}"))
+            .collect();
+        ids.extend(crate::ui_evidence::kind_message_ids());
+        ids.extend(
+            crate::ui_evidence::DETAIL_KEYS
+                .iter()
+                .map(|k| format!("ev-detail-{}", k.replace('_', "-"))),
+        );
+        for code in [
+            "package_readable",
+            "manifest_present",
+            "manifest_format",
+            "signing_key",
+            "manifest_signature",
+            "unlisted_member",
+            "document_hash",
+            "file_hash",
+            "custody_format",
+            "tree_head_signature",
+            "event_inclusion",
+            "item_custody",
+            "consistency",
+            "seen_heads",
+        ] {
+            ids.push(format!("ev-check-{}", code.replace('_', "-")));
+        }
+        for s in entraide_domain::evidence::EvidenceSource::ALL {
+            ids.push(format!("ev-source-{}", s.as_str().replace('_', "-")));
+        }
+        for locale in [Locale::En, Locale::Fr, Locale::Es] {
+            for id in &ids {
+                assert!(i18n.has(locale, id), "{locale:?} lacks {id}");
+            }
+        }
     }
 
     #[test]

@@ -443,12 +443,24 @@ fn check_rows(tr: &Tr, report: &Report) -> Vec<CheckRow> {
                 Outcome::Failed => "failed",
                 Outcome::Notice => "notice",
             };
+            let translate = |m: &entraide_evidence::Msg| {
+                let id = format!("ev-msg-{}", m.id);
+                if tr.has(&id) {
+                    tr.t_args(&id, &m.args)
+                } else {
+                    m.english()
+                }
+            };
             CheckRow {
                 outcome: outcome.to_owned(),
                 outcome_label: tr.t(&format!("ev-check-{outcome}")),
                 title: tr.t(&format!("ev-check-{}", c.code.replace('_', "-"))),
-                subject: c.subject.clone(),
-                detail: c.detail.clone(),
+                subject: c
+                    .subject_msg
+                    .as_ref()
+                    .map(translate)
+                    .unwrap_or_else(|| c.subject.clone()),
+                detail: translate(&c.msg),
             }
         })
         .collect()
