@@ -28,6 +28,9 @@ pub enum BenchCommand {
         /// Events per transaction in the batched run.
         #[arg(long, default_value_t = 100)]
         batch: u64,
+        /// Concurrent requests in the group-commit run.
+        #[arg(long, default_value_t = 64)]
+        concurrency: u64,
         /// postgres://... of an empty database (default: SQLite).
         #[arg(long)]
         database_url: Option<String>,
@@ -51,14 +54,20 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::CustodyAppend {
             events,
             batch,
+            concurrency,
             database_url,
-        } => custody_append(events, batch, database_url).await,
+        } => custody_append(events, batch, concurrency, database_url).await,
     }
 }
 
 /// Custody events appended to the stored log (the database), one per
 /// transaction as evidence operations do, then in batches.
-async fn custody_append(events: u64, batch: u64, database_url: Option<String>) -> Result<()> {
+async fn custody_append(
+    events: u64,
+    batch: u64,
+    concurrency: u64,
+    database_url: Option<String>,
+) -> Result<()> {
     use entraide_domain::evidence::CustodyEventKind;
     use entraide_server::evidence::{custody_event, CustodyActor};
     use entraide_server::ops::{self, Actor, NewNode};
@@ -107,12 +116,66 @@ async fn custody_append(events: u64, batch: u64, database_url: Option<String>) -
         )
     };
     println!("custody events appended to the {} log", store.backend());
+    // 1. One event per transaction, one after the other (no group commit).
+    let serial = events.min(5_000);
     let start = Instant::now();
-    for _ in 0..events {
+    for _ in 0..serial {
         store.append_custody_events(&[make()], None).await?;
     }
-    let single = events as f64 / start.elapsed().as_secs_f64();
-    println!("  one event per transaction: {single:>10.0} events/s ({events} events)");
+    let rate = serial as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "  one event per transaction, sequential:        {rate:>9.0} events/s ({serial} events)"
+    );
+    // 2. The node's path: concurrent requests, each appending one event
+    //    and waiting until it is committed, through the group-commit writer.
+    let settings = entraide_server::config::Settings {
+        data_dir: temp.path().to_path_buf(),
+        node_id: entraide_domain::NodeId::parse("bench-node").map_err(parse)?,
+        listen: "127.0.0.1:0".parse()?,
+        database_url: url.clone(),
+        database_max_connections: None,
+        blob_dir: temp.path().join("blobs"),
+        public_url: None,
+        tls: None,
+        sessions: Default::default(),
+        lockout: Default::default(),
+        sign_in_attempts_per_minute: 30,
+        reminders: None,
+        deadlines: Default::default(),
+        s3: None,
+    };
+    let state = entraide_server::Node::with_store(settings, store.clone())?.state;
+    let per_task = events / concurrency.max(1);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let state = state.clone();
+        let jobs: Vec<_> = (0..per_task).map(|_| make()).collect();
+        tasks.push(tokio::spawn(async move {
+            for event in jobs {
+                state
+                    .custody
+                    .write(
+                        &state,
+                        entraide_store::CustodyJob::Append {
+                            events: vec![event],
+                            audit: None,
+                        },
+                    )
+                    .await?;
+            }
+            Ok::<_, entraide_store::StoreError>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let total = per_task * concurrency.max(1);
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "  one event per request, {concurrency} concurrent requests (group commit): {rate:>9.0} events/s ({total} events)"
+    );
+    // 3. Events written in batches (a scrub, an export of many items).
     let start = Instant::now();
     let mut done = 0;
     while done < events {
@@ -122,7 +185,7 @@ async fn custody_append(events: u64, batch: u64, database_url: Option<String>) -
         done += n;
     }
     let batched = events as f64 / start.elapsed().as_secs_f64();
-    println!("  {batch} events per transaction: {batched:>10.0} events/s");
+    println!("  {batch} events per transaction:                   {batched:>9.0} events/s");
     let size = store.custody_log_size().await?;
     println!("  log size now {size}");
     Ok(())

@@ -23,7 +23,7 @@ use entraide_evidence::{
 };
 use entraide_proto as proto;
 use entraide_store::{
-    Case, CustodyEvent, EvidenceItem, ForeignTreeHead, NewAuditEntry, NewCustodyEvent,
+    Case, CustodyEvent, CustodyJob, EvidenceItem, ForeignTreeHead, NewAuditEntry, NewCustodyEvent,
     StoredTreeHead,
 };
 use time::format_description::well_known::Rfc3339;
@@ -59,6 +59,57 @@ pub struct Custody {
     work: PathBuf,
     node_id: String,
     log: tokio::sync::Mutex<MerkleLog>,
+    writer: tokio::sync::OnceCell<CustodyWriter>,
+}
+
+type Reply = tokio::sync::oneshot::Sender<entraide_store::StoreResult<Vec<u64>>>;
+
+/// Group commit for the custody log. Requests queue their change (an item
+/// with its events, or events alone); one task writes whatever is queued in
+/// a single transaction, each change in its own savepoint, and answers each
+/// request once its events are durable. Concurrent requests thus share one
+/// commit instead of waiting for each other's.
+struct CustodyWriter {
+    queue: tokio::sync::mpsc::Sender<(CustodyJob, Reply)>,
+}
+
+/// At most this many changes per transaction.
+const WRITE_BATCH: usize = 512;
+
+impl CustodyWriter {
+    fn start(store: std::sync::Arc<dyn entraide_store::Store>) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<(CustodyJob, Reply)>(4 * WRITE_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first.0];
+                let mut replies = vec![first.1];
+                while jobs.len() < WRITE_BATCH {
+                    match rx.try_recv() {
+                        Ok((job, reply)) => {
+                            jobs.push(job);
+                            replies.push(reply);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                match store.apply_custody_jobs(&jobs).await {
+                    Ok(results) => {
+                        for (result, reply) in results.into_iter().zip(replies) {
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for reply in replies {
+                            let _ = reply
+                                .send(Err(entraide_store::StoreError::Database(message.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
 }
 
 impl Custody {
@@ -97,6 +148,7 @@ impl Custody {
             work,
             node_id: node_id.to_owned(),
             log: tokio::sync::Mutex::new(MerkleLog::new()),
+            writer: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -120,6 +172,26 @@ impl Custody {
     pub fn work_path(&self, what: &str) -> PathBuf {
         self.work
             .join(format!("{}-{what}-{}", std::process::id(), Uuid::new_v4()))
+    }
+
+    /// Writes a custody change through the group-commit writer; returns the
+    /// leaf indices of its events once they are committed.
+    pub async fn write(
+        &self,
+        app: &AppState,
+        job: CustodyJob,
+    ) -> Result<Vec<u64>, entraide_store::StoreError> {
+        let writer = self
+            .writer
+            .get_or_init(|| async { CustodyWriter::start(app.store.clone()) })
+            .await;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        writer.queue.send((job, reply)).await.map_err(|_| {
+            entraide_store::StoreError::Database("the custody writer stopped".into())
+        })?;
+        answer.await.map_err(|_| {
+            entraide_store::StoreError::Database("the custody writer stopped".into())
+        })?
     }
 
     /// The in-memory log, caught up with the database.
@@ -625,8 +697,15 @@ pub async fn record_new_item(
         .detail(serde_json::json!({
             "sha256": item.sha256, "size": item.size, "exhibit_number": item.exhibit_number,
         }));
-    app.store
-        .create_evidence_item(&item, &events, &audit)
+    app.custody
+        .write(
+            app,
+            CustodyJob::CreateItem {
+                item: Box::new(item.clone()),
+                events,
+                audit: Box::new(audit),
+            },
+        )
         .await
         .map_err(|e| match e {
             entraide_store::StoreError::Conflict(_) => {
@@ -888,8 +967,15 @@ pub async fn change_custody(
         .on_case(case.id)
         .target(item.id.to_string())
         .detail(serde_json::json!({ "custody": kind.as_str() }));
-    app.store
-        .update_evidence_item(&item, &[event], Some(&audit))
+    app.custody
+        .write(
+            app,
+            CustodyJob::UpdateItem {
+                item: Box::new(item.clone()),
+                events: vec![event],
+                audit: Some(Box::new(audit)),
+            },
+        )
         .await?;
     if item.state == EvidenceState::Disposed {
         destroy_content_if_unused(app, &item.sha256).await?;
@@ -952,8 +1038,14 @@ pub async fn open_content(
         .on_case(case.id)
         .target(item.id.to_string())
         .detail(serde_json::json!({ "custody": kind.as_str() }));
-    app.store
-        .append_custody_events(&[event], Some(&audit))
+    app.custody
+        .write(
+            app,
+            CustodyJob::Append {
+                events: vec![event],
+                audit: Some(Box::new(audit)),
+            },
+        )
         .await?;
     Ok((item, reader))
 }
@@ -977,8 +1069,15 @@ pub async fn mark_corrupted(
         &CustodyActor::node(),
         detail_map([("reason", Some(why.to_owned()))]),
     );
-    app.store
-        .update_evidence_item(&item, &[event], None)
+    app.custody
+        .write(
+            app,
+            CustodyJob::UpdateItem {
+                item: Box::new(item.clone()),
+                events: vec![event],
+                audit: None,
+            },
+        )
         .await?;
     tracing::error!(item = %item.id, "evidence content failed its integrity check");
     Ok(())
@@ -1020,8 +1119,15 @@ pub async fn scrub(app: &AppState, actor: &CustodyActor) -> AppResult<proto::Scr
                 actor,
                 detail_map([("check", Some("scrub".into()))]),
             );
-            app.store
-                .update_evidence_item(&updated, &[event], None)
+            app.custody
+                .write(
+                    app,
+                    CustodyJob::UpdateItem {
+                        item: Box::new(updated),
+                        events: vec![event],
+                        audit: None,
+                    },
+                )
                 .await?;
         } else {
             view.corrupted.push(item.id);
@@ -1167,8 +1273,14 @@ pub async fn export_package(
         .on_case(case.id)
         .target(package_id.to_string())
         .detail(serde_json::json!({ "items": items.iter().map(|i| i.id).collect::<Vec<_>>() }));
-    app.store
-        .append_custody_events(&events, Some(&audit))
+    app.custody
+        .write(
+            app,
+            CustodyJob::Append {
+                events,
+                audit: Some(Box::new(audit)),
+            },
+        )
         .await?;
     let head = app.custody.sign_tree_head(app, true).await?;
 
@@ -1368,8 +1480,14 @@ pub async fn import_package(
             .on_case(case.id)
             .target(package_id.map(|p| p.to_string()).unwrap_or_default())
             .detail(serde_json::json!({ "failed_checks": failed.len() }));
-        app.store
-            .append_custody_events(&[event], Some(&audit))
+        app.custody
+            .write(
+                app,
+                CustodyJob::Append {
+                    events: vec![event],
+                    audit: Some(Box::new(audit)),
+                },
+            )
             .await?;
         return Ok((report, Vec::new()));
     }
@@ -1490,8 +1608,15 @@ pub async fn import_package(
             .on_case(case.id)
             .target(item.id.to_string())
             .detail(serde_json::json!({ "package": manifest.package_id, "sha256": item.sha256 }));
-        app.store
-            .create_evidence_item(&item, &[received, verified], &audit)
+        app.custody
+            .write(
+                app,
+                CustodyJob::CreateItem {
+                    item: Box::new(item.clone()),
+                    events: vec![received, verified],
+                    audit: Box::new(audit),
+                },
+            )
             .await?;
         items.push(item);
     }

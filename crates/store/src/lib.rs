@@ -258,6 +258,13 @@ pub trait EvidenceStore: Send + Sync {
         events: &[NewCustodyEvent],
         audit: Option<&NewAuditEntry>,
     ) -> StoreResult<Vec<u64>>;
+    /// Writes several jobs in one transaction, each in its own savepoint:
+    /// a job that fails (an exhibit number taken, say) leaves the others
+    /// written. Returns each job's leaf indices or error.
+    async fn apply_custody_jobs(
+        &self,
+        jobs: &[CustodyJob],
+    ) -> StoreResult<Vec<StoreResult<Vec<u64>>>>;
     async fn custody_events_for_item(&self, item_id: Uuid) -> StoreResult<Vec<CustodyEvent>>;
     async fn custody_events_for_case(&self, case_id: Uuid) -> StoreResult<Vec<CustodyEvent>>;
     /// Leaf hashes (hex) from `from` on, at most `limit`, in order.

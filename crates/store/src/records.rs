@@ -308,3 +308,23 @@ pub struct EvidenceUpload {
     pub received: u64,
     pub metadata: String,
 }
+
+/// One change to the custody log, queued to be written with others in a
+/// single transaction (group commit).
+#[derive(Debug, Clone)]
+pub enum CustodyJob {
+    CreateItem {
+        item: Box<EvidenceItem>,
+        events: Vec<NewCustodyEvent>,
+        audit: Box<NewAuditEntry>,
+    },
+    UpdateItem {
+        item: Box<EvidenceItem>,
+        events: Vec<NewCustodyEvent>,
+        audit: Option<Box<NewAuditEntry>>,
+    },
+    Append {
+        events: Vec<NewCustodyEvent>,
+        audit: Option<Box<NewAuditEntry>>,
+    },
+}

@@ -19,7 +19,7 @@ macro_rules! impl_sql_store {
                 DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
             };
             use $crate::{
-                from_millis, to_millis, ApiToken, AuditEntry, CustodyEvent, EvidenceItem, EvidenceUpload, ForeignTreeHead, NewCustodyEvent, StoredTreeHead, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
+                from_millis, to_millis, ApiToken, AuditEntry, CustodyEvent, CustodyJob, EvidenceItem, EvidenceUpload, ForeignTreeHead, NewCustodyEvent, StoredTreeHead, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
                 NewAuditEntry, NewUser, Organisation, Session, StoreError, StoreResult, User,
             };
             use sqlx::Row;
@@ -1399,11 +1399,7 @@ macro_rules! impl_sql_store {
                 Ok(indices)
             }
 
-            #[$crate::async_trait]
-            impl $crate::EvidenceStore for $store {
-                async fn create_evidence_item(&self, item: &EvidenceItem, events: &[NewCustodyEvent], audit: &NewAuditEntry) -> StoreResult<Vec<u64>> {
-                    let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    lock_custody_log(&mut tx).await?;
+            async fn insert_item(tx: &mut sqlx::Transaction<'_, Db>, item: &EvidenceItem) -> StoreResult<()> {
                     let sql = format!(
                         "INSERT INTO evidence_items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
                     );
@@ -1433,13 +1429,88 @@ macro_rules! impl_sql_store {
                         .bind(item.created_by)
                         .bind(to_millis(item.created_at))
                         .bind(to_millis(item.updated_at))
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(|e| conflict_or(e, "exhibit number"))?;
+                    Ok(())
+            }
+
+            async fn update_item(tx: &mut sqlx::Transaction<'_, Db>, item: &EvidenceItem) -> StoreResult<()> {
+                    let done = sqlx::query(
+                        "UPDATE evidence_items SET state = $1, legal_hold = $2, retention_until = $3, integrity = $4, verified_at = $5, \
+                         disposed_at = $6, disposal_reason = $7, updated_at = $8 WHERE id = $9",
+                    )
+                    .bind(item.state.as_str())
+                    .bind(item.legal_hold)
+                    .bind(retention_text(item)?)
+                    .bind(item.integrity.as_str())
+                    .bind(item.verified_at.map(to_millis))
+                    .bind(item.disposed_at.map(to_millis))
+                    .bind(&item.disposal_reason)
+                    .bind(to_millis(item.updated_at))
+                    .bind(item.id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(())
+            }
+
+            async fn run_custody_job(tx: &mut sqlx::Transaction<'_, Db>, job: &CustodyJob) -> StoreResult<Vec<u64>> {
+                match job {
+                    CustodyJob::CreateItem { item, events, audit } => {
+                        insert_item(tx, item).await?;
+                        let indices = insert_custody_events(tx, events).await?;
+                        insert_audit(&mut **tx, audit).await?;
+                        Ok(indices)
+                    }
+                    CustodyJob::UpdateItem { item, events, audit } => {
+                        update_item(tx, item).await?;
+                        let indices = insert_custody_events(tx, events).await?;
+                        if let Some(audit) = audit {
+                            insert_audit(&mut **tx, audit).await?;
+                        }
+                        Ok(indices)
+                    }
+                    CustodyJob::Append { events, audit } => {
+                        let indices = insert_custody_events(tx, events).await?;
+                        if let Some(audit) = audit {
+                            insert_audit(&mut **tx, audit).await?;
+                        }
+                        Ok(indices)
+                    }
+                }
+            }
+
+            #[$crate::async_trait]
+            impl $crate::EvidenceStore for $store {
+                async fn create_evidence_item(&self, item: &EvidenceItem, events: &[NewCustodyEvent], audit: &NewAuditEntry) -> StoreResult<Vec<u64>> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    lock_custody_log(&mut tx).await?;
+                    insert_item(&mut tx, item).await?;
                     let indices = insert_custody_events(&mut tx, events).await?;
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(indices)
+                }
+
+                async fn apply_custody_jobs(&self, jobs: &[CustodyJob]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    lock_custody_log(&mut tx).await?;
+                    let mut results = Vec::with_capacity(jobs.len());
+                    for job in jobs {
+                        let mut sp = sqlx::Acquire::begin(&mut *tx).await.map_err(db_err)?;
+                        let result = run_custody_job(&mut sp, job).await;
+                        match &result {
+                            Ok(_) => sp.commit().await.map_err(db_err)?,
+                            Err(_) => sp.rollback().await.map_err(db_err)?,
+                        }
+                        results.push(result);
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(results)
                 }
 
                 async fn evidence_item(&self, id: Uuid) -> StoreResult<Option<EvidenceItem>> {
@@ -1489,25 +1560,7 @@ macro_rules! impl_sql_store {
                 async fn update_evidence_item(&self, item: &EvidenceItem, events: &[NewCustodyEvent], audit: Option<&NewAuditEntry>) -> StoreResult<Vec<u64>> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
                     lock_custody_log(&mut tx).await?;
-                    let done = sqlx::query(
-                        "UPDATE evidence_items SET state = $1, legal_hold = $2, retention_until = $3, integrity = $4, verified_at = $5, \
-                         disposed_at = $6, disposal_reason = $7, updated_at = $8 WHERE id = $9",
-                    )
-                    .bind(item.state.as_str())
-                    .bind(item.legal_hold)
-                    .bind(retention_text(item)?)
-                    .bind(item.integrity.as_str())
-                    .bind(item.verified_at.map(to_millis))
-                    .bind(item.disposed_at.map(to_millis))
-                    .bind(&item.disposal_reason)
-                    .bind(to_millis(item.updated_at))
-                    .bind(item.id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::NotFound);
-                    }
+                    update_item(&mut tx, item).await?;
                     let indices = insert_custody_events(&mut tx, events).await?;
                     if let Some(audit) = audit {
                         insert_audit(&mut *tx, audit).await?;

@@ -1243,3 +1243,104 @@ async fn evidence_on_s3_compatible_storage(backend: Backend) -> Result<()> {
     assert!(!tokio::task::spawn_blocking(move || blobs.blobs().contains(&gone).unwrap()).await?);
     Ok(())
 }
+
+on_both_backends!(group_commit_keeps_the_log_dense_and_failures_apart);
+
+/// Many concurrent custody writes share transactions; one that fails (an
+/// item that does not exist) fails alone; leaf indices stay unique and
+/// dense, and the log reproduces its signed tree head.
+async fn group_commit_keeps_the_log_dense_and_failures_apart(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let custodian = node.user("custodian", &[Role::Custodian]).await?;
+    let case_id = case_with(&node, &custodian, "FR-2026-0777", &[]).await?;
+    let case = node
+        .store
+        .case_by_id(uuid::Uuid::parse_str(&case_id)?)
+        .await?
+        .unwrap();
+    let actor = entraide_server::evidence::CustodyActor::node();
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let state = node.state.clone();
+        let case = case.clone();
+        let actor = actor.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = entraide_server::evidence::custody_event(
+                "test-node",
+                &case,
+                None,
+                entraide_domain::evidence::CustodyEventKind::Verified,
+                &actor,
+                std::collections::BTreeMap::from([("n".to_owned(), i.to_string())]),
+            );
+            let job = if i == 77 {
+                // An update of an item that does not exist.
+                let mut ghost = entraide_store::EvidenceItem {
+                    id: uuid::Uuid::new_v4(),
+                    case_id: case.id,
+                    sha256: "0".repeat(64),
+                    md5: None,
+                    sha1: None,
+                    size: 0,
+                    file_name: "ghost".into(),
+                    description: "ghost".into(),
+                    source: entraide_domain::evidence::EvidenceSource::OpenSource,
+                    acquired_at: None,
+                    acquired_place: None,
+                    performer: None,
+                    authorisation: None,
+                    exhibit_number: None,
+                    origin: None,
+                    state: entraide_domain::evidence::EvidenceState::Held,
+                    legal_hold: false,
+                    retention_until: None,
+                    integrity: entraide_domain::evidence::Integrity::Intact,
+                    verified_at: None,
+                    disposed_at: None,
+                    disposal_reason: None,
+                    created_by: None,
+                    created_at: time::OffsetDateTime::now_utc(),
+                    updated_at: time::OffsetDateTime::now_utc(),
+                };
+                ghost.legal_hold = true;
+                entraide_store::CustodyJob::UpdateItem {
+                    item: Box::new(ghost),
+                    events: vec![event],
+                    audit: None,
+                }
+            } else {
+                entraide_store::CustodyJob::Append {
+                    events: vec![event],
+                    audit: None,
+                }
+            };
+            state.custody.write(&state, job).await
+        }));
+    }
+    let mut indices = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        match t.await? {
+            Ok(i) => indices.extend(i),
+            Err(entraide_store::StoreError::NotFound) => failures += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(failures, 1);
+    indices.sort_unstable();
+    assert_eq!(indices, (0..199u64).collect::<Vec<_>>());
+    assert_eq!(node.store.custody_log_size().await?, 199);
+    node.state
+        .custody
+        .sign_tree_head(&node.state, false)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let check = node
+        .state
+        .custody
+        .check_log(&node.state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert!(check.mismatches.is_empty());
+    Ok(())
+}
