@@ -86,3 +86,12 @@ CREATE TABLE evidence_uploads (
     received INTEGER NOT NULL,
     metadata TEXT NOT NULL
 );
+
+-- One row that every writer of the custody log updates first: writers take
+-- turns (on SQLite and across PostgreSQL replicas alike), so leaf indices
+-- are assigned without gaps or duplicates.
+CREATE TABLE custody_log_writer (
+    id INTEGER PRIMARY KEY NOT NULL,
+    writes INTEGER NOT NULL
+);
+INSERT INTO custody_log_writer (id, writes) VALUES (1, 0);

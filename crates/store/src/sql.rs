@@ -1361,40 +1361,56 @@ macro_rules! impl_sql_store {
                 i64::try_from(v).map_err(|e| corrupt(what, e))
             }
 
-            /// One writer of the custody log at a time: SQLite serialises
-            /// writers by itself (every such transaction writes first);
-            /// PostgreSQL replicas take a transaction-scoped advisory lock.
-            async fn lock_custody_log(tx: &mut sqlx::Transaction<'_, Db>) -> StoreResult<()> {
-                if $backend == "postgres" {
-                    sqlx::query("SELECT pg_advisory_xact_lock(7262540001)")
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(db_err)?;
-                }
-                Ok(())
-            }
-
-            /// Appends events at the end of the log; returns their indices.
-            async fn insert_custody_events(tx: &mut sqlx::Transaction<'_, Db>, events: &[NewCustodyEvent]) -> StoreResult<Vec<u64>> {
-                let mut indices = Vec::with_capacity(events.len());
-                for e in events {
-                    let index: i64 = sqlx::query_scalar(
-                        "INSERT INTO custody_events (leaf_index, id, case_id, item_id, kind, at, actor_id, actor, record, leaf_hash) \
-                         SELECT COALESCE(MAX(leaf_index) + 1, 0), $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM custody_events RETURNING leaf_index",
-                    )
-                    .bind(e.id)
-                    .bind(e.case_id)
-                    .bind(e.item_id)
-                    .bind(e.kind.as_str())
-                    .bind(to_millis(e.at))
-                    .bind(e.actor_id)
-                    .bind(&e.actor)
-                    .bind(&e.record)
-                    .bind(&e.leaf_hash)
+            /// One writer of the custody log at a time, on both databases and
+            /// across replicas: the transaction first updates the single row of
+            /// `custody_log_writer` (which also makes a SQLite transaction a
+            /// writer from its first statement), then reads where the log ends.
+            /// Returns the next leaf index.
+            async fn lock_custody_log(tx: &mut sqlx::Transaction<'_, Db>) -> StoreResult<u64> {
+                sqlx::query("UPDATE custody_log_writer SET writes = writes + 1 WHERE id = 1")
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                let next: Option<i64> = sqlx::query_scalar("SELECT MAX(leaf_index) + 1 FROM custody_events")
                     .fetch_one(&mut **tx)
                     .await
                     .map_err(db_err)?;
-                    indices.push(u64::try_from(index).map_err(|e| corrupt("leaf index", e))?);
+                Ok(next.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+            }
+
+            /// Rows per INSERT statement (ten parameters each).
+            const EVENT_ROWS_PER_STATEMENT: usize = 500;
+
+            /// Appends events at `*next` onwards, several rows per statement;
+            /// returns their indices and advances `*next`.
+            async fn insert_custody_events(tx: &mut sqlx::Transaction<'_, Db>, next: &mut u64, events: &[&NewCustodyEvent]) -> StoreResult<Vec<u64>> {
+                let mut indices = Vec::with_capacity(events.len());
+                for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
+                    let first = *next;
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "INSERT INTO custody_events (leaf_index, id, case_id, item_id, kind, at, actor_id, actor, record, leaf_hash) ",
+                    );
+                    let mut index = first;
+                    let mut rows = Vec::with_capacity(chunk.len());
+                    for e in chunk {
+                        rows.push((to_i64(index, "leaf index")?, *e));
+                        indices.push(index);
+                        index += 1;
+                    }
+                    q.push_values(rows, |mut b, (i, e)| {
+                        b.push_bind(i)
+                            .push_bind(e.id)
+                            .push_bind(e.case_id)
+                            .push_bind(e.item_id)
+                            .push_bind(e.kind.as_str())
+                            .push_bind(to_millis(e.at))
+                            .push_bind(e.actor_id)
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.record.clone())
+                            .push_bind(e.leaf_hash.clone());
+                    });
+                    q.build().execute(&mut **tx).await.map_err(db_err)?;
+                    *next = index;
                 }
                 Ok(indices)
             }
@@ -1458,39 +1474,57 @@ macro_rules! impl_sql_store {
                     Ok(())
             }
 
-            async fn run_custody_job(tx: &mut sqlx::Transaction<'_, Db>, job: &CustodyJob) -> StoreResult<Vec<u64>> {
-                match job {
+            async fn run_item_job(tx: &mut sqlx::Transaction<'_, Db>, next: &mut u64, job: &CustodyJob) -> StoreResult<Vec<u64>> {
+                let (events, audit) = match job {
                     CustodyJob::CreateItem { item, events, audit } => {
                         insert_item(tx, item).await?;
-                        let indices = insert_custody_events(tx, events).await?;
-                        insert_audit(&mut **tx, audit).await?;
-                        Ok(indices)
+                        (events, Some(audit))
                     }
                     CustodyJob::UpdateItem { item, events, audit } => {
                         update_item(tx, item).await?;
-                        let indices = insert_custody_events(tx, events).await?;
-                        if let Some(audit) = audit {
-                            insert_audit(&mut **tx, audit).await?;
-                        }
-                        Ok(indices)
+                        (events, audit.as_ref())
                     }
-                    CustodyJob::Append { events, audit } => {
-                        let indices = insert_custody_events(tx, events).await?;
-                        if let Some(audit) = audit {
-                            insert_audit(&mut **tx, audit).await?;
-                        }
-                        Ok(indices)
-                    }
+                    CustodyJob::Append { events, audit } => (events, audit.as_ref()),
+                };
+                let events: Vec<&NewCustodyEvent> = events.iter().collect();
+                let indices = insert_custody_events(tx, next, &events).await?;
+                if let Some(audit) = audit {
+                    insert_audit(&mut **tx, audit).await?;
                 }
+                Ok(indices)
+            }
+
+            /// Writes the queued appends in as few statements as possible and
+            /// fills in their jobs' indices.
+            async fn flush_appends(
+                tx: &mut sqlx::Transaction<'_, Db>,
+                next: &mut u64,
+                pending: &mut Vec<(usize, &[NewCustodyEvent])>,
+                results: &mut [StoreResult<Vec<u64>>],
+            ) -> StoreResult<()> {
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                let all: Vec<&NewCustodyEvent> = pending.iter().flat_map(|(_, events)| events.iter()).collect();
+                let indices = insert_custody_events(tx, next, &all).await?;
+                let mut at = 0;
+                for (job, events) in pending.drain(..) {
+                    if let Some(slot) = results.get_mut(job) {
+                        *slot = Ok(indices.get(at..at + events.len()).map(<[u64]>::to_vec).unwrap_or_default());
+                    }
+                    at += events.len();
+                }
+                Ok(())
             }
 
             #[$crate::async_trait]
             impl $crate::EvidenceStore for $store {
                 async fn create_evidence_item(&self, item: &EvidenceItem, events: &[NewCustodyEvent], audit: &NewAuditEntry) -> StoreResult<Vec<u64>> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    lock_custody_log(&mut tx).await?;
+                    let mut next = lock_custody_log(&mut tx).await?;
                     insert_item(&mut tx, item).await?;
-                    let indices = insert_custody_events(&mut tx, events).await?;
+                    let events: Vec<&NewCustodyEvent> = events.iter().collect();
+                    let indices = insert_custody_events(&mut tx, &mut next, &events).await?;
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(indices)
@@ -1498,17 +1532,37 @@ macro_rules! impl_sql_store {
 
                 async fn apply_custody_jobs(&self, jobs: &[CustodyJob]) -> StoreResult<Vec<StoreResult<Vec<u64>>>> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    lock_custody_log(&mut tx).await?;
-                    let mut results = Vec::with_capacity(jobs.len());
-                    for job in jobs {
-                        let mut sp = sqlx::Acquire::begin(&mut *tx).await.map_err(db_err)?;
-                        let result = run_custody_job(&mut sp, job).await;
-                        match &result {
-                            Ok(_) => sp.commit().await.map_err(db_err)?,
-                            Err(_) => sp.rollback().await.map_err(db_err)?,
+                    let mut next = lock_custody_log(&mut tx).await?;
+                    let mut results: Vec<StoreResult<Vec<u64>>> = Vec::with_capacity(jobs.len());
+                    // Consecutive appends share statements; a change to an item
+                    // gets its own savepoint, so that its failure stays its own.
+                    let mut pending: Vec<(usize, &[NewCustodyEvent])> = Vec::new();
+                    for (i, job) in jobs.iter().enumerate() {
+                        match job {
+                            CustodyJob::Append { events, audit } => {
+                                results.push(Ok(Vec::new()));
+                                pending.push((i, events.as_slice()));
+                                if let Some(audit) = audit {
+                                    insert_audit(&mut *tx, audit).await?;
+                                }
+                            }
+                            CustodyJob::CreateItem { .. } | CustodyJob::UpdateItem { .. } => {
+                                flush_appends(&mut tx, &mut next, &mut pending, &mut results).await?;
+                                let mut sp = sqlx::Acquire::begin(&mut *tx).await.map_err(db_err)?;
+                                let mut sp_next = next;
+                                let result = run_item_job(&mut sp, &mut sp_next, job).await;
+                                match &result {
+                                    Ok(_) => {
+                                        sp.commit().await.map_err(db_err)?;
+                                        next = sp_next;
+                                    }
+                                    Err(_) => sp.rollback().await.map_err(db_err)?,
+                                }
+                                results.push(result);
+                            }
                         }
-                        results.push(result);
                     }
+                    flush_appends(&mut tx, &mut next, &mut pending, &mut results).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(results)
                 }
@@ -1559,9 +1613,10 @@ macro_rules! impl_sql_store {
 
                 async fn update_evidence_item(&self, item: &EvidenceItem, events: &[NewCustodyEvent], audit: Option<&NewAuditEntry>) -> StoreResult<Vec<u64>> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    lock_custody_log(&mut tx).await?;
+                    let mut next = lock_custody_log(&mut tx).await?;
                     update_item(&mut tx, item).await?;
-                    let indices = insert_custody_events(&mut tx, events).await?;
+                    let events: Vec<&NewCustodyEvent> = events.iter().collect();
+                    let indices = insert_custody_events(&mut tx, &mut next, &events).await?;
                     if let Some(audit) = audit {
                         insert_audit(&mut *tx, audit).await?;
                     }
@@ -1571,8 +1626,9 @@ macro_rules! impl_sql_store {
 
                 async fn append_custody_events(&self, events: &[NewCustodyEvent], audit: Option<&NewAuditEntry>) -> StoreResult<Vec<u64>> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    lock_custody_log(&mut tx).await?;
-                    let indices = insert_custody_events(&mut tx, events).await?;
+                    let mut next = lock_custody_log(&mut tx).await?;
+                    let events: Vec<&NewCustodyEvent> = events.iter().collect();
+                    let indices = insert_custody_events(&mut tx, &mut next, &events).await?;
                     if let Some(audit) = audit {
                         insert_audit(&mut *tx, audit).await?;
                     }
