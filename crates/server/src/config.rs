@@ -555,7 +555,7 @@ pub fn resolve_database_url(url: &str, data_dir: &Path) -> Result<String, Config
 }
 
 fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), ()> {
-    const SECTIONS: [(&str, &[&str]); 4] = [
+    const SECTIONS: [(&str, &[&str]); 5] = [
         (
             "",
             &[
@@ -568,6 +568,17 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Res
             ],
         ),
         ("tls", &["cert_file", "key_file"]),
+        (
+            "s3",
+            &[
+                "endpoint",
+                "bucket",
+                "region",
+                "access_key_id",
+                "secret_access_key",
+                "path_style",
+            ],
+        ),
         (
             "reminders",
             &["webhook_url", "webhook_secret", "hours_before"],
@@ -614,6 +625,40 @@ mod tests {
 
     fn write(dir: &Path, text: &str) {
         std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
+    }
+
+    #[test]
+    fn object_storage_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "node_id = \"fr-lab\"\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\nbucket = \"evidence\"\naccess_key_id = \"lab\"\nsecret_access_key = \"from-file\"\n",
+        );
+        let env = vec![(
+            "ENTRAIDE_S3__SECRET_ACCESS_KEY".to_owned(),
+            "from-env".to_owned(),
+        )];
+        let settings = NodeConfig::load(dir.path(), env.into_iter())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap();
+        let s3 = settings.s3.unwrap();
+        assert_eq!(s3.secret_access_key, "from-env");
+        assert_eq!(s3.region, "us-east-1");
+        assert!(s3.path_style);
+        assert!(
+            !format!("{s3:?}").contains("from-env"),
+            "the secret is never printed"
+        );
+        write(
+            dir.path(),
+            "node_id = \"fr-lab\"\n[s3]\nendpoint = \"ftp://x\"\nbucket = \"b\"\naccess_key_id = \"a\"\nsecret_access_key = \"s\"\n",
+        );
+        let err = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap_err();
+        assert!(err.to_string().contains("s3.endpoint"), "{err}");
     }
 
     #[test]

@@ -1344,3 +1344,71 @@ async fn group_commit_keeps_the_log_dense_and_failures_apart(backend: Backend) -
     assert!(check.mismatches.is_empty());
     Ok(())
 }
+
+on_both_backends!(an_upload_cut_mid_way_resumes_where_it_stopped);
+
+/// The connection drops in the middle of a PATCH: what arrived is kept,
+/// the upload says where it stands, and the rest completes the item with
+/// the right hash.
+async fn an_upload_cut_mid_way_resumes_where_it_stopped(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let custodian = node.user("custodian", &[Role::Custodian]).await?;
+    let case_id = case_with(&node, &custodian, "FR-2026-0808", &[]).await?;
+    let c = node.api(Some(&custodian.token));
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    let u = c
+        .post(
+            &format!("/api/v1/cases/{case_id}/evidence/uploads"),
+            &json!({"file_name": "capture.pcap", "size": content.len(), "description": "Network capture",
+                    "source": "seized_device"}),
+        )
+        .await?;
+    let path = format!(
+        "{}/api/v1/evidence/uploads/{}",
+        node.url,
+        u.json["id"].as_str().unwrap()
+    );
+    // A body that sends 1 MiB and then fails, as a pulled cable would.
+    let first = content[..1 << 20].to_vec();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(first[..500_000].to_vec()),
+        Ok(first[500_000..].to_vec()),
+        Err(std::io::Error::other("cable pulled")),
+    ];
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let cut = reqwest::Client::new()
+        .patch(&path)
+        .bearer_auth(&custodian.token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", "0")
+        .body(body)
+        .send()
+        .await;
+    assert!(cut.is_err() || !cut.as_ref().unwrap().status().is_success());
+    // The node kept what it received (up to the cut), and says so.
+    let mut received = 0;
+    for _ in 0..100 {
+        received = c.get(&path[node.url.len()..]).await?.json["received"]
+            .as_u64()
+            .unwrap_or(0);
+        if received > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(received > 0 && received <= 1 << 20, "received {received}");
+    let rest = c
+        .send(
+            Method::PATCH,
+            &path[node.url.len()..],
+            &[
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", &received.to_string()),
+            ],
+            content[received as usize..].to_vec(),
+        )
+        .await?;
+    assert_eq!(rest.status, StatusCode::CREATED, "{}", rest.text);
+    assert_eq!(rest.json["item"]["sha256"], sha256(&content));
+    Ok(())
+}
