@@ -143,6 +143,7 @@ async fn custody_append(
         reminders: None,
         deadlines: Default::default(),
         s3: None,
+        federation: Default::default(),
     };
     let state = entraide_server::Node::with_store(settings, store.clone())?.state;
     let per_task = events / concurrency.max(1);

@@ -253,6 +253,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let package = seed_evidence(&base, &fr, &ar).await?;
     let fr_node = start(&fr).await?;
     let ar_node = start(&ar).await?;
+    peer_demo_nodes(&fr, &ar, fr_node.addr, ar_node.addr).await?;
     println!();
     println!("Entraide demo: two nodes are running.");
     for (demo, node) in [(&FRANCE, &fr_node), (&ARGENTINA, &ar_node)] {
@@ -271,6 +272,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     println!();
     println!("  Password for every demo account: {DEMO_PASSWORD}");
+    println!("  The two nodes are peers: each pinned the other's keys (Administration > peers, `entraide peer list`).");
     println!(
         "  Evidence: case {} holds two files with their chain of custody; the package",
         FRANCE.cases[0].reference
@@ -578,4 +580,39 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
         .await
         .map_err(|e| anyhow!("{e}"))?;
     Ok((package, fingerprint))
+}
+
+/// Each demo node adds the other as a peer over HTTP, checking the other's
+/// signing-key fingerprint, as operators would (once).
+async fn peer_demo_nodes(
+    fr: &Path,
+    ar: &Path,
+    fr_addr: std::net::SocketAddr,
+    ar_addr: std::net::SocketAddr,
+) -> Result<()> {
+    let state = |dir: PathBuf| async move {
+        let settings = NodeConfig::load(&dir, std::iter::empty())?.settings(&dir)?;
+        let store = open_store(&settings.database_url).await?;
+        Ok::<_, anyhow::Error>(Node::with_store(settings, store)?.state)
+    };
+    let fr_state = state(fr.to_path_buf()).await?;
+    let ar_state = state(ar.to_path_buf()).await?;
+    for (me, other, other_addr) in [
+        (&fr_state, &ar_state, ar_addr),
+        (&ar_state, &fr_state, fr_addr),
+    ] {
+        let other_id = other.settings.node_id.to_string();
+        if me.store.peer(&other_id).await?.is_some() {
+            continue;
+        }
+        entraide_server::peers::add_peer(
+            me,
+            &Actor::command_line(),
+            &format!("http://{other_addr}"),
+            &other.identity.signing_public().fingerprint(),
+        )
+        .await
+        .map_err(|e| anyhow!("demo peering: {e}"))?;
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod evidence;
 mod node;
+mod peer;
 mod requests;
 
 use std::path::PathBuf;
@@ -42,6 +43,10 @@ enum Command {
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(node::TokenCommand),
+    /// Other nodes: add (with the fingerprint given out of band), list,
+    /// disable, enable, remove; this node's identity.
+    #[command(subcommand)]
+    Peer(peer::PeerCommand),
     /// List, show and export cooperation requests.
     #[command(subcommand)]
     Requests(requests::RequestsCommand),
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
             Command::Evidence(cmd) => evidence::run(cmd).await,
+            Command::Peer(cmd) => done(peer::run(cmd).await),
             Command::Init(args) => done(node::init(args).await),
             Command::Serve(args) => done(node::serve(args).await),
             Command::User(cmd) => done(node::user(cmd).await),

@@ -77,6 +77,12 @@ pub enum AuditAction {
     EvidencePackageRefused,
     #[serde(rename = "evidence.scrubbed")]
     EvidenceScrubbed,
+    #[serde(rename = "peer.added")]
+    PeerAdded,
+    #[serde(rename = "peer.status_changed")]
+    PeerStatusChanged,
+    #[serde(rename = "peer.removed")]
+    PeerRemoved,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "audit.exported")]
@@ -84,7 +90,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 40] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -120,6 +126,9 @@ impl AuditAction {
         Self::EvidencePackageReceived,
         Self::EvidencePackageRefused,
         Self::EvidenceScrubbed,
+        Self::PeerAdded,
+        Self::PeerStatusChanged,
+        Self::PeerRemoved,
         Self::AuditRead,
         Self::AuditExported,
     ];
@@ -161,6 +170,9 @@ impl AuditAction {
             Self::EvidencePackageReceived => "evidence.package_received",
             Self::EvidencePackageRefused => "evidence.package_refused",
             Self::EvidenceScrubbed => "evidence.scrubbed",
+            Self::PeerAdded => "peer.added",
+            Self::PeerStatusChanged => "peer.status_changed",
+            Self::PeerRemoved => "peer.removed",
             Self::AuditRead => "audit.read",
             Self::AuditExported => "audit.exported",
         }

@@ -19,7 +19,7 @@ pub enum KeyError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the node key file {0} is not a 64-digit hexadecimal Ed25519 seed")]
+    #[error("the key file {0} is not a 64-digit hexadecimal 32-byte secret")]
     Malformed(String),
     #[error("the node key file {0} can be read by other users; run chmod 600 on it")]
     Permissions(String),
@@ -63,48 +63,12 @@ impl NodeKey {
 
     /// Loads the key at `path`, creating it (mode 0600) when absent.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
-        if path.exists() {
-            return Self::load(path);
-        }
-        let key = Self::generate();
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err(path))?;
-        }
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(io_err(path))?;
-        file.write_all(hex::encode(key.signing.to_bytes()).as_bytes())
-            .and_then(|()| file.write_all(b"\n"))
-            .and_then(|()| file.sync_all())
-            .map_err(io_err(path))?;
-        Ok(key)
+        load_or_create_secret(path).map(Self::from_seed)
     }
 
     /// Loads an existing key, refusing one that others can read.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(path)
-                .map_err(io_err(path))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(KeyError::Permissions(path.display().to_string()));
-            }
-        }
-        let text = fs::read_to_string(path).map_err(io_err(path))?;
-        let bytes = hex::decode(text.trim())
-            .map_err(|_| KeyError::Malformed(path.display().to_string()))?;
-        let seed: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError::Malformed(path.display().to_string()))?;
-        Ok(Self::from_seed(seed))
+        load_secret(path).map(Self::from_seed)
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -119,6 +83,53 @@ impl NodeKey {
     pub fn sign(&self, message: &[u8]) -> String {
         hex::encode(self.signing.sign(message).to_bytes())
     }
+}
+
+/// Loads a 32-byte secret kept in hexadecimal at `path`, creating it from
+/// the operating system's random source (mode 0600) when absent.
+pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], KeyError> {
+    if path.exists() {
+        return load_secret(path);
+    }
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err(path))?;
+    }
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_err(path))?;
+    file.write_all(hex::encode(secret).as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(io_err(path))?;
+    Ok(secret)
+}
+
+/// Loads a 32-byte secret, refusing a file that others can read.
+pub fn load_secret(path: &Path) -> Result<[u8; 32], KeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(io_err(path))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions(path.display().to_string()));
+        }
+    }
+    let text = fs::read_to_string(path).map_err(io_err(path))?;
+    let bytes =
+        hex::decode(text.trim()).map_err(|_| KeyError::Malformed(path.display().to_string()))?;
+    bytes
+        .try_into()
+        .map_err(|_| KeyError::Malformed(path.display().to_string()))
 }
 
 /// A node's public key.

@@ -504,3 +504,53 @@ pub struct ScrubView {
     pub intact: u64,
     pub corrupted: Vec<Uuid>,
 }
+
+/// This node's identity, to give to the operators of other nodes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NodeIdentityView {
+    pub node_id: String,
+    pub base_url: String,
+    /// SHA-256 of the Ed25519 signing key: what peers check.
+    pub signing_fingerprint: String,
+    pub encryption_fingerprint: String,
+}
+
+/// A peer to add: its address and its signing-key fingerprint, obtained
+/// from its operator by another channel.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPeer {
+    pub url: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerStatus {
+    /// `active` or `disabled`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PeerView {
+    pub node_id: String,
+    pub base_url: String,
+    pub organisation: String,
+    pub country: String,
+    pub kind: String,
+    pub signing_fingerprint: String,
+    pub encryption_key: String,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub added_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A node document with its signature (`document` is the exact JSON text
+/// signed with the node's Ed25519 key).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignedNodeDocumentView {
+    pub document: String,
+    pub signature: String,
+}

@@ -47,6 +47,8 @@ use crate::state::AppState;
         crate::evidence_api::inclusion_proof, crate::evidence_api::export,
         crate::evidence_api::receive, crate::evidence_api::tree_head,
         crate::evidence_api::consistency,
+        crate::peers::well_known, crate::peers::identity, crate::peers::list, crate::peers::create,
+        crate::peers::update, crate::peers::delete,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -63,6 +63,9 @@ pub struct NodeConfig {
     /// `blob_dir` (which then only stages ingests).
     #[serde(default)]
     pub s3: Option<S3Config>,
+    /// What the node document tells other nodes.
+    #[serde(default)]
+    pub federation: FederationConfig,
     /// Deadline durations, overridable per counterpart country or
     /// arrangement (`[deadlines.countries.AR] preservation_days = 90`).
     #[serde(default)]
@@ -127,6 +130,69 @@ fn check_rules(key: &str, r: &entraide_domain::request::DeadlineRules) -> Result
         }
     }
     Ok(())
+}
+
+/// What this node tells other nodes about itself (its node document).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Languages requests may be written in (ISO 639-1).
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+    /// Request kinds accepted (default: all).
+    #[serde(default)]
+    pub request_types: Option<Vec<String>>,
+    #[serde(default = "default_office_hours")]
+    pub office_hours: String,
+    /// IANA time zone, e.g. `Europe/Paris`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            languages: default_languages(),
+            request_types: None,
+            office_hours: default_office_hours(),
+            time_zone: default_time_zone(),
+        }
+    }
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["en".into()]
+}
+
+fn default_office_hours() -> String {
+    "24/7".into()
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+
+/// The checked federation settings.
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    pub languages: Vec<String>,
+    pub request_types: Vec<String>,
+    pub office_hours: String,
+    pub time_zone: String,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        Self {
+            languages: default_languages(),
+            request_types: entraide_domain::request::RequestKind::ALL
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
+            office_hours: default_office_hours(),
+            time_zone: default_time_zone(),
+        }
+    }
 }
 
 /// S3-compatible object storage for evidence content.
@@ -280,6 +346,7 @@ pub struct Settings {
     pub reminders: Option<Reminders>,
     pub deadlines: Deadlines,
     pub s3: Option<S3Settings>,
+    pub federation: FederationSettings,
 }
 
 /// Variables that belong to tooling rather than to the node settings.
@@ -303,6 +370,7 @@ impl NodeConfig {
             security: SecurityConfig::default(),
             reminders: None,
             s3: None,
+            federation: FederationConfig::default(),
             deadlines: DeadlinesConfig::default(),
         }
     }
@@ -457,6 +525,33 @@ impl NodeConfig {
                 lock_for: time::Duration::minutes(i64::from(s.lockout_minutes)),
             },
             sign_in_attempts_per_minute: s.sign_in_attempts_per_minute,
+            federation: {
+                let f = &self.federation;
+                for l in &f.languages {
+                    if !(l.len() == 2 && l.chars().all(|c| c.is_ascii_lowercase())) {
+                        return Err(invalid(
+                            "federation.languages",
+                            format!("'{l}' is not an ISO 639-1 code such as fr or en"),
+                        ));
+                    }
+                }
+                let request_types = match &f.request_types {
+                    None => FederationSettings::default().request_types,
+                    Some(list) => {
+                        for k in list {
+                            k.parse::<entraide_domain::request::RequestKind>()
+                                .map_err(|e| invalid("federation.request_types", e.message))?;
+                        }
+                        list.clone()
+                    }
+                };
+                FederationSettings {
+                    languages: f.languages.clone(),
+                    request_types,
+                    office_hours: f.office_hours.clone(),
+                    time_zone: f.time_zone.clone(),
+                }
+            },
             s3: match &self.s3 {
                 None => None,
                 Some(c) => {
@@ -555,7 +650,7 @@ pub fn resolve_database_url(url: &str, data_dir: &Path) -> Result<String, Config
 }
 
 fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), ()> {
-    const SECTIONS: [(&str, &[&str]); 5] = [
+    const SECTIONS: [(&str, &[&str]); 6] = [
         (
             "",
             &[
@@ -568,6 +663,10 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Res
             ],
         ),
         ("tls", &["cert_file", "key_file"]),
+        (
+            "federation",
+            &["languages", "request_types", "office_hours", "time_zone"],
+        ),
         (
             "s3",
             &[

@@ -48,6 +48,9 @@ pub enum AppError {
     },
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    /// Another node could not be reached or answered badly.
+    #[error("{detail}")]
+    Upstream { code: &'static str, detail: String },
     #[error("the evidence package failed verification and was refused")]
     PackageRefused(Vec<FieldError>),
     #[error("the body is larger than this route accepts")]
@@ -101,6 +104,7 @@ impl AppError {
             ),
             Self::Transition { code, .. } => (StatusCode::CONFLICT, code),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

@@ -16,6 +16,7 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod ops;
+pub mod peers;
 pub mod reminders;
 pub mod requests;
 pub mod routes;

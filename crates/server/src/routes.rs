@@ -9,7 +9,9 @@ use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
-use crate::{api, calendar, evidence_api, requests, statistics, ui, ui_evidence, ui_requests};
+use crate::{
+    api, calendar, evidence_api, peers, requests, statistics, ui, ui_evidence, ui_requests,
+};
 
 pub struct RouteSpec {
     pub method: Method,
@@ -68,6 +70,29 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/openapi.json",
             Rule::Public,
             get(api::openapi_json),
+        ),
+        // Federation: this node's signed document (public), its identity,
+        // and its peers (administrators).
+        api(
+            M::GET,
+            "/.well-known/entraide/node",
+            Rule::Public,
+            get(peers::well_known),
+        ),
+        api(M::GET, "/api/v1/node", Rule::SignedIn, get(peers::identity)),
+        api(M::GET, "/api/v1/peers", ADMIN, get(peers::list)),
+        api(M::POST, "/api/v1/peers", ADMIN, post(peers::create)),
+        api(
+            M::PATCH,
+            "/api/v1/peers/{node_id}",
+            ADMIN,
+            patch(peers::update),
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/peers/{node_id}",
+            ADMIN,
+            delete(peers::delete),
         ),
         // Identity
         api(M::GET, "/api/v1/me", Rule::SignedIn, get(api::me)),
@@ -502,6 +527,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             ADMIN,
             post(ui::organisation_update),
         ),
+        page(M::POST, "/admin/peers", ADMIN, post(ui::peer_add)),
         page(M::GET, "/audit", AUDITOR, get(ui::audit)),
         page(M::GET, "/audit/export.csv", AUDITOR, get(ui::audit_csv)),
     ]

@@ -75,7 +75,17 @@ impl Node {
             settings.node_id.as_str(),
             settings.s3.as_ref(),
         )?;
+        let identity = entraide_federation::NodeIdentity::load_or_create(
+            &settings.data_dir,
+            entraide_evidence::NodeKey::load(
+                &settings.data_dir.join(crate::evidence::NODE_KEY_FILE),
+            )
+            .map_err(crate::evidence::CustodyStartError::Key)?,
+        )
+        .map_err(crate::evidence::CustodyStartError::Key)?;
         let state = AppState {
+            identity: Arc::new(identity),
+            bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),
             store,
             sign_in_throttle: Arc::new(Throttle::new(
@@ -136,6 +146,8 @@ impl Node {
                 round += 1;
             }
         });
+        let bound = self.state.bound.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (local_addr, task) = match tls {
             None => {
                 let listener = TcpListener::bind(addr)
@@ -173,6 +185,7 @@ impl Node {
                 (local, task)
             }
         };
+        let _ = bound.set(format!("{scheme}://{local_addr}"));
         Ok(RunningNode {
             addr: local_addr,
             task,

@@ -24,6 +24,10 @@ pub struct AppState {
     /// Checked against when a sign-in names an unknown e-mail.
     pub decoy_hash: Arc<String>,
     pub secure_cookies: bool,
+    /// The node's keys (signing and encryption), for federation.
+    pub identity: Arc<entraide_federation::NodeIdentity>,
+    /// The address the node listens on, once bound (`http://127.0.0.1:8080`).
+    pub bound: Arc<std::sync::OnceLock<String>>,
     /// Signing key, evidence blobs and the custody log.
     pub custody: Arc<crate::evidence::Custody>,
 }

@@ -1446,6 +1446,100 @@ struct OrganisationPage {
     organisation: proto::OrganisationView,
     kind_label: String,
     saved: bool,
+    base_url: String,
+    signing_fingerprint: String,
+    encryption_fingerprint: String,
+    peers: Vec<proto::PeerView>,
+    peer_url: String,
+    peer_fingerprint: String,
+    errors: FormErrors,
+}
+
+async fn organisation_page(
+    app: &AppState,
+    caller: &Caller,
+    locale: Locale,
+    saved: bool,
+    peer_url: String,
+    peer_fingerprint: String,
+    errors: FormErrors,
+) -> AppResult<OrganisationPage> {
+    let p = page(app, caller, locale, "/admin/organisation").await?;
+    let org = app.store.own_organisation().await?;
+    Ok(OrganisationPage {
+        kind_label: p.tr.t(&format!("kind-{}", org.kind.as_str())),
+        organisation: api::organisation_view(&org),
+        saved,
+        base_url: crate::peers::base_url(app),
+        signing_fingerprint: app.identity.signing_public().fingerprint(),
+        encryption_fingerprint: app.identity.encryption_fingerprint(),
+        peers: app
+            .store
+            .peers()
+            .await?
+            .iter()
+            .map(crate::peers::peer_view)
+            .collect(),
+        peer_url,
+        peer_fingerprint,
+        errors,
+        tr: p.tr,
+        nav: p.nav,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PeerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    fingerprint: String,
+}
+
+/// Adds a peer from the organisation page.
+pub async fn peer_add(
+    State(app): State<AppState>,
+    caller: Caller,
+    locale: axum::Extension<Locale>,
+    UiForm(form): UiForm<PeerForm>,
+) -> AppResult<Response> {
+    check_csrf(&caller, &form.csrf)?;
+    match crate::peers::add_peer(&app, &caller.actor(), &form.url, &form.fingerprint).await {
+        Ok(_) => Ok(see_other("/admin/organisation?saved=1")),
+        Err(err) => {
+            let tr = Tr::new(app.i18n.clone(), locale.0);
+            let errors = match &err {
+                AppError::BadRequest { code, detail } => {
+                    let mut e = FormErrors::default();
+                    e.by_field
+                        .insert("fingerprint".into(), tr.error(code, detail));
+                    e
+                }
+                AppError::Upstream { code, detail } => {
+                    let mut e = FormErrors::default();
+                    e.by_field.insert("url".into(), tr.error(code, detail));
+                    e
+                }
+                other => match FormErrors::from_error(&tr, other, "url") {
+                    Some(e) => e,
+                    None => return Err(err),
+                },
+            };
+            let view = organisation_page(
+                &app,
+                &caller,
+                locale.0,
+                false,
+                form.url,
+                form.fingerprint,
+                errors,
+            )
+            .await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view))
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -1459,15 +1553,16 @@ pub async fn organisation(
     locale: axum::Extension<Locale>,
     Query(q): Query<SavedQuery>,
 ) -> AppResult<Response> {
-    let p = page(&app, &caller, locale.0, "/admin/organisation").await?;
-    let org = app.store.own_organisation().await?;
-    let view = OrganisationPage {
-        kind_label: p.tr.t(&format!("kind-{}", org.kind.as_str())),
-        organisation: api::organisation_view(&org),
-        saved: q.saved.is_some(),
-        tr: p.tr,
-        nav: p.nav,
-    };
+    let view = organisation_page(
+        &app,
+        &caller,
+        locale.0,
+        q.saved.is_some(),
+        String::new(),
+        String::new(),
+        FormErrors::default(),
+    )
+    .await?;
     Ok(render(&view))
 }
 

@@ -289,6 +289,25 @@ pub trait EvidenceStore: Send + Sync {
     async fn delete_upload(&self, id: Uuid) -> StoreResult<()>;
 }
 
+/// The other nodes this node knows.
+#[async_trait]
+pub trait PeerStore: Send + Sync {
+    /// Fails with a conflict when the node or its key is already a peer.
+    async fn add_peer(&self, peer: &Peer, audit: &NewAuditEntry) -> StoreResult<()>;
+    async fn peers(&self) -> StoreResult<Vec<Peer>>;
+    async fn peer(&self, node_id: &str) -> StoreResult<Option<Peer>>;
+    /// False when there is no such peer.
+    async fn set_peer_status(
+        &self,
+        node_id: &str,
+        status: &str,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// False when there is no such peer.
+    async fn remove_peer(&self, node_id: &str, audit: &NewAuditEntry) -> StoreResult<bool>;
+}
+
 /// The audit log is append-only: there is no method to change or delete an
 /// entry, and both databases refuse UPDATE and DELETE on it by trigger.
 #[async_trait]
@@ -309,6 +328,7 @@ pub trait Store:
     + AuditStore
     + RequestStore
     + EvidenceStore
+    + PeerStore
 {
     /// Whether the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

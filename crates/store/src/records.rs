@@ -328,3 +328,25 @@ pub enum CustodyJob {
         audit: Option<Box<NewAuditEntry>>,
     },
 }
+
+/// Another node, with the keys pinned when it was added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peer {
+    pub node_id: String,
+    pub base_url: String,
+    pub organisation: String,
+    pub country: String,
+    pub kind: String,
+    /// Ed25519, hexadecimal.
+    pub signing_key: String,
+    pub signing_fingerprint: String,
+    /// X25519, hexadecimal.
+    pub encryption_key: String,
+    /// The signed node document as received.
+    pub document: String,
+    pub signature: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub added_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}

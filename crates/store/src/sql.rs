@@ -19,7 +19,7 @@ macro_rules! impl_sql_store {
                 DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
             };
             use $crate::{
-                from_millis, to_millis, ApiToken, AuditEntry, CustodyEvent, CustodyJob, EvidenceItem, EvidenceUpload, ForeignTreeHead, NewCustodyEvent, StoredTreeHead, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
+                from_millis, to_millis, ApiToken, AuditEntry, CustodyEvent, CustodyJob, EvidenceItem, Peer, EvidenceUpload, ForeignTreeHead, NewCustodyEvent, StoredTreeHead, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
                 NewAuditEntry, NewUser, Organisation, Session, StoreError, StoreResult, User,
             };
             use sqlx::Row;
@@ -1840,6 +1840,109 @@ macro_rules! impl_sql_store {
                         .await
                         .map_err(db_err)?;
                     Ok(())
+                }
+            }
+
+            const PEER_COLUMNS: &str = "node_id, base_url, organisation, country, kind, signing_key, signing_fingerprint, encryption_key, document, signature, status, added_at, updated_at";
+
+            fn peer_from_row(row: &DbRow) -> StoreResult<Peer> {
+                Ok(Peer {
+                    node_id: row.try_get("node_id").map_err(db_err)?,
+                    base_url: row.try_get("base_url").map_err(db_err)?,
+                    organisation: row.try_get("organisation").map_err(db_err)?,
+                    country: row.try_get("country").map_err(db_err)?,
+                    kind: row.try_get("kind").map_err(db_err)?,
+                    signing_key: row.try_get("signing_key").map_err(db_err)?,
+                    signing_fingerprint: row.try_get("signing_fingerprint").map_err(db_err)?,
+                    encryption_key: row.try_get("encryption_key").map_err(db_err)?,
+                    document: row.try_get("document").map_err(db_err)?,
+                    signature: row.try_get("signature").map_err(db_err)?,
+                    status: row.try_get("status").map_err(db_err)?,
+                    added_at: from_millis(row.try_get("added_at").map_err(db_err)?)?,
+                    updated_at: from_millis(row.try_get("updated_at").map_err(db_err)?)?,
+                })
+            }
+
+            #[$crate::async_trait]
+            impl $crate::PeerStore for $store {
+                async fn add_peer(&self, p: &Peer, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let sql = format!("INSERT INTO peers ({PEER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+                    sqlx::query(&sql)
+                        .bind(&p.node_id)
+                        .bind(&p.base_url)
+                        .bind(&p.organisation)
+                        .bind(&p.country)
+                        .bind(&p.kind)
+                        .bind(&p.signing_key)
+                        .bind(&p.signing_fingerprint)
+                        .bind(&p.encryption_key)
+                        .bind(&p.document)
+                        .bind(&p.signature)
+                        .bind(&p.status)
+                        .bind(to_millis(p.added_at))
+                        .bind(to_millis(p.updated_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| conflict_or(e, "peer"))?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn peers(&self) -> StoreResult<Vec<Peer>> {
+                    let sql = format!("SELECT {PEER_COLUMNS} FROM peers ORDER BY node_id");
+                    sqlx::query(&sql)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(peer_from_row)
+                        .collect()
+                }
+
+                async fn peer(&self, node_id: &str) -> StoreResult<Option<Peer>> {
+                    let sql = format!("SELECT {PEER_COLUMNS} FROM peers WHERE node_id = $1");
+                    sqlx::query(&sql)
+                        .bind(node_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(peer_from_row)
+                        .transpose()
+                }
+
+                async fn set_peer_status(&self, node_id: &str, status: &str, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query("UPDATE peers SET status = $1, updated_at = $2 WHERE node_id = $3")
+                        .bind(status)
+                        .bind(to_millis(at))
+                        .bind(node_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
+                }
+
+                async fn remove_peer(&self, node_id: &str, audit: &NewAuditEntry) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query("DELETE FROM peers WHERE node_id = $1")
+                        .bind(node_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
                 }
             }
 

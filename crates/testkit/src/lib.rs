@@ -75,6 +75,8 @@ pub struct Options {
     pub reminders: Option<entraide_server::config::Reminders>,
     /// Evidence content on S3-compatible storage instead of the data directory.
     pub s3: Option<entraide_server::config::S3Settings>,
+    /// The node's id (default `test-node`).
+    pub node_id: Option<String>,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             sign_in_attempts_per_minute: 1_000,
             reminders: None,
             s3: None,
+            node_id: None,
         }
     }
 }
@@ -134,7 +137,8 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("entraide.db").display()),
         Backend::Postgres(base) => fresh_postgres(base).await?,
     };
-    let node_id = NodeId::parse("test-node").map_err(|e| anyhow!(e))?;
+    let node_id =
+        NodeId::parse(options.node_id.as_deref().unwrap_or("test-node")).map_err(|e| anyhow!(e))?;
     let settings = Settings {
         data_dir: dir.path().to_path_buf(),
         node_id: node_id.clone(),
@@ -150,6 +154,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         reminders: options.reminders,
         deadlines: Default::default(),
         s3: options.s3.clone(),
+        federation: Default::default(),
     };
     let store = open_store(&database_url).await?;
     let admin_email = "admin@test.example".to_string();

@@ -10,5 +10,6 @@ mod api;
 mod audit;
 mod cli;
 mod evidence;
+mod federation;
 mod requests;
 mod web;

@@ -552,6 +552,7 @@ async fn tls_with_hsts_and_secure_cookies() -> Result<()> {
         reminders: None,
         deadlines: Default::default(),
         s3: None,
+        federation: Default::default(),
     };
     let running = entraide_server::Node::with_store(settings, store)?
         .start()

@@ -1,0 +1,143 @@
+//! `entraide peer add|list|disable|enable|remove`: the other nodes this
+//! node knows. Adding fetches the peer's signed node document and pins its
+//! keys only if its signing key has the fingerprint given out of band.
+
+use anyhow::{anyhow, Context, Result};
+use clap::Subcommand;
+use entraide_server::config::NodeConfig;
+use entraide_server::ops::Actor;
+use entraide_server::{open_store, peers, Node};
+
+use crate::DataDir;
+
+#[derive(Subcommand)]
+pub enum PeerCommand {
+    /// Add a peer: fetch its node document from URL and pin its keys if its
+    /// signing key has FINGERPRINT (obtained from its operator by another
+    /// channel).
+    Add {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        fingerprint: String,
+    },
+    /// List peers.
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop exchanging with a peer (its keys stay pinned).
+    Disable {
+        #[command(flatten)]
+        dir: DataDir,
+        node_id: String,
+    },
+    /// Exchange with a disabled peer again.
+    Enable {
+        #[command(flatten)]
+        dir: DataDir,
+        node_id: String,
+    },
+    /// Forget a peer and its keys.
+    Remove {
+        #[command(flatten)]
+        dir: DataDir,
+        node_id: String,
+    },
+    /// This node's identity: the fingerprints to give to peers.
+    Identity {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+fn one_line(e: entraide_server::error::AppError) -> anyhow::Error {
+    match &e {
+        entraide_server::error::AppError::Validation(errors) => anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|f| format!("--{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        _ => anyhow!("{e}"),
+    }
+}
+
+pub async fn run(cmd: PeerCommand) -> Result<()> {
+    let dir = match &cmd {
+        PeerCommand::Add { dir, .. }
+        | PeerCommand::List { dir, .. }
+        | PeerCommand::Disable { dir, .. }
+        | PeerCommand::Enable { dir, .. }
+        | PeerCommand::Remove { dir, .. }
+        | PeerCommand::Identity { dir } => dir.data_dir.clone(),
+    };
+    let settings = NodeConfig::load(&dir, std::env::vars())?.settings(&dir)?;
+    let store = open_store(&settings.database_url)
+        .await
+        .context("cannot open the database")?;
+    let app = Node::with_store(settings, store)?.state;
+    let actor = Actor::command_line();
+    match cmd {
+        PeerCommand::Add {
+            url, fingerprint, ..
+        } => {
+            let peer = peers::add_peer(&app, &actor, &url, &fingerprint)
+                .await
+                .map_err(one_line)?;
+            println!(
+                "peer {} added: {} ({}, {}), {}",
+                peer.node_id, peer.organisation, peer.country, peer.kind, peer.base_url
+            );
+            println!("pinned signing key {}", peer.signing_fingerprint);
+        }
+        PeerCommand::List { json, .. } => {
+            for p in app.store.peers().await? {
+                if json {
+                    println!("{}", serde_json::to_string(&peers::peer_view(&p))?);
+                } else {
+                    println!(
+                        "{:<20} {:<9} {:<3} {:<28} {}  {}",
+                        p.node_id, p.status, p.country, p.kind, p.base_url, p.signing_fingerprint
+                    );
+                }
+            }
+        }
+        PeerCommand::Disable { node_id, .. } => {
+            peers::set_status(&app, &actor, &node_id, "disabled")
+                .await
+                .map_err(one_line)?;
+            println!("peer {node_id} disabled");
+        }
+        PeerCommand::Enable { node_id, .. } => {
+            peers::set_status(&app, &actor, &node_id, "active")
+                .await
+                .map_err(one_line)?;
+            println!("peer {node_id} enabled");
+        }
+        PeerCommand::Remove { node_id, .. } => {
+            peers::remove(&app, &actor, &node_id)
+                .await
+                .map_err(one_line)?;
+            println!("peer {node_id} removed");
+        }
+        PeerCommand::Identity { .. } => {
+            println!("node {}", app.settings.node_id);
+            println!(
+                "signing key fingerprint    {}",
+                app.identity.signing_public().fingerprint()
+            );
+            println!(
+                "encryption key fingerprint {}",
+                app.identity.encryption_fingerprint()
+            );
+        }
+    }
+    Ok(())
+}

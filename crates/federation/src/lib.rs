@@ -1,0 +1,17 @@
+//! Federation between nodes: who a node is, and how another node learns it
+//! safely. This first part holds the node's identity (its Ed25519 signing
+//! key, shared with the custody log, and an X25519 key for encryption to
+//! it) and the **node document**: a signed description of the node (id,
+//! organisation, country, kind, address, keys with their validity,
+//! languages, request types accepted, office hours) served at
+//! `/.well-known/entraide/node`. A peer is added by fetching that document
+//! and checking the signing key's fingerprint, given out of band, before
+//! its keys are pinned.
+
+pub mod document;
+pub mod identity;
+
+pub use document::{
+    DocumentError, KeyEntry, KeyUse, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH,
+};
+pub use identity::{NodeIdentity, ENCRYPTION_KEY_FILE};

@@ -1,0 +1,327 @@
+//! The node's identity as other nodes see it (its signed node document at
+//! `/.well-known/entraide/node`) and the peers it knows: added by fetching
+//! their document and checking their signing key's fingerprint, given out of
+//! band, before their keys are pinned. Administrators manage peers.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use entraide_domain::{AuditAction, AuditOutcome};
+use entraide_federation::{DocumentError, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH};
+use entraide_proto as proto;
+use entraide_store::Peer;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::caller::Caller;
+use crate::error::{AppError, AppResult};
+use crate::http::{json_response, ApiJson};
+use crate::ops::{Actor, AuditEntryExt};
+use crate::state::AppState;
+
+/// The address others reach this node at: `public_url`, else the address
+/// it is bound to.
+pub fn base_url(app: &AppState) -> String {
+    app.settings
+        .public_url
+        .clone()
+        .or_else(|| app.bound.get().cloned())
+        .unwrap_or_else(|| format!("http://{}", app.settings.listen))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// This node's document, freshly signed.
+pub async fn node_document(app: &AppState) -> AppResult<SignedNodeDocument> {
+    let org = app.store.own_organisation().await?;
+    let since = org.created_at.format(&Rfc3339).unwrap_or_default();
+    let f = &app.settings.federation;
+    let doc = NodeDocument {
+        v: 1,
+        node_id: app.settings.node_id.to_string(),
+        organisation: org.name.to_string(),
+        country: org.country.to_string(),
+        kind: org.kind.as_str().to_owned(),
+        base_url: base_url(app),
+        keys: NodeDocument::keys_of(&app.identity, &since),
+        languages: f.languages.clone(),
+        request_types: f.request_types.clone(),
+        office_hours: f.office_hours.clone(),
+        time_zone: f.time_zone.clone(),
+        issued_at: OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default(),
+    };
+    Ok(doc.sign(&app.identity.signing))
+}
+
+/// This node's signed document: identity, address, keys, languages and
+/// request types accepted. Public; peers check its signature and the
+/// signing key's fingerprint.
+#[utoipa::path(get, path = "/.well-known/entraide/node", tag = "federation",
+    responses((status = 200, body = proto::SignedNodeDocumentView)))]
+pub async fn well_known(State(app): State<AppState>) -> AppResult<Response> {
+    let signed = node_document(&app).await?;
+    let mut res = json_response(StatusCode::OK, &signed);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(res)
+}
+
+fn document_error(e: DocumentError) -> AppError {
+    AppError::BadRequest {
+        code: e.code(),
+        detail: e.to_string(),
+    }
+}
+
+/// Pins a peer from its signed document, after checking it against the
+/// fingerprint given out of band. Nothing is stored if anything fails.
+pub async fn pin_peer(
+    app: &AppState,
+    actor: &Actor,
+    signed: &SignedNodeDocument,
+    fingerprint: &str,
+) -> AppResult<Peer> {
+    let doc = signed.verify(fingerprint).map_err(document_error)?;
+    let own_key = app.identity.signing_public().to_hex();
+    if doc.signing_key().is_some_and(|k| k.public_key == own_key) {
+        return Err(AppError::BadRequest {
+            code: "peer_is_self",
+            detail: "this is this node's own document".into(),
+        });
+    }
+    if doc.node_id == app.settings.node_id.as_str() {
+        return Err(AppError::BadRequest {
+            code: "peer_id_conflict",
+            detail: format!("another node claims this node's id {}", doc.node_id),
+        });
+    }
+    let signing = doc
+        .signing_key()
+        .ok_or_else(|| document_error(DocumentError::NoSigningKey))?;
+    let encryption = doc.encryption_key().ok_or_else(|| AppError::BadRequest {
+        code: "node_document_no_key",
+        detail: "the node document lists no encryption key".into(),
+    })?;
+    let now = OffsetDateTime::now_utc();
+    let peer = Peer {
+        node_id: doc.node_id.clone(),
+        base_url: doc.base_url.trim_end_matches('/').to_owned(),
+        organisation: doc.organisation.clone(),
+        country: doc.country.clone(),
+        kind: doc.kind.clone(),
+        signing_key: signing.public_key.clone(),
+        signing_fingerprint: signing.fingerprint.clone(),
+        encryption_key: encryption.public_key.clone(),
+        document: signed.document.clone(),
+        signature: signed.signature.clone(),
+        status: "active".into(),
+        added_at: now,
+        updated_at: now,
+    };
+    let audit = actor
+        .entry(AuditAction::PeerAdded, AuditOutcome::Success)
+        .target(peer.node_id.clone())
+        .detail(serde_json::json!({
+            "base_url": peer.base_url, "fingerprint": peer.signing_fingerprint,
+        }));
+    app.store
+        .add_peer(&peer, &audit)
+        .await
+        .map_err(|e| match e {
+            entraide_store::StoreError::Conflict(_) => AppError::Conflict {
+                code: "peer_exists",
+                detail: format!("{} (or its key) is already a peer", peer.node_id),
+            },
+            e => e.into(),
+        })?;
+    Ok(peer)
+}
+
+/// Fetches `url`'s node document and pins it.
+pub async fn add_peer(
+    app: &AppState,
+    actor: &Actor,
+    url: &str,
+    fingerprint: &str,
+) -> AppResult<Peer> {
+    let base = url.trim().trim_end_matches('/');
+    let mut errors = Vec::new();
+    if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() > 2000 {
+        errors.push(proto::FieldError {
+            field: "url".into(),
+            code: "invalid_url".into(),
+            message: "give the peer's address, starting with https://".into(),
+        });
+    }
+    if entraide_evidence::signing::normalise_fingerprint(fingerprint).len() != 64 {
+        errors.push(proto::FieldError {
+            field: "fingerprint".into(),
+            code: "invalid_fingerprint".into(),
+            message: "a fingerprint has 64 hexadecimal digits (separators are ignored)".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let unreachable = |detail: String| AppError::Upstream {
+        code: "peer_unreachable",
+        detail,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let res = client
+        .get(format!("{base}{WELL_KNOWN_PATH}"))
+        .send()
+        .await
+        .map_err(|e| unreachable(format!("cannot fetch the node document from {base}: {e}")))?;
+    if !res.status().is_success() {
+        return Err(unreachable(format!(
+            "{base} answered {} for its node document",
+            res.status()
+        )));
+    }
+    if res
+        .content_length()
+        .is_some_and(|n| n > entraide_federation::document::MAX_DOCUMENT_BYTES as u64 * 2)
+    {
+        return Err(document_error(DocumentError::Malformed(
+            "larger than allowed".into(),
+        )));
+    }
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| unreachable(format!("reading the node document: {e}")))?;
+    let signed: SignedNodeDocument = serde_json::from_slice(&bytes)
+        .map_err(|e| document_error(DocumentError::Malformed(e.to_string())))?;
+    pin_peer(app, actor, &signed, fingerprint).await
+}
+
+pub fn peer_view(p: &Peer) -> proto::PeerView {
+    proto::PeerView {
+        node_id: p.node_id.clone(),
+        base_url: p.base_url.clone(),
+        organisation: p.organisation.clone(),
+        country: p.country.clone(),
+        kind: p.kind.clone(),
+        signing_fingerprint: p.signing_fingerprint.clone(),
+        encryption_key: p.encryption_key.clone(),
+        status: p.status.clone(),
+        added_at: p.added_at,
+        updated_at: p.updated_at,
+    }
+}
+
+/// This node's identity (fingerprints to give to peers).
+#[utoipa::path(get, path = "/api/v1/node", tag = "federation", security(("bearer" = [])),
+    responses((status = 200, body = proto::NodeIdentityView)))]
+pub async fn identity(State(app): State<AppState>) -> AppResult<Response> {
+    Ok(json_response(
+        StatusCode::OK,
+        &proto::NodeIdentityView {
+            node_id: app.settings.node_id.to_string(),
+            base_url: base_url(&app),
+            signing_fingerprint: app.identity.signing_public().fingerprint(),
+            encryption_fingerprint: app.identity.encryption_fingerprint(),
+        },
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/peers", tag = "federation", security(("bearer" = [])),
+    responses((status = 200, body = [proto::PeerView]), (status = 403, body = proto::Problem)))]
+pub async fn list(State(app): State<AppState>) -> AppResult<Response> {
+    let peers = app.store.peers().await?;
+    let views: Vec<_> = peers.iter().map(peer_view).collect();
+    Ok(json_response(StatusCode::OK, &views))
+}
+
+/// Adds a peer: its document is fetched from `url` and its signing key must
+/// have the `fingerprint` its operator gave you by another channel.
+#[utoipa::path(post, path = "/api/v1/peers", tag = "federation", security(("bearer" = [])),
+    request_body = proto::NewPeer,
+    responses((status = 201, body = proto::PeerView), (status = 400, body = proto::Problem),
+              (status = 409, body = proto::Problem), (status = 502, body = proto::Problem)))]
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<proto::NewPeer>,
+) -> AppResult<Response> {
+    let peer = add_peer(&app, &caller.actor(), &body.url, &body.fingerprint).await?;
+    Ok(json_response(StatusCode::CREATED, &peer_view(&peer)))
+}
+
+/// Disables or enables a peer (`{"status": "disabled"}`).
+#[utoipa::path(patch, path = "/api/v1/peers/{node_id}", tag = "federation", security(("bearer" = [])),
+    params(("node_id" = String, Path)), request_body = proto::PeerStatus,
+    responses((status = 200, body = proto::PeerView), (status = 404, body = proto::Problem)))]
+pub async fn update(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    ApiJson(body): ApiJson<proto::PeerStatus>,
+) -> AppResult<Response> {
+    set_status(&app, &caller.actor(), &node_id, &body.status).await?;
+    let peer = app
+        .store
+        .peer(&node_id)
+        .await?
+        .ok_or(AppError::NotFound { what: "peer" })?;
+    Ok(json_response(StatusCode::OK, &peer_view(&peer)))
+}
+
+pub async fn set_status(
+    app: &AppState,
+    actor: &Actor,
+    node_id: &str,
+    status: &str,
+) -> AppResult<()> {
+    if !matches!(status, "active" | "disabled") {
+        return Err(AppError::Validation(vec![proto::FieldError {
+            field: "status".into(),
+            code: "invalid_peer_status".into(),
+            message: "expected active or disabled".into(),
+        }]));
+    }
+    let audit = actor
+        .entry(AuditAction::PeerStatusChanged, AuditOutcome::Success)
+        .target(node_id.to_owned())
+        .detail(serde_json::json!({ "status": status }));
+    if !app
+        .store
+        .set_peer_status(node_id, status, OffsetDateTime::now_utc(), &audit)
+        .await?
+    {
+        return Err(AppError::NotFound { what: "peer" });
+    }
+    Ok(())
+}
+
+pub async fn remove(app: &AppState, actor: &Actor, node_id: &str) -> AppResult<()> {
+    let audit = actor
+        .entry(AuditAction::PeerRemoved, AuditOutcome::Success)
+        .target(node_id.to_owned());
+    if !app.store.remove_peer(node_id, &audit).await? {
+        return Err(AppError::NotFound { what: "peer" });
+    }
+    Ok(())
+}
+
+/// Forgets a peer and its pinned keys.
+#[utoipa::path(delete, path = "/api/v1/peers/{node_id}", tag = "federation", security(("bearer" = [])),
+    params(("node_id" = String, Path)),
+    responses((status = 204), (status = 404, body = proto::Problem)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+) -> AppResult<Response> {
+    remove(&app, &caller.actor(), &node_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
