@@ -48,6 +48,19 @@ impl NodeIdentity {
     pub fn encryption_fingerprint(&self) -> String {
         fingerprint_of_hex(&self.encryption_public_hex())
     }
+
+    /// Checks an envelope from a pinned sender and decrypts it.
+    pub fn open(
+        &self,
+        envelope: &crate::Envelope,
+        sender_key: &PublicKey,
+        me: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(crate::EnvelopeHeader, Vec<u8>), crate::EnvelopeError> {
+        let header = envelope.check(sender_key, me, now)?;
+        let payload = envelope.decrypt(&header, &self.encryption.to_bytes())?;
+        Ok((header, payload))
+    }
 }
 
 /// SHA-256 of a hexadecimal public key's bytes, grouped by four digits (as
@@ -65,6 +78,81 @@ pub fn fingerprint_of_hex(public_hex: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envelopes_reach_only_their_recipient_and_detect_changes() {
+        use crate::envelope::{seal, EnvelopeError, Outgoing};
+        let dir = tempfile::tempdir().unwrap();
+        let sender = NodeKey::from_seed([1; 32]);
+        let sender_pub = sender.public_key();
+        let recipient =
+            NodeIdentity::load_or_create(dir.path(), NodeKey::from_seed([2; 32])).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let out = Outgoing {
+            sender: "fr-pc247",
+            recipient: "ar-ufeci",
+            message_type: "request",
+            in_reply_to: None,
+            lifetime: time::Duration::hours(1),
+            payload: b"preserve the logs of 203.0.113.5",
+        };
+        let (_, env) = seal(&sender, &recipient.encryption_public_hex(), &out, now).unwrap();
+        let (h, payload) = recipient.open(&env, &sender_pub, "ar-ufeci", now).unwrap();
+        assert_eq!(payload, out.payload);
+        assert_eq!(h.sender, "fr-pc247");
+        assert!(!env.ciphertext.contains("203.0.113.5"));
+        // Wrong recipient, expired, another sender key, altered ciphertext.
+        assert!(matches!(
+            recipient.open(&env, &sender_pub, "br-pf", now),
+            Err(EnvelopeError::WrongRecipient(_))
+        ));
+        assert!(matches!(
+            recipient.open(
+                &env,
+                &sender_pub,
+                "ar-ufeci",
+                now + time::Duration::hours(2)
+            ),
+            Err(EnvelopeError::Expired(_))
+        ));
+        let impostor = NodeKey::from_seed([3; 32]).public_key();
+        assert_eq!(
+            recipient.open(&env, &impostor, "ar-ufeci", now),
+            Err(EnvelopeError::BadSignature)
+        );
+        let mut altered = env.clone();
+        let mut bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &altered.ciphertext,
+        )
+        .unwrap();
+        bytes[0] ^= 1;
+        altered.ciphertext =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+        assert_eq!(
+            recipient.open(&altered, &sender_pub, "ar-ufeci", now),
+            Err(EnvelopeError::Tampered)
+        );
+        // A header changed (and re-signed by the sender) no longer matches
+        // the ciphertext's associated data.
+        let mut resigned = env.clone();
+        resigned.header = resigned.header.replace("\"request\"", "\"response\"");
+        resigned.signature = sender.sign(resigned.header.as_bytes());
+        assert_eq!(
+            recipient.open(&resigned, &sender_pub, "ar-ufeci", now),
+            Err(EnvelopeError::Tampered)
+        );
+        // Someone else cannot read it.
+        let other = NodeIdentity::load_or_create(
+            tempfile::tempdir().unwrap().path(),
+            NodeKey::from_seed([4; 32]),
+        )
+        .unwrap();
+        assert_eq!(
+            other.open(&env, &sender_pub, "ar-ufeci", now),
+            Err(EnvelopeError::Tampered)
+        );
+    }
 
     #[test]
     fn keys_are_created_once_and_kept_private() {

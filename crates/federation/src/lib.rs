@@ -9,9 +9,12 @@
 //! its keys are pinned.
 
 pub mod document;
+pub mod envelope;
+pub mod httpsig;
 pub mod identity;
 
 pub use document::{
     DocumentError, KeyEntry, KeyUse, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH,
 };
+pub use envelope::{Envelope, EnvelopeError, EnvelopeHeader, Outgoing, Receipt, SignedReceipt};
 pub use identity::{NodeIdentity, ENCRYPTION_KEY_FILE};
