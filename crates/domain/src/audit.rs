@@ -83,6 +83,16 @@ pub enum AuditAction {
     PeerStatusChanged,
     #[serde(rename = "peer.removed")]
     PeerRemoved,
+    #[serde(rename = "federation.sent")]
+    MessageSent,
+    #[serde(rename = "federation.received")]
+    MessageReceived,
+    #[serde(rename = "federation.refused")]
+    MessageRefused,
+    #[serde(rename = "federation.not_delivered")]
+    MessageNotDelivered,
+    #[serde(rename = "federation.retrieved")]
+    MessageRetrieved,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "audit.exported")]
@@ -90,7 +100,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 40] = [
+    pub const ALL: [AuditAction; 45] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -129,6 +139,11 @@ impl AuditAction {
         Self::PeerAdded,
         Self::PeerStatusChanged,
         Self::PeerRemoved,
+        Self::MessageSent,
+        Self::MessageReceived,
+        Self::MessageRefused,
+        Self::MessageNotDelivered,
+        Self::MessageRetrieved,
         Self::AuditRead,
         Self::AuditExported,
     ];
@@ -173,6 +188,11 @@ impl AuditAction {
             Self::PeerAdded => "peer.added",
             Self::PeerStatusChanged => "peer.status_changed",
             Self::PeerRemoved => "peer.removed",
+            Self::MessageSent => "federation.sent",
+            Self::MessageReceived => "federation.received",
+            Self::MessageRefused => "federation.refused",
+            Self::MessageNotDelivered => "federation.not_delivered",
+            Self::MessageRetrieved => "federation.retrieved",
             Self::AuditRead => "audit.read",
             Self::AuditExported => "audit.exported",
         }

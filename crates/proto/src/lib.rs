@@ -554,3 +554,50 @@ pub struct SignedNodeDocumentView {
     pub document: String,
     pub signature: String,
 }
+
+/// A note to a peer's administrators (the first message type; requests,
+/// responses and evidence manifests follow).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPeerMessage {
+    pub text: String,
+    /// Hours before the message is given up (default 72).
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+}
+
+/// A message in the outbox, with its delivery evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutboxMessageView {
+    pub message_id: Uuid,
+    pub recipient: String,
+    pub message_type: String,
+    /// `pending` (accepted for sending), `delivered` or `dead` (not delivered).
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// The recipient's signed delivery receipt (JSON text and signature).
+    pub receipt: Option<serde_json::Value>,
+    /// The recipient's signed retrieval receipt, once someone opened it.
+    pub retrieval_receipt: Option<serde_json::Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InboxMessageView {
+    pub message_id: Uuid,
+    pub sender: String,
+    pub message_type: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retrieved_at: Option<OffsetDateTime>,
+    /// The decrypted payload (only when one message is opened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}

@@ -49,6 +49,8 @@ use crate::state::AppState;
         crate::evidence_api::consistency,
         crate::peers::well_known, crate::peers::identity, crate::peers::list, crate::peers::create,
         crate::peers::update, crate::peers::delete,
+        crate::messaging::inbox, crate::messaging::api_send, crate::messaging::api_outbox,
+        crate::messaging::api_inbox, crate::messaging::api_inbox_message,
         audit_entries, audit_export
     ),
     components(schemas(proto::Problem, proto::FieldError)),

@@ -30,6 +30,8 @@ pub enum AppError {
     NotCaseMember,
     #[error("you may not manage the members of this case")]
     CannotManageMembers,
+    #[error("{detail}")]
+    ForbiddenSender { detail: String },
     #[error("the form has expired or did not come from this site; reload the page")]
     CsrfRejected,
     #[error("{what} not found")]
@@ -94,6 +96,7 @@ impl AppError {
             Self::NotCaseMember => (StatusCode::FORBIDDEN, "not_case_member"),
             Self::CannotManageMembers => (StatusCode::FORBIDDEN, "cannot_manage_members"),
             Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
+            Self::ForbiddenSender { .. } => (StatusCode::FORBIDDEN, "unknown_sender"),
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),

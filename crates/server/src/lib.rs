@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod evidence_api;
 pub mod http;
 pub mod i18n;
+pub mod messaging;
 pub mod metrics;
 pub mod ops;
 pub mod peers;

@@ -10,7 +10,8 @@ use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
 use crate::{
-    api, calendar, evidence_api, peers, requests, statistics, ui, ui_evidence, ui_requests,
+    api, calendar, evidence_api, messaging, peers, requests, statistics, ui, ui_evidence,
+    ui_requests,
 };
 
 pub struct RouteSpec {
@@ -93,6 +94,33 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/peers/{node_id}",
             ADMIN,
             delete(peers::delete),
+        ),
+        api(
+            M::POST,
+            "/federation/inbox",
+            Rule::Public,
+            post(messaging::inbox).layer(DefaultBodyLimit::max(
+                entraide_federation::envelope::MAX_ENVELOPE_BYTES,
+            )),
+        ),
+        api(
+            M::POST,
+            "/api/v1/peers/{node_id}/messages",
+            ADMIN,
+            post(messaging::api_send),
+        ),
+        api(
+            M::GET,
+            "/api/v1/outbox/{id}",
+            ADMIN,
+            get(messaging::api_outbox),
+        ),
+        api(M::GET, "/api/v1/inbox", ADMIN, get(messaging::api_inbox)),
+        api(
+            M::GET,
+            "/api/v1/inbox/{id}",
+            ADMIN,
+            get(messaging::api_inbox_message),
         ),
         // Identity
         api(M::GET, "/api/v1/me", Rule::SignedIn, get(api::me)),

@@ -85,6 +85,7 @@ impl Node {
         .map_err(crate::evidence::CustodyStartError::Key)?;
         let state = AppState {
             identity: Arc::new(identity),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
             bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),
             store,
@@ -147,6 +148,7 @@ impl Node {
             }
         });
         let bound = self.state.bound.clone();
+        let outbox = crate::messaging::start_worker(self.state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let (local_addr, task) = match tls {
             None => {
@@ -190,6 +192,7 @@ impl Node {
             addr: local_addr,
             task,
             sweeper,
+            outbox,
         })
     }
 }
@@ -198,6 +201,7 @@ pub struct RunningNode {
     pub addr: SocketAddr,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    outbox: JoinHandle<()>,
 }
 
 impl RunningNode {
@@ -205,11 +209,13 @@ impl RunningNode {
     pub async fn wait(self) {
         let _ = self.task.await;
         self.sweeper.abort();
+        self.outbox.abort();
     }
 
     pub fn stop(self) {
         self.task.abort();
         self.sweeper.abort();
+        self.outbox.abort();
     }
 }
 

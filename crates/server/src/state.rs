@@ -26,6 +26,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The node's keys (signing and encryption), for federation.
     pub identity: Arc<entraide_federation::NodeIdentity>,
+    /// Wakes the outbox worker when a message is queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The address the node listens on, once bound (`http://127.0.0.1:8080`).
     pub bound: Arc<std::sync::OnceLock<String>>,
     /// Signing key, evidence blobs and the custody log.

@@ -308,6 +308,54 @@ pub trait PeerStore: Send + Sync {
     async fn remove_peer(&self, node_id: &str, audit: &NewAuditEntry) -> StoreResult<bool>;
 }
 
+/// Messages to and from peers.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    async fn enqueue_outbox(&self, m: &OutboxMessage, audit: &NewAuditEntry) -> StoreResult<()>;
+    async fn outbox_message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>>;
+    /// The oldest pending message of each peer that is due, each claimed
+    /// until `lease_until` (one replica only gets it).
+    async fn claim_outbox(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    async fn outbox_delivered(
+        &self,
+        id: Uuid,
+        receipt: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn outbox_retry(
+        &self,
+        id: Uuid,
+        attempts: u32,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()>;
+    async fn outbox_dead(&self, id: Uuid, reason: &str, audit: &NewAuditEntry) -> StoreResult<()>;
+    async fn outbox_retrieved(&self, id: Uuid, receipt: &str) -> StoreResult<bool>;
+    /// Stores a received message; returns the stored one (with its
+    /// original receipt) when the id was seen before.
+    async fn insert_inbox(
+        &self,
+        m: &InboxMessage,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<InboxMessage>>;
+    async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>>;
+    /// Newest first.
+    async fn inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>>;
+    /// Records the first opening; false when it was already opened.
+    async fn mark_retrieved(
+        &self,
+        id: Uuid,
+        by: &str,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+}
+
 /// The audit log is append-only: there is no method to change or delete an
 /// entry, and both databases refuse UPDATE and DELETE on it by trigger.
 #[async_trait]
@@ -329,6 +377,7 @@ pub trait Store:
     + RequestStore
     + EvidenceStore
     + PeerStore
+    + MessageStore
 {
     /// Whether the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -350,3 +350,39 @@ pub struct Peer {
     pub added_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
+
+/// A message waiting for (or done with) delivery to a peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub message_id: Uuid,
+    pub recipient: String,
+    pub message_type: String,
+    /// The envelope JSON, as sent.
+    pub envelope: String,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: OffsetDateTime,
+    pub last_error: Option<String>,
+    /// The recipient's signed delivery receipt.
+    pub receipt: Option<String>,
+    /// The recipient's signed retrieval receipt (someone opened it).
+    pub retrieval_receipt: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// A message received from a peer, kept as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxMessage {
+    pub message_id: Uuid,
+    pub sender: String,
+    pub message_type: String,
+    pub envelope: String,
+    /// The signed delivery receipt returned (again, for a duplicate).
+    pub receipt: String,
+    pub received_at: OffsetDateTime,
+    pub retrieved_at: Option<OffsetDateTime>,
+    pub retrieved_by: Option<String>,
+}

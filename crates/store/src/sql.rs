@@ -19,7 +19,7 @@ macro_rules! impl_sql_store {
                 DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
             };
             use $crate::{
-                from_millis, to_millis, ApiToken, AuditEntry, CustodyEvent, CustodyJob, EvidenceItem, Peer, EvidenceUpload, ForeignTreeHead, NewCustodyEvent, StoredTreeHead, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
+                from_millis, to_millis, ApiToken, AuditEntry, CustodyEvent, CustodyJob, EvidenceItem, InboxMessage, OutboxMessage, Peer, EvidenceUpload, ForeignTreeHead, NewCustodyEvent, StoredTreeHead, AuditFilter, Case, CaseMember, CooperationRequest, RequestEvent, RequestFilter,
                 NewAuditEntry, NewUser, Organisation, Session, StoreError, StoreResult, User,
             };
             use sqlx::Row;
@@ -1943,6 +1943,237 @@ macro_rules! impl_sql_store {
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(true)
+                }
+            }
+
+            const OUTBOX_COLUMNS: &str = "message_id, recipient, message_type, envelope, status, attempts, next_attempt_at, last_error, receipt, retrieval_receipt, created_at, expires_at, delivered_at";
+
+            fn outbox_from_row(row: &DbRow) -> StoreResult<OutboxMessage> {
+                let attempts: i64 = row.try_get("attempts").map_err(db_err)?;
+                Ok(OutboxMessage {
+                    message_id: row.try_get("message_id").map_err(db_err)?,
+                    recipient: row.try_get("recipient").map_err(db_err)?,
+                    message_type: row.try_get("message_type").map_err(db_err)?,
+                    envelope: row.try_get("envelope").map_err(db_err)?,
+                    status: row.try_get("status").map_err(db_err)?,
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    next_attempt_at: from_millis(row.try_get("next_attempt_at").map_err(db_err)?)?,
+                    last_error: row.try_get("last_error").map_err(db_err)?,
+                    receipt: row.try_get("receipt").map_err(db_err)?,
+                    retrieval_receipt: row.try_get("retrieval_receipt").map_err(db_err)?,
+                    created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
+                    expires_at: from_millis(row.try_get("expires_at").map_err(db_err)?)?,
+                    delivered_at: opt_millis(row.try_get("delivered_at").map_err(db_err)?)?,
+                })
+            }
+
+            const INBOX_COLUMNS: &str = "message_id, sender, message_type, envelope, receipt, received_at, retrieved_at, retrieved_by";
+
+            fn inbox_from_row(row: &DbRow) -> StoreResult<InboxMessage> {
+                Ok(InboxMessage {
+                    message_id: row.try_get("message_id").map_err(db_err)?,
+                    sender: row.try_get("sender").map_err(db_err)?,
+                    message_type: row.try_get("message_type").map_err(db_err)?,
+                    envelope: row.try_get("envelope").map_err(db_err)?,
+                    receipt: row.try_get("receipt").map_err(db_err)?,
+                    received_at: from_millis(row.try_get("received_at").map_err(db_err)?)?,
+                    retrieved_at: opt_millis(row.try_get("retrieved_at").map_err(db_err)?)?,
+                    retrieved_by: row.try_get("retrieved_by").map_err(db_err)?,
+                })
+            }
+
+            #[$crate::async_trait]
+            impl $crate::MessageStore for $store {
+                async fn enqueue_outbox(&self, m: &OutboxMessage, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let sql = format!("INSERT INTO outbox_messages ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+                    sqlx::query(&sql)
+                        .bind(m.message_id)
+                        .bind(&m.recipient)
+                        .bind(&m.message_type)
+                        .bind(&m.envelope)
+                        .bind(&m.status)
+                        .bind(i64::from(m.attempts))
+                        .bind(to_millis(m.next_attempt_at))
+                        .bind(&m.last_error)
+                        .bind(&m.receipt)
+                        .bind(&m.retrieval_receipt)
+                        .bind(to_millis(m.created_at))
+                        .bind(to_millis(m.expires_at))
+                        .bind(m.delivered_at.map(to_millis))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| conflict_or(e, "message"))?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn outbox_message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>> {
+                    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox_messages WHERE message_id = $1");
+                    sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(outbox_from_row)
+                        .transpose()
+                }
+
+                async fn claim_outbox(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+                    let sql = format!(
+                        "SELECT {OUTBOX_COLUMNS} FROM outbox_messages o WHERE o.status = 'pending' \
+                         AND o.seq = (SELECT MIN(p.seq) FROM outbox_messages p WHERE p.recipient = o.recipient AND p.status = 'pending') \
+                         AND o.next_attempt_at <= $1 AND (o.claimed_until IS NULL OR o.claimed_until < $2) ORDER BY o.seq LIMIT $3"
+                    );
+                    let candidates: Vec<OutboxMessage> = sqlx::query(&sql)
+                        .bind(to_millis(now))
+                        .bind(to_millis(now))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(outbox_from_row)
+                        .collect::<StoreResult<_>>()?;
+                    let mut claimed = Vec::new();
+                    for m in candidates {
+                        let done = sqlx::query(
+                            "UPDATE outbox_messages SET claimed_until = $1 WHERE message_id = $2 AND status = 'pending' \
+                             AND (claimed_until IS NULL OR claimed_until < $3)",
+                        )
+                        .bind(to_millis(lease_until))
+                        .bind(m.message_id)
+                        .bind(to_millis(now))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                        if done.rows_affected() == 1 {
+                            claimed.push(m);
+                        }
+                    }
+                    Ok(claimed)
+                }
+
+                async fn outbox_delivered(&self, id: Uuid, receipt: &str, at: OffsetDateTime) -> StoreResult<()> {
+                    sqlx::query(
+                        "UPDATE outbox_messages SET status = 'delivered', receipt = $1, delivered_at = $2, claimed_until = NULL, \
+                         attempts = attempts + 1 WHERE message_id = $3",
+                    )
+                    .bind(receipt)
+                    .bind(to_millis(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn outbox_retry(&self, id: Uuid, attempts: u32, next: OffsetDateTime, error: &str) -> StoreResult<()> {
+                    sqlx::query(
+                        "UPDATE outbox_messages SET attempts = $1, next_attempt_at = $2, last_error = $3, claimed_until = NULL \
+                         WHERE message_id = $4 AND status = 'pending'",
+                    )
+                    .bind(i64::from(attempts))
+                    .bind(to_millis(next))
+                    .bind(error)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn outbox_dead(&self, id: Uuid, reason: &str, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query(
+                        "UPDATE outbox_messages SET status = 'dead', last_error = $1, claimed_until = NULL WHERE message_id = $2",
+                    )
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn outbox_retrieved(&self, id: Uuid, receipt: &str) -> StoreResult<bool> {
+                    let done = sqlx::query(
+                        "UPDATE outbox_messages SET retrieval_receipt = $1 WHERE message_id = $2 AND retrieval_receipt IS NULL",
+                    )
+                    .bind(receipt)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn insert_inbox(&self, m: &InboxMessage, audit: &NewAuditEntry) -> StoreResult<Option<InboxMessage>> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let sql = format!("INSERT INTO inbox_messages ({INBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING");
+                    let done = sqlx::query(&sql)
+                        .bind(m.message_id)
+                        .bind(&m.sender)
+                        .bind(&m.message_type)
+                        .bind(&m.envelope)
+                        .bind(&m.receipt)
+                        .bind(to_millis(m.received_at))
+                        .bind(m.retrieved_at.map(to_millis))
+                        .bind(&m.retrieved_by)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        tx.rollback().await.map_err(db_err)?;
+                        return self.inbox_message(m.message_id).await;
+                    }
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(None)
+                }
+
+                async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>> {
+                    let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox_messages WHERE message_id = $1");
+                    sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .as_ref()
+                        .map(inbox_from_row)
+                        .transpose()
+                }
+
+                async fn inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>> {
+                    let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox_messages ORDER BY received_at DESC LIMIT $1");
+                    sqlx::query(&sql)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(inbox_from_row)
+                        .collect()
+                }
+
+                async fn mark_retrieved(&self, id: Uuid, by: &str, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let done = sqlx::query(
+                        "UPDATE inbox_messages SET retrieved_at = $1, retrieved_by = $2 WHERE message_id = $3 AND retrieved_at IS NULL",
+                    )
+                    .bind(to_millis(at))
+                    .bind(by)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(done.rows_affected() == 1)
                 }
             }
 

@@ -208,3 +208,282 @@ async fn peer_commands() -> Result<()> {
     assert!(!gone.status.success());
     Ok(())
 }
+
+async fn spawn_named(backend: Backend, id: &str) -> Result<entraide_testkit::TestNode> {
+    entraide_testkit::spawn_node_with(
+        backend,
+        entraide_testkit::Options {
+            node_id: Some(id.into()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// `from` pins `to`.
+async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode) -> Result<()> {
+    let admin = from.admin().await?;
+    let fp = to.state.identity.signing_public().fingerprint();
+    let r = from
+        .api(Some(&admin.token))
+        .post("/api/v1/peers", &json!({"url": to.url, "fingerprint": fp}))
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    Ok(())
+}
+
+/// POSTs an envelope to `to`'s inbox, the request signed by `from`.
+async fn post_envelope(
+    from: &entraide_testkit::TestNode,
+    to: &entraide_testkit::TestNode,
+    body: &[u8],
+) -> Result<entraide_testkit::Reply> {
+    let target = format!("{}/federation/inbox", to.url);
+    let sig = entraide_federation::httpsig::sign(
+        &from.state.identity.signing,
+        from.state.settings.node_id.as_str(),
+        "POST",
+        &target,
+        body,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    to.api(None)
+        .send(
+            reqwest::Method::POST,
+            "/federation/inbox",
+            &[
+                ("content-type", "application/json"),
+                ("content-digest", &sig.content_digest),
+                ("signature-input", &sig.signature_input),
+                ("signature", &sig.signature),
+            ],
+            body.to_vec(),
+        )
+        .await
+}
+
+async fn wait_for<F, Fut>(mut check: F) -> Result<serde_json::Value>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<serde_json::Value>>>,
+{
+    for _ in 0..200 {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("timed out")
+}
+
+on_both_backends!(messages_are_delivered_once_with_receipts_and_forgeries_refused);
+
+async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
+    backend: Backend,
+) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
+    let c = spawn_named(backend, "xx-unknown").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let a_admin = a.admin().await?;
+    let b_admin = b.admin().await?;
+    let a_api = a.api(Some(&a_admin.token));
+    let b_api = b.api(Some(&b_admin.token));
+
+    // Sent, delivered, receipt signed by the recipient.
+    let sent = a_api
+        .post(
+            "/api/v1/peers/ar-ufeci/messages",
+            &json!({"text": "Please call our 24/7 desk about case PC247-2026-0117."}),
+        )
+        .await?;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+    assert_eq!(sent.json["status"], "pending");
+    let id = sent.json["message_id"].as_str().unwrap().to_owned();
+    let delivered = wait_for(|| {
+        let a_api = &a_api;
+        let id = id.clone();
+        async move {
+            let m = a_api.get(&format!("/api/v1/outbox/{id}")).await?.json;
+            Ok((m["status"] == "delivered").then_some(m))
+        }
+    })
+    .await?;
+    let receipt: entraide_federation::SignedReceipt =
+        serde_json::from_value(delivered["receipt"].clone())?;
+    let r = receipt
+        .verify(&b.state.identity.signing_public())
+        .expect("signed by the recipient");
+    assert_eq!(
+        (r.status.as_str(), r.message_id.to_string()),
+        ("delivered", id.clone())
+    );
+
+    // The recipient reads it: decrypted once, a retrieval receipt goes back.
+    let inbox = b_api.get("/api/v1/inbox").await?.json;
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    let opened = b_api.get(&format!("/api/v1/inbox/{id}")).await?;
+    assert_eq!(
+        opened.json["payload"]["text"],
+        "Please call our 24/7 desk about case PC247-2026-0117."
+    );
+    assert!(opened.json["retrieved_at"].is_string());
+    let retrieved = wait_for(|| {
+        let a_api = &a_api;
+        let id = id.clone();
+        async move {
+            let m = a_api.get(&format!("/api/v1/outbox/{id}")).await?.json;
+            Ok((!m["retrieval_receipt"].is_null()).then_some(m))
+        }
+    })
+    .await?;
+    let rr: entraide_federation::SignedReceipt =
+        serde_json::from_value(retrieved["retrieval_receipt"].clone())?;
+    assert_eq!(
+        rr.verify(&b.state.identity.signing_public())
+            .unwrap()
+            .status,
+        "retrieved"
+    );
+
+    // The same envelope again: the same receipt, never a second record.
+    let stored = a
+        .store
+        .outbox_message(uuid::Uuid::parse_str(&id)?)
+        .await?
+        .unwrap();
+    let replay = post_envelope(&a, &b, stored.envelope.as_bytes()).await?;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert_eq!(replay.json, serde_json::to_value(&receipt)?);
+    assert_eq!(
+        b_api
+            .get("/api/v1/inbox")
+            .await?
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An unknown node: refused and audited as such.
+    let forged = post_envelope(&c, &b, stored.envelope.as_bytes()).await?;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(forged.code(), "unknown_sender");
+    let refusals = b
+        .store
+        .audit_entries(&entraide_store::AuditFilter {
+            action: Some("federation.refused".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(refusals[0].target.as_deref(), Some("xx-unknown"));
+
+    // A body that is not what was signed.
+    let target = format!("{}/federation/inbox", b.url);
+    let sig = entraide_federation::httpsig::sign(
+        &a.state.identity.signing,
+        "fr-pc247",
+        "POST",
+        &target,
+        b"{}",
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    let swapped = b
+        .api(None)
+        .send(
+            reqwest::Method::POST,
+            "/federation/inbox",
+            &[
+                ("content-digest", &sig.content_digest),
+                ("signature-input", &sig.signature_input),
+                ("signature", &sig.signature),
+            ],
+            stored.envelope.clone().into_bytes(),
+        )
+        .await?;
+    assert_eq!(swapped.code(), "request_signature_invalid");
+    let unsigned = b
+        .api(None)
+        .send(
+            reqwest::Method::POST,
+            "/federation/inbox",
+            &[],
+            b"{}".to_vec(),
+        )
+        .await?;
+    assert_eq!(unsigned.code(), "request_unsigned");
+
+    // Tampered ciphertext, wrong recipient, expired: refused with the reason.
+    let seal = |recipient: &str, lifetime: time::Duration| {
+        entraide_federation::envelope::seal(
+            &a.state.identity.signing,
+            &b.state.identity.encryption_public_hex(),
+            &entraide_federation::Outgoing {
+                sender: "fr-pc247",
+                recipient,
+                message_type: "note",
+                in_reply_to: None,
+                lifetime,
+                payload: br#"{"text":"x"}"#,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+        .1
+    };
+    let mut tampered = seal("ar-ufeci", time::Duration::hours(1));
+    tampered.ciphertext = format!("A{}", &tampered.ciphertext[1..]);
+    let r = post_envelope(&a, &b, serde_json::to_string(&tampered)?.as_bytes()).await?;
+    assert_eq!(r.code(), "envelope_tampered");
+    let elsewhere = seal("br-pf", time::Duration::hours(1));
+    let r = post_envelope(&a, &b, serde_json::to_string(&elsewhere)?.as_bytes()).await?;
+    assert_eq!(r.code(), "envelope_wrong_recipient");
+    let stale = seal("ar-ufeci", time::Duration::seconds(-10));
+    let r = post_envelope(&a, &b, serde_json::to_string(&stale)?.as_bytes()).await?;
+    assert_eq!(r.code(), "envelope_expired");
+    let r = post_envelope(&a, &b, b"not json").await?;
+    assert_eq!(r.code(), "envelope_malformed");
+    assert_eq!(
+        b_api
+            .get("/api/v1/inbox")
+            .await?
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing refused was stored"
+    );
+
+    // A message to a peer that refuses it ends as not delivered, with why.
+    let c_admin = c.admin().await?;
+    let _ = c_admin;
+    pin(&a, &c).await?;
+    let to_c = a_api
+        .post(
+            "/api/v1/peers/xx-unknown/messages",
+            &json!({"text": "hello"}),
+        )
+        .await?;
+    let cid = to_c.json["message_id"].as_str().unwrap().to_owned();
+    let dead = wait_for(|| {
+        let a_api = &a_api;
+        let cid = cid.clone();
+        async move {
+            let m = a_api.get(&format!("/api/v1/outbox/{cid}")).await?.json;
+            Ok((m["status"] == "dead").then_some(m))
+        }
+    })
+    .await?;
+    assert!(
+        dead["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown_sender"),
+        "{dead}"
+    );
+    Ok(())
+}

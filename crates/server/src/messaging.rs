@@ -1,0 +1,571 @@
+//! Messages between nodes: the durable outbox (ordered per peer, retried
+//! with exponential backoff and jitter, given up when the message expires),
+//! the inbox (HTTP-signed requests from pinned peers only, checked,
+//! stored before answering with a signed receipt; a duplicate gets the same
+//! receipt), and the evidence of delivery: accepted for sending, delivered
+//! (receipt), retrieved (a second receipt when someone opens it), not
+//! delivered (expired or refused, with the reason).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use entraide_domain::{AuditAction, AuditOutcome};
+use entraide_evidence::PublicKey;
+use entraide_federation::envelope::{now_rfc3339, seal, MAX_ENVELOPE_BYTES};
+use entraide_federation::httpsig::{self, SignatureHeaders};
+use entraide_federation::{Envelope, Outgoing, Receipt, SignedReceipt};
+use entraide_proto as proto;
+use entraide_store::{InboxMessage, OutboxMessage};
+use rand::Rng;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::caller::Caller;
+use crate::error::{AppError, AppResult};
+use crate::http::{json_response, ApiJson};
+use crate::ops::{Actor, AuditEntryExt};
+use crate::peers::base_url;
+use crate::state::AppState;
+
+pub const INBOX_PATH: &str = "/federation/inbox";
+
+/// Queues a message for a peer (evidence: "accepted for sending").
+pub async fn send(
+    app: &AppState,
+    actor: &Actor,
+    recipient: &str,
+    message_type: &str,
+    payload: &[u8],
+    in_reply_to: Option<Uuid>,
+    lifetime: time::Duration,
+) -> AppResult<OutboxMessage> {
+    let peer = app
+        .store
+        .peer(recipient)
+        .await?
+        .ok_or(AppError::NotFound { what: "peer" })?;
+    if peer.status != "active" {
+        return Err(AppError::Conflict {
+            code: "peer_disabled",
+            detail: format!("{recipient} is disabled"),
+        });
+    }
+    let now = OffsetDateTime::now_utc();
+    let (header, envelope) = seal(
+        &app.identity.signing,
+        &peer.encryption_key,
+        &Outgoing {
+            sender: app.settings.node_id.as_str(),
+            recipient,
+            message_type,
+            in_reply_to,
+            lifetime,
+            payload,
+        },
+        now,
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let m = OutboxMessage {
+        message_id: header.message_id,
+        recipient: recipient.to_owned(),
+        message_type: message_type.to_owned(),
+        envelope: serde_json::to_string(&envelope)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        receipt: None,
+        retrieval_receipt: None,
+        created_at: now,
+        expires_at: now + lifetime,
+        delivered_at: None,
+    };
+    let audit = actor
+        .entry(AuditAction::MessageSent, AuditOutcome::Success)
+        .target(m.message_id.to_string())
+        .detail(serde_json::json!({ "recipient": recipient, "type": message_type }));
+    app.store.enqueue_outbox(&m, &audit).await?;
+    app.outbox_wake.notify_one();
+    Ok(m)
+}
+
+/// Delay before attempt `attempts + 1`: 2^attempts seconds (at most ten
+/// minutes), ±25 % jitter.
+pub fn backoff(attempts: u32) -> Duration {
+    let base = 2f64.powi(attempts.min(10) as i32).min(600.0);
+    let jitter = rand::thread_rng().gen_range(0.75..1.25);
+    Duration::from_secs_f64(base * jitter)
+}
+
+/// Delivers what is due (one message per peer at a time, in order).
+pub async fn deliver_due(app: &AppState) -> AppResult<usize> {
+    let now = OffsetDateTime::now_utc();
+    let due = app
+        .store
+        .claim_outbox(now, now + time::Duration::seconds(120), 32)
+        .await?;
+    let n = due.len();
+    for m in due {
+        deliver_one(app, m).await?;
+    }
+    Ok(n)
+}
+
+async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
+    let now = OffsetDateTime::now_utc();
+    let not_delivered = |reason: String| {
+        let audit = Actor::command_line()
+            .entry(AuditAction::MessageNotDelivered, AuditOutcome::Failure)
+            .target(m.message_id.to_string())
+            .detail(serde_json::json!({ "recipient": m.recipient, "reason": reason }));
+        (reason, audit)
+    };
+    if m.expires_at <= now {
+        let (reason, audit) = not_delivered(format!(
+            "expired before delivery: {}",
+            m.last_error
+                .clone()
+                .unwrap_or_else(|| "never attempted".into())
+        ));
+        tracing::warn!(message = %m.message_id, peer = %m.recipient, "message not delivered: expired");
+        app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+        return Ok(());
+    }
+    let Some(peer) = app.store.peer(&m.recipient).await? else {
+        let (reason, audit) = not_delivered("the peer was removed".into());
+        app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+        return Ok(());
+    };
+    let target = format!("{}{INBOX_PATH}", peer.base_url);
+    let body = m.envelope.clone().into_bytes();
+    let sig = httpsig::sign(
+        &app.identity.signing,
+        app.settings.node_id.as_str(),
+        "POST",
+        &target,
+        &body,
+        now.unix_timestamp(),
+    );
+    let result = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .post(&target)
+        .header("content-type", "application/json")
+        .header("content-digest", &sig.content_digest)
+        .header("signature-input", &sig.signature_input)
+        .header("signature", &sig.signature)
+        .body(body)
+        .send()
+        .await;
+    let (id, peer_id, attempts) = (m.message_id, m.recipient.clone(), m.attempts + 1);
+    let retry = |error: String| {
+        let peer_id = peer_id.clone();
+        async move {
+            let next = OffsetDateTime::now_utc() + backoff(attempts);
+            tracing::info!(message = %id, peer = %peer_id, attempts, %error, "delivery failed; will retry");
+            app.store.outbox_retry(id, attempts, next, &error).await
+        }
+    };
+    let res = match result {
+        Ok(r) => r,
+        Err(e) => {
+            retry(format!("cannot reach {}: {e}", peer.base_url)).await?;
+            return Ok(());
+        }
+    };
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    if status.is_success() {
+        let key = PublicKey::parse(&peer.signing_key)
+            .ok_or_else(|| AppError::Internal("pinned key unreadable".into()))?;
+        let receipt: Option<(SignedReceipt, Receipt)> =
+            serde_json::from_str::<SignedReceipt>(&text)
+                .ok()
+                .and_then(|s| s.verify(&key).map(|r| (s, r)));
+        match receipt {
+            Some((signed, r)) if r.message_id == m.message_id && r.status == "delivered" => {
+                let stored = serde_json::to_string(&signed)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                app.store
+                    .outbox_delivered(m.message_id, &stored, OffsetDateTime::now_utc())
+                    .await?;
+            }
+            _ => retry("the receipt is missing or not signed by the peer".into()).await?,
+        }
+    } else if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+        // Refused: retrying would not help.
+        let code = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| status.to_string());
+        let (reason, audit) = not_delivered(format!("refused by {}: {code}", peer.node_id));
+        tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
+        app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+    } else {
+        retry(format!("{} answered {status}", peer.base_url)).await?;
+    }
+    Ok(())
+}
+
+/// Runs deliveries: when woken (a message was queued) and every second.
+pub fn start_worker(app: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = app.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            loop {
+                match deliver_due(&app).await {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox delivery failed");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn refused(code: &'static str, detail: String) -> AppError {
+    AppError::BadRequest { code, detail }
+}
+
+async fn audit_refusal(app: &AppState, sender: &str, code: &str, detail: &str) -> AppResult<()> {
+    let entry = Actor::anonymous(None, None)
+        .entry(AuditAction::MessageRefused, AuditOutcome::Denied)
+        .target(sender.to_owned())
+        .detail(serde_json::json!({ "code": code, "detail": detail }));
+    app.store.append_audit(&entry).await?;
+    tracing::warn!(%sender, code, "message from another node refused");
+    Ok(())
+}
+
+/// A message from a peer: an envelope, the request signed (RFC 9421) by a
+/// pinned peer. Answers with the signed delivery receipt.
+#[utoipa::path(post, path = "/federation/inbox", tag = "federation",
+    request_body(content = String, content_type = "application/json", description = "the envelope"),
+    responses((status = 200, body = proto::SignedNodeDocumentView, description = "the signed receipt"),
+              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem)))]
+/// `POST /federation/inbox`: a message from a peer. Authenticated by the
+/// HTTP signature of a pinned peer; anything else is refused and audited
+/// (a forged "emergency" request from an unknown node shows up there).
+pub async fn inbox(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let result = receive(&app, &headers, &body).await;
+    if let Err(e) = &result {
+        let (_, code) = e.status_and_code();
+        let sender = headers
+            .get("signature-input")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpsig::keyid(v).ok())
+            .unwrap_or_else(|| "unknown".into());
+        audit_refusal(&app, &sender, code, &e.to_string()).await?;
+    }
+    let signed = result?;
+    Ok(json_response(StatusCode::OK, &signed))
+}
+
+async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<SignedReceipt> {
+    if body.len() > MAX_ENVELOPE_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (Some(content_digest), Some(signature_input), Some(signature)) = (
+        header("content-digest"),
+        header("signature-input"),
+        header("signature"),
+    ) else {
+        return Err(refused(
+            "request_unsigned",
+            httpsig::HttpSigError::Missing.to_string(),
+        ));
+    };
+    let keyid = httpsig::keyid(&signature_input)
+        .map_err(|e| refused("request_signature_malformed", e.to_string()))?;
+    let peer = match app.store.peer(&keyid).await? {
+        Some(p) if p.status == "active" => p,
+        Some(_) => {
+            return Err(refused(
+                "sender_disabled",
+                format!("{keyid} is disabled here"),
+            ))
+        }
+        None => {
+            return Err(AppError::ForbiddenSender {
+                detail: format!("{keyid} is not a peer of this node"),
+            })
+        }
+    };
+    let key = PublicKey::parse(&peer.signing_key)
+        .ok_or_else(|| AppError::Internal("pinned key unreadable".into()))?;
+    let now = OffsetDateTime::now_utc();
+    let target = format!("{}{INBOX_PATH}", base_url(app));
+    httpsig::verify(
+        &key,
+        "POST",
+        &target,
+        &SignatureHeaders {
+            content_digest,
+            signature_input,
+            signature,
+        },
+        body,
+        now.unix_timestamp(),
+    )
+    .map_err(|e| refused("request_signature_invalid", e.to_string()))?;
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|e| refused("envelope_malformed", e.to_string()))?;
+    let peek = envelope
+        .peek()
+        .map_err(|e| refused(e.code(), e.to_string()))?;
+    if peek.sender != peer.node_id {
+        return Err(refused(
+            "envelope_sender_mismatch",
+            format!("the envelope says it comes from {}", peek.sender),
+        ));
+    }
+    // A message seen before gets its receipt again, and nothing else.
+    if let Some(seen) = app.store.inbox_message(peek.message_id).await? {
+        return serde_json::from_str(&seen.receipt).map_err(|e| AppError::Internal(e.to_string()));
+    }
+    let (h, payload) = app
+        .identity
+        .open(&envelope, &key, app.settings.node_id.as_str(), now)
+        .map_err(|e| refused(e.code(), e.to_string()))?;
+    let receipt = Receipt {
+        v: 1,
+        message_id: h.message_id,
+        sender: h.sender.clone(),
+        receiver: app.settings.node_id.to_string(),
+        status: "delivered".into(),
+        at: now_rfc3339(),
+        payload_sha256: h.payload_sha256.clone(),
+    }
+    .sign(&app.identity.signing);
+    let stored = InboxMessage {
+        message_id: h.message_id,
+        sender: h.sender.clone(),
+        message_type: h.message_type.clone(),
+        envelope: String::from_utf8_lossy(body).into_owned(),
+        receipt: serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
+        received_at: now,
+        retrieved_at: None,
+        retrieved_by: None,
+    };
+    let audit = Actor::anonymous(None, None)
+        .entry(AuditAction::MessageReceived, AuditOutcome::Success)
+        .target(h.message_id.to_string())
+        .detail(serde_json::json!({ "sender": h.sender, "type": h.message_type }));
+    if let Some(existing) = app.store.insert_inbox(&stored, &audit).await? {
+        // Two deliveries raced: the first one's receipt stands.
+        return serde_json::from_str(&existing.receipt)
+            .map_err(|e| AppError::Internal(e.to_string()));
+    }
+    // A retrieval receipt for one of our messages.
+    if h.message_type == "receipt" {
+        if let (Some(original), Ok(signed)) = (
+            h.in_reply_to,
+            serde_json::from_slice::<SignedReceipt>(&payload),
+        ) {
+            if signed
+                .verify(&key)
+                .is_some_and(|r| r.message_id == original && r.status == "retrieved")
+            {
+                let text = serde_json::to_string(&signed)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                app.store.outbox_retrieved(original, &text).await?;
+            }
+        }
+    }
+    Ok(receipt)
+}
+
+fn receipt_value(text: &Option<String>) -> Option<serde_json::Value> {
+    text.as_deref().and_then(|t| serde_json::from_str(t).ok())
+}
+
+pub fn outbox_view(m: &OutboxMessage) -> proto::OutboxMessageView {
+    proto::OutboxMessageView {
+        message_id: m.message_id,
+        recipient: m.recipient.clone(),
+        message_type: m.message_type.clone(),
+        status: m.status.clone(),
+        attempts: m.attempts,
+        last_error: m.last_error.clone(),
+        receipt: receipt_value(&m.receipt),
+        retrieval_receipt: receipt_value(&m.retrieval_receipt),
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        delivered_at: m.delivered_at,
+    }
+}
+
+/// Sends a note to a peer's administrators.
+#[utoipa::path(post, path = "/api/v1/peers/{node_id}/messages", tag = "federation", security(("bearer" = [])),
+    params(("node_id" = String, Path)), request_body = proto::NewPeerMessage,
+    responses((status = 202, body = proto::OutboxMessageView), (status = 404, body = proto::Problem)))]
+pub async fn api_send(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    ApiJson(body): ApiJson<proto::NewPeerMessage>,
+) -> AppResult<Response> {
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > 10_000 {
+        return Err(AppError::Validation(vec![proto::FieldError {
+            field: "text".into(),
+            code: "note_length".into(),
+            message: "a note has 1 to 10,000 characters".into(),
+        }]));
+    }
+    let hours = body.expires_in_hours.unwrap_or(72).clamp(1, 24 * 30);
+    let payload = serde_json::to_vec(&serde_json::json!({ "text": text }))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let m = send(
+        &app,
+        &caller.actor(),
+        &node_id,
+        "note",
+        &payload,
+        None,
+        time::Duration::hours(i64::from(hours)),
+    )
+    .await?;
+    Ok(json_response(StatusCode::ACCEPTED, &outbox_view(&m)))
+}
+
+/// A sent message with its delivery evidence.
+#[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "federation", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = proto::OutboxMessageView), (status = 404, body = proto::Problem)))]
+pub async fn api_outbox(State(app): State<AppState>, Path(id): Path<Uuid>) -> AppResult<Response> {
+    let m = app
+        .store
+        .outbox_message(id)
+        .await?
+        .ok_or(AppError::NotFound { what: "message" })?;
+    Ok(json_response(StatusCode::OK, &outbox_view(&m)))
+}
+
+fn inbox_view(m: &InboxMessage, payload: Option<serde_json::Value>) -> proto::InboxMessageView {
+    proto::InboxMessageView {
+        message_id: m.message_id,
+        sender: m.sender.clone(),
+        message_type: m.message_type.clone(),
+        received_at: m.received_at,
+        retrieved_at: m.retrieved_at,
+        payload,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "federation", security(("bearer" = [])),
+    responses((status = 200, body = [proto::InboxMessageView])))]
+pub async fn api_inbox(State(app): State<AppState>) -> AppResult<Response> {
+    let list: Vec<_> = app
+        .store
+        .inbox(500)
+        .await?
+        .iter()
+        .map(|m| inbox_view(m, None))
+        .collect();
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// Opens a received message: decrypted, recorded as retrieved, and a
+/// signed retrieval receipt goes back to the sender.
+#[utoipa::path(get, path = "/api/v1/inbox/{id}", tag = "federation", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = proto::InboxMessageView), (status = 404, body = proto::Problem)))]
+pub async fn api_inbox_message(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let m = app
+        .store
+        .inbox_message(id)
+        .await?
+        .ok_or(AppError::NotFound { what: "message" })?;
+    let envelope: Envelope =
+        serde_json::from_str(&m.envelope).map_err(|e| AppError::Internal(e.to_string()))?;
+    let peer = app.store.peer(&m.sender).await?;
+    let key = peer
+        .as_ref()
+        .and_then(|p| PublicKey::parse(&p.signing_key))
+        .ok_or(AppError::Conflict {
+            code: "peer_removed",
+            detail: "the sender is no longer a peer: its key is unknown".into(),
+        })?;
+    // Checked as received (expiry is not re-checked for reading).
+    let header = envelope
+        .peek()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let created = OffsetDateTime::parse(
+        &header.created,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let (_, payload) = app
+        .identity
+        .open(&envelope, &key, app.settings.node_id.as_str(), created)
+        .map_err(|e| AppError::Internal(format!("stored message: {e}")))?;
+    let now = OffsetDateTime::now_utc();
+    let audit = caller
+        .actor()
+        .entry(AuditAction::MessageRetrieved, AuditOutcome::Success)
+        .target(id.to_string());
+    let first = app
+        .store
+        .mark_retrieved(id, &caller.user.email.to_string(), now, &audit)
+        .await?;
+    if first && m.message_type != "receipt" {
+        let receipt = Receipt {
+            v: 1,
+            message_id: id,
+            sender: m.sender.clone(),
+            receiver: app.settings.node_id.to_string(),
+            status: "retrieved".into(),
+            at: now_rfc3339(),
+            payload_sha256: header.payload_sha256.clone(),
+        }
+        .sign(&app.identity.signing);
+        let body = serde_json::to_vec(&receipt).map_err(|e| AppError::Internal(e.to_string()))?;
+        send(
+            &app,
+            &caller.actor(),
+            &m.sender,
+            "receipt",
+            &body,
+            Some(id),
+            time::Duration::days(7),
+        )
+        .await?;
+    }
+    let value = serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
+    let fresh = app.store.inbox_message(id).await?.unwrap_or(m);
+    Ok(json_response(
+        StatusCode::OK,
+        &inbox_view(&fresh, Some(value)),
+    ))
+}
+
+/// Shared wake-up for the outbox worker.
+pub type OutboxWake = Arc<tokio::sync::Notify>;
