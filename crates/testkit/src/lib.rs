@@ -246,6 +246,54 @@ impl TestNode {
     pub fn browser(&self) -> Result<Browser> {
         Browser::new(&self.url, None)
     }
+
+    /// Stops serving (the node is "down"); its data stays.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    /// Serves again on the same address, with the same data.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop().await;
+        let mut settings = (*self.state.settings).clone();
+        settings.listen = self.addr;
+        let node = Node::with_store(settings, self.store.clone())?;
+        self.state = node.state.clone();
+        self.running = Some(node.start().await?);
+        Ok(())
+    }
+
+    /// A second replica of this node: the same data directory and database,
+    /// its own listener and workers (stopped when dropped).
+    pub async fn replica(&self) -> Result<Replica> {
+        let mut settings = (*self.state.settings).clone();
+        settings.listen = "127.0.0.1:0".parse()?;
+        let store = open_store(&self.database_url).await?;
+        let node = Node::with_store(settings, store)?;
+        let state = node.state.clone();
+        let running = node.start().await?;
+        Ok(Replica {
+            state,
+            running: Some(running),
+        })
+    }
+}
+
+/// Another replica of a test node.
+pub struct Replica {
+    pub state: entraide_server::state::AppState,
+    running: Option<RunningNode>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
 }
 
 /// A JSON API client.

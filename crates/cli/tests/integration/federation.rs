@@ -487,3 +487,129 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
     );
     Ok(())
 }
+
+on_both_backends!(a_peer_down_gets_every_message_once_in_order_when_back);
+
+async fn a_peer_down_gets_every_message_once_in_order_when_back(backend: Backend) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let mut b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let a_admin = a.admin().await?;
+    let a_api = a.api(Some(&a_admin.token));
+    b.stop().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let sent = a_api
+            .post(
+                "/api/v1/peers/ar-ufeci/messages",
+                &json!({"text": format!("message {i}")}),
+            )
+            .await?;
+        ids.push(sent.json["message_id"].as_str().unwrap().to_owned());
+    }
+    // The first one fails and waits; nothing overtakes it.
+    let first = ids[0].clone();
+    let failed = wait_for(|| {
+        let a_api = &a_api;
+        let first = first.clone();
+        async move {
+            let m = a_api.get(&format!("/api/v1/outbox/{first}")).await?.json;
+            Ok((m["attempts"].as_u64().unwrap_or(0) >= 1).then_some(m))
+        }
+    })
+    .await?;
+    assert_eq!(failed["status"], "pending");
+    assert!(failed["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot reach"));
+    for id in &ids[1..] {
+        assert_eq!(
+            a_api.get(&format!("/api/v1/outbox/{id}")).await?.json["attempts"],
+            0
+        );
+    }
+    b.restart().await?;
+    for id in &ids {
+        let id = id.clone();
+        wait_for(|| {
+            let a_api = &a_api;
+            let id = id.clone();
+            async move {
+                let m = a_api.get(&format!("/api/v1/outbox/{id}")).await?.json;
+                Ok((m["status"] == "delivered").then_some(m))
+            }
+        })
+        .await?;
+    }
+    // Exactly once each, in the order sent.
+    let received = b
+        .store
+        .audit_entries(&entraide_store::AuditFilter {
+            action: Some("federation.received".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    let mut order: Vec<String> = received
+        .iter()
+        .rev()
+        .filter_map(|e| e.target.clone())
+        .collect();
+    assert_eq!(order.len(), 5);
+    assert_eq!(order, ids);
+    order.dedup();
+    assert_eq!(order.len(), 5);
+    Ok(())
+}
+
+on_both_backends!(two_replicas_share_the_outbox_without_sending_twice);
+
+async fn two_replicas_share_the_outbox_without_sending_twice(backend: Backend) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let replica = a.replica().await?;
+    let a_admin = a.admin().await?;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        // Queued through both replicas.
+        let m = entraide_server::messaging::send(
+            if i % 2 == 0 { &a.state } else { &replica.state },
+            &entraide_server::ops::Actor::command_line(),
+            "ar-ufeci",
+            "note",
+            format!(r#"{{"text":"n{i}"}}"#).as_bytes(),
+            None,
+            time::Duration::hours(1),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ids.push(m.message_id);
+    }
+    let a_api = a.api(Some(&a_admin.token));
+    for id in &ids {
+        let id = *id;
+        let m = wait_for(|| {
+            let a_api = &a_api;
+            async move {
+                let m = a_api.get(&format!("/api/v1/outbox/{id}")).await?.json;
+                Ok((m["status"] == "delivered").then_some(m))
+            }
+        })
+        .await?;
+        assert_eq!(m["attempts"], 1, "sent once: {m}");
+    }
+    let received = b
+        .store
+        .audit_entries(&entraide_store::AuditFilter {
+            action: Some("federation.received".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(received.len(), 20);
+    Ok(())
+}
