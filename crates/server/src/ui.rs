@@ -1453,6 +1453,14 @@ struct OrganisationPage {
     peer_url: String,
     peer_fingerprint: String,
     errors: FormErrors,
+    refusals: Vec<RefusalRow>,
+}
+
+/// A message from another node that was refused (a possible forgery).
+pub struct RefusalRow {
+    pub at: String,
+    pub sender: String,
+    pub reason: String,
 }
 
 async fn organisation_page(
@@ -1483,6 +1491,24 @@ async fn organisation_page(
         peer_url,
         peer_fingerprint,
         errors,
+        refusals: app
+            .store
+            .audit_entries(&entraide_store::AuditFilter {
+                action: Some("federation.refused".into()),
+                limit: 20,
+                ..Default::default()
+            })
+            .await?
+            .iter()
+            .map(|e| RefusalRow {
+                at: fmt_time(e.at),
+                sender: e.target.clone().unwrap_or_default(),
+                reason: serde_json::from_str::<serde_json::Value>(&e.detail)
+                    .ok()
+                    .and_then(|d| d.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+                    .unwrap_or_default(),
+            })
+            .collect(),
         tr: p.tr,
         nav: p.nav,
     })

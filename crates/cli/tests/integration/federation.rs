@@ -380,6 +380,15 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
         })
         .await?;
     assert_eq!(refusals[0].target.as_deref(), Some("xx-unknown"));
+    // Visible to the receiving node's administrators.
+    let browser = b.browser()?;
+    browser
+        .sign_in(&b_admin.email, entraide_testkit::PASSWORD)
+        .await?;
+    let page = browser.get("/admin/organisation").await?;
+    assert!(
+        page.text.contains("Messages refused from other nodes") && page.text.contains("xx-unknown")
+    );
 
     // A body that is not what was signed.
     let target = format!("{}/federation/inbox", b.url);

@@ -757,3 +757,5 @@ audit-action-federation-received = Message received from a peer
 audit-action-federation-refused = Message from another node refused
 audit-action-federation-not-delivered = Message not delivered
 audit-action-federation-retrieved = Received message opened
+org-refusals = Messages refused from other nodes
+org-refusals-hint = Each was refused before anything was stored: unknown or disabled sender, bad signature, wrong recipient, expired or altered. An unknown sender may be a forged request.

@@ -757,3 +757,5 @@ audit-action-federation-received = Mensaje recibido de un par
 audit-action-federation-refused = Mensaje de otro nodo rechazado
 audit-action-federation-not-delivered = Mensaje no entregado
 audit-action-federation-retrieved = Mensaje recibido abierto
+org-refusals = Mensajes rechazados de otros nodos
+org-refusals-hint = Cada uno se rechazó antes de guardar nada: remitente desconocido o desactivado, firma inválida, destinatario equivocado, mensaje caducado o alterado. Un remitente desconocido puede indicar una solicitud falsificada.

@@ -757,3 +757,5 @@ audit-action-federation-received = Message reçu d'un pair
 audit-action-federation-refused = Message d'un autre nœud refusé
 audit-action-federation-not-delivered = Message non remis
 audit-action-federation-retrieved = Message reçu ouvert
+org-refusals = Messages refusés d'autres nœuds
+org-refusals-hint = Chacun a été refusé avant tout enregistrement : expéditeur inconnu ou désactivé, signature invalide, mauvais destinataire, message expiré ou modifié. Un expéditeur inconnu peut signaler une demande falsifiée.
