@@ -601,3 +601,23 @@ pub struct InboxMessageView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
 }
+
+/// An organisation in the directory: this node or a peer, as its signed
+/// node document describes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DirectoryEntry {
+    pub node_id: String,
+    pub organisation: String,
+    pub country: String,
+    pub kind: String,
+    pub base_url: String,
+    pub languages: Vec<String>,
+    pub request_types: Vec<String>,
+    pub office_hours: String,
+    pub time_zone: String,
+    /// This node itself.
+    pub own: bool,
+    /// `active` or `disabled` (peers).
+    pub status: String,
+    pub signing_fingerprint: String,
+}

@@ -47,7 +47,7 @@ use crate::state::AppState;
         crate::evidence_api::inclusion_proof, crate::evidence_api::export,
         crate::evidence_api::receive, crate::evidence_api::tree_head,
         crate::evidence_api::consistency,
-        crate::peers::well_known, crate::peers::identity, crate::peers::list, crate::peers::create,
+        crate::peers::well_known, crate::peers::identity, crate::directory::api, crate::peers::list, crate::peers::create,
         crate::peers::update, crate::peers::delete,
         crate::messaging::inbox, crate::messaging::api_send, crate::messaging::api_outbox,
         crate::messaging::api_inbox, crate::messaging::api_inbox_message,

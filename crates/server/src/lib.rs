@@ -8,6 +8,7 @@ pub mod blob_s3;
 pub mod calendar;
 pub mod caller;
 pub mod config;
+pub mod directory;
 pub mod document;
 pub mod error;
 pub mod evidence;

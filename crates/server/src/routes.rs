@@ -10,8 +10,8 @@ use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
 use crate::{
-    api, calendar, evidence_api, messaging, peers, requests, statistics, ui, ui_evidence,
-    ui_requests,
+    api, calendar, directory, evidence_api, messaging, peers, requests, statistics, ui,
+    ui_evidence, ui_requests,
 };
 
 pub struct RouteSpec {
@@ -81,6 +81,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(peers::well_known),
         ),
         api(M::GET, "/api/v1/node", Rule::SignedIn, get(peers::identity)),
+        api(
+            M::GET,
+            "/api/v1/directory",
+            Rule::SignedIn,
+            get(directory::api),
+        ),
         api(M::GET, "/api/v1/peers", ADMIN, get(peers::list)),
         api(M::POST, "/api/v1/peers", ADMIN, post(peers::create)),
         api(
@@ -435,6 +441,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(ui::case_remove_member),
         ),
         page(M::GET, "/requests", Rule::SignedIn, get(ui_requests::list)),
+        page(M::GET, "/directory", Rule::SignedIn, get(directory::ui)),
         page(
             M::GET,
             "/cases/{id}/requests/new",

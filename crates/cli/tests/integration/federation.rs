@@ -69,6 +69,31 @@ async fn node_document_and_peers_pinned_by_fingerprint(backend: Backend) -> Resu
     assert_eq!(added.json["node_id"], "test-node");
     let peers = api.get("/api/v1/peers").await?;
     assert_eq!(peers.json[0]["signing_fingerprint"], a_fp.as_str());
+    // The directory: this node first, then its peer, searchable.
+    let officer_api = b.api(Some(&officer.token));
+    let all = officer_api.get("/api/v1/directory").await?.json;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["own"], true);
+    let found = officer_api
+        .get("/api/v1/directory?q=test-node&request_type=expedited_preservation&language=en")
+        .await?
+        .json;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["node_id"], "test-node");
+    assert!(officer_api
+        .get("/api/v1/directory?country=BR")
+        .await?
+        .json
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let web = entraide_testkit::Browser::new(&b.url, Some("es"))?;
+    web.sign_in(&officer.email, entraide_testkit::PASSWORD)
+        .await?;
+    let dir_page = web.get("/directory?kind=central-authority").await?;
+    assert!(
+        dir_page.text.contains("Directorio de autoridades") && dir_page.text.contains("test-node")
+    );
     assert_eq!(peers.json[0]["status"], "active");
     // Twice: a conflict. Its own address: refused. Unreachable: 502.
     let again = api
