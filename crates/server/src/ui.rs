@@ -1454,6 +1454,17 @@ struct OrganisationPage {
     peer_fingerprint: String,
     errors: FormErrors,
     refusals: Vec<RefusalRow>,
+    sent: Vec<SentRow>,
+}
+
+/// A message sent to a peer, with its delivery evidence.
+pub struct SentRow {
+    pub created: String,
+    pub recipient: String,
+    pub message_type: String,
+    pub status: String,
+    pub status_label: String,
+    pub detail: String,
 }
 
 /// A message from another node that was refused (a possible forgery).
@@ -1507,6 +1518,32 @@ async fn organisation_page(
                     .ok()
                     .and_then(|d| d.get("code").and_then(|c| c.as_str()).map(str::to_owned))
                     .unwrap_or_default(),
+            })
+            .collect(),
+        sent: app
+            .store
+            .outbox(20)
+            .await?
+            .iter()
+            .map(|m| {
+                let status = if m.retrieval_receipt.is_some() {
+                    "retrieved"
+                } else {
+                    m.status.as_str()
+                };
+                SentRow {
+                    created: fmt_time(m.created_at),
+                    recipient: m.recipient.clone(),
+                    message_type: m.message_type.clone(),
+                    status: status.to_owned(),
+                    status_label: p.tr.t(&format!("org-message-{status}")),
+                    detail: match status {
+                        "delivered" | "retrieved" => {
+                            m.delivered_at.map(fmt_time).unwrap_or_default()
+                        }
+                        _ => m.last_error.clone().unwrap_or_default(),
+                    },
+                }
             })
             .collect(),
         tr: p.tr,

@@ -313,6 +313,8 @@ pub trait PeerStore: Send + Sync {
 pub trait MessageStore: Send + Sync {
     async fn enqueue_outbox(&self, m: &OutboxMessage, audit: &NewAuditEntry) -> StoreResult<()>;
     async fn outbox_message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>>;
+    /// Newest first.
+    async fn outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
     /// The oldest pending message of each peer that is due, each claimed
     /// until `lease_until` (one replica only gets it).
     async fn claim_outbox(

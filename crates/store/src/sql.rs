@@ -2021,6 +2021,18 @@ macro_rules! impl_sql_store {
                         .transpose()
                 }
 
+                async fn outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+                    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox_messages ORDER BY seq DESC LIMIT $1");
+                    sqlx::query(&sql)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(outbox_from_row)
+                        .collect()
+                }
+
                 async fn claim_outbox(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
                     let sql = format!(
                         "SELECT {OUTBOX_COLUMNS} FROM outbox_messages o WHERE o.status = 'pending' \
