@@ -621,3 +621,10 @@ pub struct DirectoryEntry {
     pub status: String,
     pub signing_fingerprint: String,
 }
+
+/// The peer to send an approved request to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendToPeer {
+    pub peer: String,
+}

@@ -13,6 +13,7 @@ pub mod document;
 pub mod error;
 pub mod evidence;
 pub mod evidence_api;
+pub mod federated;
 pub mod http;
 pub mod i18n;
 pub mod messaging;

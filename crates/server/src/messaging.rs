@@ -379,6 +379,12 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         return serde_json::from_str(&existing.receipt)
             .map_err(|e| AppError::Internal(e.to_string()));
     }
+    // Requests and their updates move the request registers.
+    if matches!(h.message_type.as_str(), "request" | "request-update") {
+        if let Err(e) = crate::federated::on_message(app, &h, &payload).await {
+            tracing::error!(message = %h.message_id, error = %e, "received request message not applied");
+        }
+    }
     // A retrieval receipt for one of our messages.
     if h.message_type == "receipt" {
         if let (Some(original), Ok(signed)) = (

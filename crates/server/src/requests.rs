@@ -181,12 +181,30 @@ fn event(
     from: Option<RequestState>,
     detail: serde_json::Value,
 ) -> RequestEvent {
+    event_by(
+        r,
+        Some(caller.user.id),
+        &caller.user.email.to_string(),
+        action,
+        from,
+        detail,
+    )
+}
+
+fn event_by(
+    r: &CooperationRequest,
+    actor_id: Option<Uuid>,
+    actor: &str,
+    action: &str,
+    from: Option<RequestState>,
+    detail: serde_json::Value,
+) -> RequestEvent {
     RequestEvent {
         id: 0,
         request_id: r.id,
         at: OffsetDateTime::now_utc(),
-        actor_id: Some(caller.user.id),
-        actor: caller.user.email.to_string(),
+        actor_id,
+        actor: actor.to_owned(),
         action: action.to_owned(),
         from_state: from.map(|s| s.as_str().to_owned()),
         to_state: r.state.as_str().to_owned(),
@@ -402,7 +420,38 @@ pub async fn transition(
     action: Action,
     note: Option<&str>,
 ) -> AppResult<CooperationRequest> {
-    let mut r = member_request(app, caller, id).await?;
+    let r = member_request(app, caller, id).await?;
+    let mover = Mover {
+        id: Some(caller.user.id),
+        roles: caller.roles(),
+        label: caller.user.email.to_string(),
+        audit: caller.actor(),
+    };
+    let r = move_request(app, r, action, note, &mover).await?;
+    // The peer holding the other side of the request follows.
+    crate::federated::after_transition(app, &caller.actor(), &r, action, note).await;
+    Ok(r)
+}
+
+/// Who moves a request: a user (route and case already checked), or a peer
+/// node mirroring what happened on its side.
+pub struct Mover {
+    pub id: Option<Uuid>,
+    pub roles: entraide_domain::RoleSet,
+    pub label: String,
+    pub audit: crate::ops::Actor,
+}
+
+/// Applies an action to a request with the state machine's checks, and
+/// stores it with its event and audit entry.
+pub async fn move_request(
+    app: &AppState,
+    mut r: CooperationRequest,
+    action: Action,
+    note: Option<&str>,
+    mover: &Mover,
+) -> AppResult<CooperationRequest> {
+    let id = r.id;
     let previous = r.clone();
     let findings = assess(r.kind, &r.content);
     let before = r.state;
@@ -411,7 +460,7 @@ pub async fn transition(
         direction: r.direction,
         state: r.state,
         action,
-        actor: Some((caller.user.id, caller.roles())),
+        actor: Some((mover.id.unwrap_or_else(Uuid::nil), mover.roles)),
         drafted_by: r.drafted_by,
         complete: !has_errors(&findings),
     })
@@ -434,7 +483,7 @@ pub async fn transition(
     };
     match action {
         Action::Approve => {
-            r.approved_by = Some(caller.user.id);
+            r.approved_by = mover.id;
             r.approved_digest = Some(r.content.digest());
         }
         Action::ReturnToDraft => {
@@ -472,9 +521,16 @@ pub async fn transition(
         "ground": r.refusal_ground.map(|g| g.as_str()),
         "digest": (action == Action::Approve).then(|| r.approved_digest.clone()),
     });
-    let ev = event(&r, caller, action.name(), Some(before), detail);
-    let audit = caller
-        .actor()
+    let ev = event_by(
+        &r,
+        mover.id,
+        &mover.label,
+        action.name(),
+        Some(before),
+        detail,
+    );
+    let audit = mover
+        .audit
         .entry(AuditAction::RequestTransition, AuditOutcome::Success)
         .on_case(r.case_id)
         .target(r.reference.clone())

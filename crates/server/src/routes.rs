@@ -10,7 +10,7 @@ use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
 use crate::{
-    api, calendar, directory, evidence_api, messaging, peers, requests, statistics, ui,
+    api, calendar, directory, evidence_api, federated, messaging, peers, requests, statistics, ui,
     ui_evidence, ui_requests,
 };
 
@@ -259,6 +259,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/requests/{id}/document.pdf",
             Rule::SignedIn,
             get(requests::api_document),
+        ),
+        api(
+            M::POST,
+            "/api/v1/requests/{id}/send",
+            HANDLES_REQUESTS,
+            post(federated::api_send),
         ),
         api(
             M::POST,

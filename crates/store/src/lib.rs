@@ -348,6 +348,23 @@ pub trait MessageStore: Send + Sync {
     async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>>;
     /// Newest first.
     async fn inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>>;
+    /// Links a request to its other side at a peer (upsert; the peer's id
+    /// may be learnt later).
+    async fn link_request(
+        &self,
+        request_id: Uuid,
+        peer_node: &str,
+        peer_request_id: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The peer and the peer's request id of a linked request.
+    async fn request_link(&self, request_id: Uuid) -> StoreResult<Option<(String, Option<Uuid>)>>;
+    /// Our request whose other side is `peer_request_id` at `peer_node`.
+    async fn request_by_link(
+        &self,
+        peer_node: &str,
+        peer_request_id: Uuid,
+    ) -> StoreResult<Option<Uuid>>;
     /// Records the first opening; false when it was already opened.
     async fn mark_retrieved(
         &self,

@@ -2172,6 +2172,44 @@ macro_rules! impl_sql_store {
                         .collect()
                 }
 
+                async fn link_request(&self, request_id: Uuid, peer_node: &str, peer_request_id: Option<Uuid>, at: OffsetDateTime) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO request_links (request_id, peer_node, peer_request_id, created_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (request_id) DO UPDATE SET peer_request_id = COALESCE(request_links.peer_request_id, excluded.peer_request_id)",
+                    )
+                    .bind(request_id)
+                    .bind(peer_node)
+                    .bind(peer_request_id)
+                    .bind(to_millis(at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn request_link(&self, request_id: Uuid) -> StoreResult<Option<(String, Option<Uuid>)>> {
+                    let row: Option<(String, Option<Uuid>)> = sqlx::query_as(
+                        "SELECT peer_node, peer_request_id FROM request_links WHERE request_id = $1",
+                    )
+                    .bind(request_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(row)
+                }
+
+                async fn request_by_link(&self, peer_node: &str, peer_request_id: Uuid) -> StoreResult<Option<Uuid>> {
+                    let id: Option<Uuid> = sqlx::query_scalar(
+                        "SELECT request_id FROM request_links WHERE peer_node = $1 AND peer_request_id = $2",
+                    )
+                    .bind(peer_node)
+                    .bind(peer_request_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(id)
+                }
+
                 async fn mark_retrieved(&self, id: Uuid, by: &str, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<bool> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
                     let done = sqlx::query(

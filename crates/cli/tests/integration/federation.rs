@@ -647,3 +647,156 @@ async fn two_replicas_share_the_outbox_without_sending_twice(backend: Backend) -
     assert_eq!(received.len(), 20);
     Ok(())
 }
+
+on_both_backends!(a_preservation_request_travels_and_both_sides_move_together);
+
+async fn a_preservation_request_travels_and_both_sides_move_together(
+    backend: Backend,
+) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let officer = a.user("officer", &[Role::Officer]).await?;
+    let approver = a.user("approver", &[Role::Approver]).await?;
+    let b_officer = b.user("duty", &[Role::Officer]).await?;
+    let o = a.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "PC247-2026-0117", "title": "Hospital ransomware"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap().to_owned();
+    o.post(
+        &format!("/api/v1/cases/{case_id}/members"),
+        &json!({"email": approver.email}),
+    )
+    .await?;
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation", "content": super::requests::complete_preservation()}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        act(&o, &id, "submit_for_approval").await?.status,
+        StatusCode::OK
+    );
+    let ap = a.api(Some(&approver.token));
+    assert_eq!(act(&ap, &id, "approve").await?.status, StatusCode::OK);
+
+    // A peer that does not exist, then the real one.
+    let nowhere = o
+        .post(
+            &format!("/api/v1/requests/{id}/send"),
+            &json!({"peer": "xx-nowhere"}),
+        )
+        .await?;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    let sent = o
+        .post(
+            &format!("/api/v1/requests/{id}/send"),
+            &json!({"peer": "ar-ufeci"}),
+        )
+        .await?;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+    assert_eq!(sent.json["state"], "sent");
+    let again = o
+        .post(
+            &format!("/api/v1/requests/{id}/send"),
+            &json!({"peer": "ar-ufeci"}),
+        )
+        .await?;
+    assert_eq!(again.code(), "already_sent");
+
+    // It arrives at the requested node as an incoming request, for its
+    // duty officer.
+    let bo = b.api(Some(&b_officer.token));
+    let incoming = wait_for(|| {
+        let bo = &bo;
+        async move {
+            let list = bo.get("/api/v1/requests").await?.json;
+            Ok(list.as_array().and_then(|l| l.first().cloned()))
+        }
+    })
+    .await?;
+    assert_eq!(incoming["direction"], "incoming");
+    assert_eq!(incoming["kind"], "expedited_preservation");
+    assert_eq!(
+        incoming["content"]["identifiers"][0]["address"],
+        "203.0.113.5"
+    );
+    let in_id = incoming["id"].as_str().unwrap().to_owned();
+
+    // The requested side acknowledges and preserves: the requesting side follows.
+    assert_eq!(
+        act(&bo, &in_id, "acknowledge").await?.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        act(&bo, &in_id, "confirm_preservation").await?.status,
+        StatusCode::OK
+    );
+    let followed = wait_for(|| {
+        let o = &o;
+        let id = id.clone();
+        async move {
+            let r = o.get(&format!("/api/v1/requests/{id}")).await?.json;
+            Ok((r["state"] == "preserved").then_some(r))
+        }
+    })
+    .await?;
+    let actors: Vec<&str> = followed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(actors.contains(&"node:ar-ufeci"), "{actors:?}");
+
+    // The requesting side withdraws: the requested side follows.
+    assert_eq!(act(&o, &id, "withdraw").await?.status, StatusCode::OK);
+    wait_for(|| {
+        let bo = &bo;
+        let in_id = in_id.clone();
+        async move {
+            let r = bo.get(&format!("/api/v1/requests/{in_id}")).await?.json;
+            Ok((r["state"] == "withdrawn").then_some(r))
+        }
+    })
+    .await?;
+    // Both sides count the same request in the same state.
+    let a_rows = a
+        .store
+        .request_stat_rows(
+            time::OffsetDateTime::now_utc() - time::Duration::days(1),
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+        )
+        .await?;
+    let b_rows = b
+        .store
+        .request_stat_rows(
+            time::OffsetDateTime::now_utc() - time::Duration::days(1),
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+        )
+        .await?;
+    assert_eq!(a_rows.len(), 1);
+    assert_eq!(b_rows.len(), 1);
+    assert_eq!(a_rows[0].state, b_rows[0].state);
+    Ok(())
+}
+
+async fn act(
+    api: &entraide_testkit::Api,
+    id: &str,
+    action: &str,
+) -> Result<entraide_testkit::Reply> {
+    api.post(
+        &format!("/api/v1/requests/{id}/transitions"),
+        &json!({"action": action}),
+    )
+    .await
+}

@@ -1,0 +1,341 @@
+//! Requests that travel between nodes. Sending an approved request to a
+//! peer marks it sent and delivers it (encrypted, signed, receipted) as a
+//! `request` message; the peer registers it as an incoming request in a new
+//! case opened by its intake officer. From then on, what either side does
+//! is mirrored on the other by `request-update` messages: the requested
+//! side's acknowledgement, execution, preservation, requests for more
+//! information, answers and refusals; the requesting side's additional
+//! information and withdrawal. Both state machines, and so both sides'
+//! statistics, move together.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use entraide_domain::request::{Action, Direction, RequestContent, RequestKind};
+use entraide_domain::{CaseReference, CaseSummary, CaseTitle, Role, RoleSet};
+use entraide_federation::EnvelopeHeader;
+use entraide_proto as proto;
+use entraide_store::CooperationRequest;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::caller::{Caller, RequestContext, Via};
+use crate::error::{AppError, AppResult};
+use crate::http::{json_response, ApiJson};
+use crate::ops::Actor;
+use crate::requests::{self, Mover};
+use crate::state::AppState;
+
+/// A request as sent to the requested node.
+#[derive(Debug, Serialize, Deserialize)]
+struct RequestMessage {
+    request_id: Uuid,
+    reference: String,
+    kind: String,
+    content: RequestContent,
+}
+
+/// An action on one side, for the other side to mirror.
+#[derive(Debug, Serialize, Deserialize)]
+struct RequestUpdate {
+    /// The sender's own id for the request.
+    sender_request_id: Uuid,
+    /// The receiver's id for it, when the sender knows it.
+    #[serde(default)]
+    receiver_request_id: Option<Uuid>,
+    action: String,
+    #[serde(default)]
+    ground: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Actions the requested (incoming) side takes that the requesting side
+/// mirrors, and the other way round.
+fn mirrored(direction: Direction, action: Action) -> bool {
+    match direction {
+        Direction::Incoming => matches!(
+            action,
+            Action::Acknowledge
+                | Action::StartExecution
+                | Action::ConfirmPreservation
+                | Action::RequestMoreInformation
+                | Action::AnswerPartially
+                | Action::AnswerCompletely
+                | Action::Refuse { .. }
+        ),
+        Direction::Outgoing => matches!(action, Action::ProvideInformation | Action::Withdraw),
+    }
+}
+
+/// Sends an approved outgoing request to a peer.
+pub async fn send_request(
+    app: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    peer_node: &str,
+) -> AppResult<CooperationRequest> {
+    let r = requests::member_request(app, caller, id).await?;
+    if r.direction != Direction::Outgoing {
+        return Err(AppError::Conflict {
+            code: "not_outgoing",
+            detail: "only requests this node makes can be sent".into(),
+        });
+    }
+    if app.store.request_link(id).await?.is_some() {
+        return Err(AppError::Conflict {
+            code: "already_sent",
+            detail: "this request was already sent to a peer".into(),
+        });
+    }
+    let peer = app
+        .store
+        .peer(peer_node)
+        .await?
+        .filter(|p| p.status == "active")
+        .ok_or(AppError::NotFound { what: "peer" })?;
+    let accepts = serde_json::from_str::<entraide_federation::NodeDocument>(&peer.document)
+        .map(|d| d.request_types.iter().any(|t| t == r.kind.as_str()))
+        .unwrap_or(false);
+    if !accepts {
+        return Err(AppError::Conflict {
+            code: "peer_does_not_accept",
+            detail: format!("{peer_node} does not accept {} requests", r.kind.as_str()),
+        });
+    }
+    // Marks it sent (approved, content unchanged since approval).
+    let mover = Mover {
+        id: Some(caller.user.id),
+        roles: caller.roles(),
+        label: caller.user.email.to_string(),
+        audit: caller.actor(),
+    };
+    let r = requests::move_request(app, r, Action::MarkSent, None, &mover).await?;
+    app.store
+        .link_request(r.id, peer_node, None, OffsetDateTime::now_utc())
+        .await?;
+    let payload = serde_json::to_vec(&RequestMessage {
+        request_id: r.id,
+        reference: r.reference.clone(),
+        kind: r.kind.as_str().to_owned(),
+        content: r.content.clone(),
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    crate::messaging::send(
+        app,
+        &caller.actor(),
+        peer_node,
+        "request",
+        &payload,
+        None,
+        time::Duration::days(7),
+    )
+    .await?;
+    Ok(r)
+}
+
+/// After a user's action: tells the peer holding the other side, if any.
+pub async fn after_transition(
+    app: &AppState,
+    actor: &Actor,
+    r: &CooperationRequest,
+    action: Action,
+    note: Option<&str>,
+) {
+    if !mirrored(r.direction, action) {
+        return;
+    }
+    let result = async {
+        let Some((peer, peer_request_id)) = app.store.request_link(r.id).await? else {
+            return Ok(());
+        };
+        let ground = match action {
+            Action::Refuse { ground } => Some(ground.as_str().to_owned()),
+            _ => None,
+        };
+        let payload = serde_json::to_vec(&RequestUpdate {
+            sender_request_id: r.id,
+            receiver_request_id: peer_request_id,
+            action: action.name().to_owned(),
+            ground,
+            note: note.map(|n| n.chars().take(2000).collect()),
+        })
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        crate::messaging::send(
+            app,
+            actor,
+            &peer,
+            "request-update",
+            &payload,
+            None,
+            time::Duration::days(7),
+        )
+        .await
+        .map(|_| ())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(request = %r.id, error = %e, "could not tell the peer about a request's change");
+    }
+}
+
+/// The user who takes in requests from other nodes: the first active
+/// officer, else the first administrator.
+async fn intake_user(app: &AppState) -> AppResult<entraide_store::User> {
+    let users = app.store.list_users().await?;
+    users
+        .iter()
+        .find(|u| !u.disabled && u.roles.contains(Role::Officer))
+        .or_else(|| {
+            users
+                .iter()
+                .find(|u| !u.disabled && u.roles.contains(Role::Administrator))
+        })
+        .cloned()
+        .ok_or_else(|| AppError::Internal("no officer or administrator to take in requests".into()))
+}
+
+/// A message about requests from a peer (already checked and stored).
+pub async fn on_message(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+    match header.message_type.as_str() {
+        "request" => register(app, header, payload).await,
+        "request-update" => mirror(app, header, payload).await,
+        _ => Ok(()),
+    }
+}
+
+async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+    let m: RequestMessage = serde_json::from_slice(payload)
+        .map_err(|e| AppError::Internal(format!("request message: {e}")))?;
+    if app
+        .store
+        .request_by_link(&header.sender, m.request_id)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let kind: RequestKind = m
+        .kind
+        .parse()
+        .map_err(|e: entraide_domain::ParseError| AppError::Internal(e.message))?;
+    let user = intake_user(app).await?;
+    let caller = Caller {
+        user,
+        via: Via::Token { id: Uuid::nil() },
+        ctx: RequestContext::default(),
+    };
+    let peer = app.store.peer(&header.sender).await?;
+    let organisation = peer
+        .map(|p| p.organisation)
+        .unwrap_or_else(|| header.sender.clone());
+    let reference: String = format!("{}-{}", header.sender, m.reference)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let case = crate::ops::create_case(
+        app.store.as_ref(),
+        &Actor {
+            id: None,
+            label: format!("node:{}", header.sender),
+            client_ip: None,
+            request_id: None,
+        },
+        caller.user.id,
+        CaseReference::parse(&reference).map_err(|e| AppError::Internal(e.message))?,
+        CaseTitle::parse(&format!("{} — {}", organisation, m.reference))
+            .map_err(|e| AppError::Internal(e.message))?,
+        CaseSummary::parse("").map_err(|e| AppError::Internal(e.message))?,
+    )
+    .await?;
+    let r = requests::create(app, &caller, case.id, kind, Direction::Incoming, m.content).await?;
+    app.store
+        .link_request(
+            r.id,
+            &header.sender,
+            Some(m.request_id),
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    tracing::info!(request = %r.id, from = %header.sender, "request received from a peer");
+    Ok(())
+}
+
+async fn mirror(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+    let u: RequestUpdate = serde_json::from_slice(payload)
+        .map_err(|e| AppError::Internal(format!("request update: {e}")))?;
+    // Our request: named by the sender when it knows our id (then checked
+    // to be linked to the sender, and the sender's id learnt), else found
+    // by the sender's id for it.
+    let own = match u.receiver_request_id {
+        Some(id) => match app.store.request_link(id).await? {
+            Some((peer, _)) if peer == header.sender => {
+                app.store
+                    .link_request(
+                        id,
+                        &header.sender,
+                        Some(u.sender_request_id),
+                        OffsetDateTime::now_utc(),
+                    )
+                    .await?;
+                Some(id)
+            }
+            _ => None,
+        },
+        None => {
+            app.store
+                .request_by_link(&header.sender, u.sender_request_id)
+                .await?
+        }
+    };
+    let Some(own) = own else {
+        tracing::warn!(from = %header.sender, "update about a request not exchanged with this peer");
+        return Ok(());
+    };
+    let r = app
+        .store
+        .request_by_id(own)
+        .await?
+        .ok_or(AppError::NotFound { what: "request" })?;
+    let action = requests::parse_action(&u.action, u.ground.as_deref())?;
+    let mover = Mover {
+        id: None,
+        roles: RoleSet::of(&Role::ALL),
+        label: format!("node:{}", header.sender),
+        audit: Actor {
+            id: None,
+            label: format!("node:{}", header.sender),
+            client_ip: None,
+            request_id: None,
+        },
+    };
+    requests::move_request(app, r, action, u.note.as_deref(), &mover).await?;
+    Ok(())
+}
+
+/// Sends an approved request to a peer (marking it sent).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/send", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::SendToPeer,
+    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem),
+              (status = 409, body = proto::Problem)))]
+pub async fn api_send(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<proto::SendToPeer>,
+) -> AppResult<Response> {
+    let r = send_request(&app, &caller, id, &body.peer).await?;
+    let events = app.store.request_events(r.id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &requests::request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
