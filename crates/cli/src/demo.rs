@@ -149,6 +149,14 @@ async fn prepare(base: &Path, demo: &DemoNode, port: u16) -> Result<PathBuf> {
     let config = NodeConfig::load(&dir, std::iter::empty())?;
     let mut config = config;
     config.listen = format!("127.0.0.1:{port}");
+    // What the node document tells the other node.
+    let (language, zone) = if demo.country == "FR" {
+        ("fr", "Europe/Paris")
+    } else {
+        ("es", "America/Argentina/Buenos_Aires")
+    };
+    config.federation.languages = vec![language.into(), "en".into()];
+    config.federation.time_zone = zone.into();
     std::fs::write(dir.join(CONFIG_FILE), config.to_toml()?)?;
     Ok(dir)
 }

@@ -498,6 +498,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         page(
             M::POST,
+            "/requests/{id}/send",
+            HANDLES_REQUESTS,
+            post(ui_requests::send_to_peer),
+        ),
+        page(
+            M::POST,
             "/requests/{id}/extension",
             HANDLES_REQUESTS,
             post(ui_requests::extension),
@@ -569,6 +575,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(ui::organisation_update),
         ),
         page(M::POST, "/admin/peers", ADMIN, post(ui::peer_add)),
+        page(M::GET, "/admin/peers", ADMIN, get(ui::peers_page)),
         page(M::GET, "/audit", AUDITOR, get(ui::audit)),
         page(M::GET, "/audit/export.csv", AUDITOR, get(ui::audit_csv)),
     ]

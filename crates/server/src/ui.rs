@@ -1462,6 +1462,7 @@ pub struct SentRow {
     pub created: String,
     pub recipient: String,
     pub message_type: String,
+    pub type_label: String,
     pub status: String,
     pub status_label: String,
     pub detail: String,
@@ -1522,9 +1523,12 @@ async fn organisation_page(
             .collect(),
         sent: app
             .store
-            .outbox(20)
+            .outbox(40)
             .await?
             .iter()
+            // Receipts sent back are bookkeeping, not messages people sent.
+            .filter(|m| m.message_type != "receipt")
+            .take(20)
             .map(|m| {
                 let status = if m.retrieval_receipt.is_some() {
                     "retrieved"
@@ -1535,6 +1539,7 @@ async fn organisation_page(
                     created: fmt_time(m.created_at),
                     recipient: m.recipient.clone(),
                     message_type: m.message_type.clone(),
+                    type_label: p.tr.t(&format!("org-message-type-{}", m.message_type)),
                     status: status.to_owned(),
                     status_label: p.tr.t(&format!("org-message-{status}")),
                     detail: match status {
@@ -1559,6 +1564,12 @@ pub struct PeerForm {
     url: String,
     #[serde(default)]
     fingerprint: String,
+}
+
+/// `/admin/peers` is where the add-peer form posts; reloading it brings
+/// the organisation page back.
+pub async fn peers_page() -> Response {
+    see_other("/admin/organisation")
 }
 
 /// Adds a peer from the organisation page.

@@ -928,6 +928,10 @@ struct RequestPage {
     can_extend: bool,
     incoming: bool,
     counterpart: Option<CounterpartBox>,
+    /// Peers accepting this kind, when the request can be sent to one.
+    send_peers: Vec<(String, String)>,
+    /// The peer holding the other side, once exchanged.
+    linked_peer: String,
 }
 
 /// The requested country as drafting sees it.
@@ -1102,6 +1106,31 @@ async fn request_page(
     let (_, findings) = findings_by_field(&p.tr, r.kind, &r.content);
     let events = app.store.request_events(id).await?;
     let roles = caller.roles();
+    let link = app.store.request_link(r.id).await?;
+    let send_peers: Vec<(String, String)> = if link.is_none()
+        && r.direction == entraide_domain::request::Direction::Outgoing
+        && r.state == entraide_domain::request::RequestState::Approved
+        && roles.intersects(entraide_domain::request::Action::MarkSent.roles())
+    {
+        app.store
+            .peers()
+            .await?
+            .into_iter()
+            .filter(|p| p.status == "active")
+            .filter(|p| {
+                serde_json::from_str::<entraide_federation::NodeDocument>(&p.document)
+                    .is_ok_and(|d| d.request_types.iter().any(|t| t == r.kind.as_str()))
+            })
+            .map(|p| {
+                (
+                    p.node_id.clone(),
+                    format!("{} ({}, {})", p.organisation, p.country, p.node_id),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let actions: Vec<(String, String)> = available_actions(r.kind, r.direction, r.state)
         .into_iter()
         .filter(|a| roles.intersects(a.roles()))
@@ -1162,6 +1191,8 @@ async fn request_page(
             }
             _ => None,
         },
+        send_peers,
+        linked_peer: link.map(|(p, _)| p).unwrap_or_default(),
         can_extend: r.state.allows_extension(r.kind)
             && roles.intersects(RoleSet::of(&requests::HANDLES_REQUESTS)),
         tr: p.tr,
@@ -1258,6 +1289,18 @@ impl PrintPage {
             Block::Field(_, v) => v,
         }
     }
+}
+
+/// Sends an approved request to a peer node.
+pub async fn send_to_peer(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    form: PairsForm,
+) -> AppResult<Response> {
+    check_csrf(&caller, &form.one("csrf"))?;
+    crate::federated::send_request(&app, &caller, id, &form.one("peer")).await?;
+    Ok(see_other(&format!("/requests/{id}")))
 }
 
 pub async fn extension(

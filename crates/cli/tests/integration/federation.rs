@@ -688,6 +688,15 @@ async fn a_preservation_request_travels_and_both_sides_move_together(
     let ap = a.api(Some(&approver.token));
     assert_eq!(act(&ap, &id, "approve").await?.status, StatusCode::OK);
 
+    // The request page offers the peers that accept this kind.
+    let web = a.browser()?;
+    web.sign_in(&officer.email, entraide_testkit::PASSWORD)
+        .await?;
+    let page = web.get(&format!("/requests/{id}")).await?.text;
+    assert!(
+        page.contains("Send to a peer node") && page.contains("ar-ufeci"),
+        "{page}"
+    );
     // A peer that does not exist, then the real one.
     let nowhere = o
         .post(
