@@ -262,6 +262,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let fr_node = start(&fr).await?;
     let ar_node = start(&ar).await?;
     peer_demo_nodes(&fr, &ar, fr_node.addr, ar_node.addr).await?;
+    send_demo_request(&fr).await?;
     println!();
     println!("Entraide demo: two nodes are running.");
     for (demo, node) in [(&FRANCE, &fr_node), (&ARGENTINA, &ar_node)] {
@@ -280,7 +281,15 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     println!();
     println!("  Password for every demo account: {DEMO_PASSWORD}");
-    println!("  The two nodes are peers: each pinned the other's keys (Administration > peers, `entraide peer list`).");
+    println!("  The two nodes are peers: each pinned the other's keys (Administration > Organisation, `entraide peer list`).");
+    println!(
+        "  A preservation request from {} has arrived at {} (officer@{}); another, approved, waits",
+        FRANCE.node_id, ARGENTINA.node_id, ARGENTINA.domain
+    );
+    println!(
+        "  to be sent from its page (officer@{}): acknowledge and answer it on the other side.",
+        FRANCE.domain
+    );
     println!(
         "  Evidence: case {} holds two files with their chain of custody; the package",
         FRANCE.cases[0].reference
@@ -397,6 +406,23 @@ async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode
         Action::ConfirmPreservation,
     ] {
         requests::transition(state, &officer, r.id, a, None).await?;
+    }
+    // Two approved preservations for the other demo node: one is sent when
+    // the nodes start (it arrives there), one waits for you to send it.
+    if fr {
+        for _ in 0..2 {
+            let r = requests::create(
+                state,
+                &officer,
+                first.id,
+                RequestKind::ExpeditedPreservation,
+                Direction::Outgoing,
+                content(base.clone())?,
+            )
+            .await?;
+            requests::transition(state, &officer, r.id, Action::SubmitForApproval, None).await?;
+            requests::transition(state, &approver, r.id, Action::Approve, None).await?;
+        }
     }
     // An MLA request awaiting the approver.
     let mut mla = base.clone();
@@ -621,6 +647,57 @@ async fn peer_demo_nodes(
         )
         .await
         .map_err(|e| anyhow!("demo peering: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Sends the first approved, unsent demo request to the Argentine node
+/// (once: later runs find it sent).
+async fn send_demo_request(fr: &Path) -> Result<()> {
+    use entraide_domain::request::{Direction, RequestState};
+    use entraide_server::caller::{Caller, RequestContext, Via};
+    let settings = NodeConfig::load(fr, std::iter::empty())?.settings(fr)?;
+    let store = open_store(&settings.database_url).await?;
+    let state = Node::with_store(settings, store)?.state;
+    let user = state
+        .store
+        .user_by_email(
+            &Email::parse(&format!("officer@{}", FRANCE.domain)).map_err(|e| anyhow!(e))?,
+        )
+        .await?
+        .ok_or_else(|| anyhow!("demo officer missing"))?;
+    let filter = entraide_store::RequestFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    let mut approved: Vec<_> = state
+        .store
+        .all_requests(&filter)
+        .await?
+        .into_iter()
+        .filter(|r| r.direction == Direction::Outgoing && r.state == RequestState::Approved)
+        .collect();
+    approved.sort_by_key(|r| r.created_at);
+    let sent_before = state
+        .store
+        .outbox(100)
+        .await?
+        .iter()
+        .any(|m| m.message_type == "request");
+    if sent_before {
+        return Ok(());
+    }
+    if let Some(r) = approved.first() {
+        let caller = Caller {
+            user,
+            via: Via::Token {
+                id: uuid::Uuid::nil(),
+            },
+            ctx: RequestContext::default(),
+        };
+        entraide_server::federated::send_request(&state, &caller, r.id, ARGENTINA.node_id)
+            .await
+            .map_err(|e| anyhow!("demo request: {e}"))?;
     }
     Ok(())
 }
