@@ -39,6 +39,20 @@ impl OrganisationKind {
         Self::ReportingHotline,
     ];
 
+    /// Whether the organisation may issue orders and requests for data:
+    /// judicial, prosecution, police and central authorities (a service
+    /// provider accepts requests only from these).
+    pub fn is_authority(self) -> bool {
+        matches!(
+            self,
+            Self::CentralAuthority
+                | Self::PointOfContact247
+                | Self::ProsecutionService
+                | Self::PoliceCyberUnit
+                | Self::Court
+        )
+    }
+
     /// The stable identifier used in configuration, the API and storage.
     pub fn as_str(self) -> &'static str {
         match self {

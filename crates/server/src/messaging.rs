@@ -350,6 +350,23 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         .identity
         .open(&envelope, &key, app.settings.node_id.as_str(), now)
         .map_err(|e| refused(e.code(), e.to_string()))?;
+    // A service provider takes requests only from authorities.
+    if h.message_type == "request" {
+        let own = app.store.own_organisation().await?;
+        let sender_is_authority = peer
+            .kind
+            .parse::<entraide_domain::OrganisationKind>()
+            .is_ok_and(|k| k.is_authority());
+        if own.kind == entraide_domain::OrganisationKind::ServiceProvider && !sender_is_authority {
+            return Err(refused(
+                "sender_not_authority",
+                format!(
+                    "{} ({}) may not send requests to a service provider",
+                    peer.node_id, peer.kind
+                ),
+            ));
+        }
+    }
     let receipt = Receipt {
         v: 1,
         message_id: h.message_id,

@@ -77,6 +77,8 @@ pub struct Options {
     pub s3: Option<entraide_server::config::S3Settings>,
     /// The node's id (default `test-node`).
     pub node_id: Option<String>,
+    /// The organisation's kind (default: central authority).
+    pub org_kind: Option<OrganisationKind>,
 }
 
 impl Default for Options {
@@ -88,6 +90,7 @@ impl Default for Options {
             reminders: None,
             s3: None,
             node_id: None,
+            org_kind: None,
         }
     }
 }
@@ -163,7 +166,9 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         NewNode {
             node_id,
             org_name: OrganisationName::parse("Test central authority").map_err(|e| anyhow!(e))?,
-            org_kind: OrganisationKind::CentralAuthority,
+            org_kind: options
+                .org_kind
+                .unwrap_or(OrganisationKind::CentralAuthority),
             country: CountryCode::parse("FR").map_err(|e| anyhow!(e))?,
             admin_email: Email::parse(&admin_email).map_err(|e| anyhow!(e))?,
             admin_name: DisplayName::parse("Test Admin").map_err(|e| anyhow!(e))?,

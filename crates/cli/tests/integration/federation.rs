@@ -809,3 +809,91 @@ async fn act(
     )
     .await
 }
+
+on_both_backends!(a_provider_takes_requests_from_authorities_only);
+
+async fn a_provider_takes_requests_from_authorities_only(backend: Backend) -> Result<()> {
+    let provider = entraide_testkit::spawn_node_with(
+        backend.clone(),
+        entraide_testkit::Options {
+            node_id: Some("examplehost".into()),
+            org_kind: Some(entraide_domain::OrganisationKind::ServiceProvider),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let other_provider = entraide_testkit::spawn_node_with(
+        backend.clone(),
+        entraide_testkit::Options {
+            node_id: Some("socialnet".into()),
+            org_kind: Some(entraide_domain::OrganisationKind::ServiceProvider),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let police = spawn_named(backend, "fr-pc247").await?;
+    for (a, b) in [
+        (&provider, &police),
+        (&police, &provider),
+        (&provider, &other_provider),
+        (&other_provider, &provider),
+    ] {
+        pin(a, b).await?;
+    }
+    provider.user("legal", &[Role::Officer]).await?;
+    let request = |from: &entraide_testkit::TestNode| {
+        entraide_federation::envelope::seal(
+            &from.state.identity.signing,
+            &provider.state.identity.encryption_public_hex(),
+            &entraide_federation::Outgoing {
+                sender: from.state.settings.node_id.as_str(),
+                recipient: "examplehost",
+                message_type: "request",
+                in_reply_to: None,
+                lifetime: time::Duration::hours(1),
+                payload: &serde_json::to_vec(&json!({
+                    "request_id": uuid::Uuid::new_v4(), "reference": "X-1", "kind": "expedited_preservation",
+                    "content": super::requests::complete_preservation()
+                }))
+                .unwrap(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+        .1
+    };
+    // Another provider, although pinned, may not send orders.
+    let from_provider = post_envelope(
+        &other_provider,
+        &provider,
+        serde_json::to_string(&request(&other_provider))?.as_bytes(),
+    )
+    .await?;
+    assert_eq!(from_provider.code(), "sender_not_authority");
+    // An authority may.
+    let from_police = post_envelope(
+        &police,
+        &provider,
+        serde_json::to_string(&request(&police))?.as_bytes(),
+    )
+    .await?;
+    assert_eq!(from_police.status, StatusCode::OK, "{}", from_police.text);
+    let rows = provider
+        .store
+        .request_stat_rows(
+            time::OffsetDateTime::now_utc() - time::Duration::days(1),
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+        )
+        .await?;
+    assert_eq!(rows.len(), 1);
+    let refusals = provider
+        .store
+        .audit_entries(&entraide_store::AuditFilter {
+            action: Some("federation.refused".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(refusals[0].target.as_deref(), Some("socialnet"));
+    Ok(())
+}
