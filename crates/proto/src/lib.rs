@@ -628,3 +628,21 @@ pub struct DirectoryEntry {
 pub struct SendToPeer {
     pub peer: String,
 }
+
+/// Evidence of a case to send to a peer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendPackage {
+    pub peer: String,
+    /// Items to send (all that can be exported if empty).
+    #[serde(default)]
+    pub items: Vec<Uuid>,
+    /// The request (exchanged with that peer) the evidence answers.
+    #[serde(default)]
+    pub request_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PackageSent {
+    pub package_id: Uuid,
+}

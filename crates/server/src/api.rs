@@ -40,7 +40,7 @@ use crate::state::AppState;
         crate::requests::api_document,
         crate::requests::api_extension,
         crate::requests::api_counterpart,
-        crate::federated::api_send,
+        crate::federated::api_send, crate::federated::api_send_package,
         crate::evidence_api::list, crate::evidence_api::create_upload,
         crate::evidence_api::upload_status, crate::evidence_api::upload_append,
         crate::evidence_api::delete_upload, crate::evidence_api::detail,

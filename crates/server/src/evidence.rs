@@ -1209,6 +1209,8 @@ pub struct BuiltPackage {
     pub path: PathBuf,
     pub package_id: Uuid,
     pub file_name: String,
+    /// The items written into it.
+    pub items: Vec<EvidenceItem>,
 }
 
 /// Exports items of a case as an evidence package: records an `exported`
@@ -1409,6 +1411,7 @@ pub async fn export_package(
         return Err(e);
     }
     Ok(BuiltPackage {
+        items,
         path,
         package_id,
         file_name: format!(

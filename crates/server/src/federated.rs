@@ -196,11 +196,239 @@ async fn intake_user(app: &AppState) -> AppResult<entraide_store::User> {
         .ok_or_else(|| AppError::Internal("no officer or administrator to take in requests".into()))
 }
 
+/// A new case for something received from a peer, opened by the duty
+/// officer (who also gets the caller to act with).
+async fn intake_case(
+    app: &AppState,
+    sender: &str,
+    their_reference: &str,
+) -> AppResult<(Caller, entraide_store::Case)> {
+    let user = intake_user(app).await?;
+    let caller = Caller {
+        user,
+        via: Via::Token { id: Uuid::nil() },
+        ctx: RequestContext::default(),
+    };
+    let peer = app.store.peer(sender).await?;
+    let organisation = peer
+        .map(|p| p.organisation)
+        .unwrap_or_else(|| sender.to_owned());
+    let reference: String = format!("{sender}-{their_reference}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(56)
+        .collect();
+    // A reference already used (the same case sends twice): a suffix.
+    let mut candidate = reference.clone();
+    let existing = app.store.all_cases().await?;
+    let mut n = 2;
+    while existing.iter().any(|c| c.reference.as_str() == candidate) {
+        candidate = format!("{reference}-{n}");
+        n += 1;
+    }
+    let case = crate::ops::create_case(
+        app.store.as_ref(),
+        &Actor {
+            id: None,
+            label: format!("node:{sender}"),
+            client_ip: None,
+            request_id: None,
+        },
+        caller.user.id,
+        CaseReference::parse(&candidate).map_err(|e| AppError::Internal(e.message))?,
+        CaseTitle::parse(&format!("{organisation} — {their_reference}"))
+            .map_err(|e| AppError::Internal(e.message))?,
+        CaseSummary::parse("").map_err(|e| AppError::Internal(e.message))?,
+    )
+    .await?;
+    Ok((caller, case))
+}
+
+/// Evidence packages sent in one message (larger ones need the chunked
+/// attachments still to come).
+pub const MAX_PACKAGE_MESSAGE: u64 = 4 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PackageMessage {
+    package_id: Uuid,
+    file_name: String,
+    case_reference: String,
+    /// The sender's request the evidence answers, if any.
+    #[serde(default)]
+    request_id: Option<Uuid>,
+    /// The ZIP file, base64.
+    package: String,
+}
+
+/// Sends evidence of a case to a peer as a package: exported (custody
+/// `exported`), then `sent`, delivered encrypted; the peer verifies it on
+/// arrival before adding anything.
+pub async fn send_package(
+    app: &AppState,
+    caller: &Caller,
+    case_id: Uuid,
+    peer_node: &str,
+    items: &[Uuid],
+    request_id: Option<Uuid>,
+) -> AppResult<Uuid> {
+    use base64::Engine;
+    let case = crate::evidence::evidence_case(app, caller, case_id).await?;
+    crate::evidence::require_content_role(app, caller, &case, "send package").await?;
+    app.store
+        .peer(peer_node)
+        .await?
+        .filter(|p| p.status == "active")
+        .ok_or(AppError::NotFound { what: "peer" })?;
+    if let Some(rid) = request_id {
+        let r = app
+            .store
+            .request_by_id(rid)
+            .await?
+            .filter(|r| r.case_id == case.id)
+            .ok_or(AppError::NotFound { what: "request" })?;
+        if app
+            .store
+            .request_link(r.id)
+            .await?
+            .map(|(p, _)| p)
+            .as_deref()
+            != Some(peer_node)
+        {
+            return Err(AppError::Conflict {
+                code: "request_not_with_peer",
+                detail: "that request was not exchanged with this peer".into(),
+            });
+        }
+    }
+    let actor = crate::evidence::CustodyActor::from_caller(caller);
+    let built = crate::evidence::export_package(app, &case, &actor, items).await?;
+    let bytes = tokio::fs::read(&built.path)
+        .await
+        .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
+    let _ = tokio::fs::remove_file(&built.path).await;
+    if bytes.len() as u64 > MAX_PACKAGE_MESSAGE {
+        return Err(AppError::Conflict {
+            code: "package_too_large_to_send",
+            detail: format!(
+                "the package has {} bytes; up to {MAX_PACKAGE_MESSAGE} travel in one message (export it and send the file another way)",
+                bytes.len()
+            ),
+        });
+    }
+    let payload = serde_json::to_vec(&PackageMessage {
+        package_id: built.package_id,
+        file_name: built.file_name.clone(),
+        case_reference: case.reference.as_str().to_owned(),
+        request_id,
+        package: base64::engine::general_purpose::STANDARD.encode(&bytes),
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let m = crate::messaging::send(
+        app,
+        &caller.actor(),
+        peer_node,
+        "evidence-package",
+        &payload,
+        None,
+        time::Duration::days(7),
+    )
+    .await?;
+    let events: Vec<_> = built
+        .items
+        .iter()
+        .map(|item| {
+            crate::evidence::custody_event(
+                app.custody.node_id(),
+                &case,
+                Some(item),
+                entraide_domain::evidence::CustodyEventKind::Sent,
+                &actor,
+                std::collections::BTreeMap::from([
+                    ("package".to_owned(), built.package_id.to_string()),
+                    ("to_node".to_owned(), peer_node.to_owned()),
+                    ("message".to_owned(), m.message_id.to_string()),
+                ]),
+            )
+        })
+        .collect();
+    app.custody
+        .write(
+            app,
+            entraide_store::CustodyJob::Append {
+                events,
+                audit: None,
+            },
+        )
+        .await?;
+    Ok(built.package_id)
+}
+
+/// A package from a peer: into the case of the request it answers, or a
+/// new case for the duty officer; verified before anything is added.
+async fn receive_package(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+    use base64::Engine;
+    let m: PackageMessage = serde_json::from_slice(payload)
+        .map_err(|e| AppError::Internal(format!("package message: {e}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&m.package)
+        .map_err(|e| AppError::Internal(format!("package message: {e}")))?;
+    let linked = match m.request_id {
+        Some(their) => app.store.request_by_link(&header.sender, their).await?,
+        None => None,
+    };
+    let case = match linked {
+        Some(own) => {
+            let r = app
+                .store
+                .request_by_id(own)
+                .await?
+                .ok_or(AppError::NotFound { what: "request" })?;
+            app.store
+                .case_by_id(r.case_id)
+                .await?
+                .ok_or(AppError::NotFound { what: "case" })?
+        }
+        None => intake_case(app, &header.sender, &m.case_reference).await?.1,
+    };
+    let path = app.custody.work_path("received.zip");
+    tokio::fs::write(&path, &bytes)
+        .await
+        .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
+    let actor = crate::evidence::CustodyActor {
+        audit: Actor {
+            id: None,
+            label: format!("node:{}", header.sender),
+            client_ip: None,
+            request_id: None,
+        },
+        email: "node".into(),
+        name: format!("received from {}", header.sender),
+    };
+    let result = crate::evidence::import_package(app, &case, &actor, &path, &m.file_name).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    let (report, items) = result?;
+    tracing::info!(
+        from = %header.sender,
+        package = %m.package_id,
+        holds = report.holds(),
+        items = items.len(),
+        "evidence package received"
+    );
+    Ok(())
+}
+
 /// A message about requests from a peer (already checked and stored).
 pub async fn on_message(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
     match header.message_type.as_str() {
         "request" => register(app, header, payload).await,
         "request-update" => mirror(app, header, payload).await,
+        "evidence-package" => receive_package(app, header, payload).await,
         _ => Ok(()),
     }
 }
@@ -220,42 +448,7 @@ async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> Ap
         .kind
         .parse()
         .map_err(|e: entraide_domain::ParseError| AppError::Internal(e.message))?;
-    let user = intake_user(app).await?;
-    let caller = Caller {
-        user,
-        via: Via::Token { id: Uuid::nil() },
-        ctx: RequestContext::default(),
-    };
-    let peer = app.store.peer(&header.sender).await?;
-    let organisation = peer
-        .map(|p| p.organisation)
-        .unwrap_or_else(|| header.sender.clone());
-    let reference: String = format!("{}-{}", header.sender, m.reference)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.' | '_') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    let case = crate::ops::create_case(
-        app.store.as_ref(),
-        &Actor {
-            id: None,
-            label: format!("node:{}", header.sender),
-            client_ip: None,
-            request_id: None,
-        },
-        caller.user.id,
-        CaseReference::parse(&reference).map_err(|e| AppError::Internal(e.message))?,
-        CaseTitle::parse(&format!("{} — {}", organisation, m.reference))
-            .map_err(|e| AppError::Internal(e.message))?,
-        CaseSummary::parse("").map_err(|e| AppError::Internal(e.message))?,
-    )
-    .await?;
+    let (caller, case) = intake_case(app, &header.sender, &m.reference).await?;
     let r = requests::create(app, &caller, case.id, kind, Direction::Incoming, m.content).await?;
     app.store
         .link_request(
@@ -319,6 +512,32 @@ async fn mirror(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppR
     };
     requests::move_request(app, r, action, u.note.as_deref(), &mover).await?;
     Ok(())
+}
+
+/// Sends evidence of a case to a peer as a verified-on-arrival package.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/evidence/packages/send", tag = "evidence", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::SendPackage,
+    responses((status = 202, body = proto::PackageSent), (status = 404, body = proto::Problem),
+              (status = 409, body = proto::Problem)))]
+pub async fn api_send_package(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(case_id): Path<Uuid>,
+    ApiJson(body): ApiJson<proto::SendPackage>,
+) -> AppResult<Response> {
+    let package_id = send_package(
+        &app,
+        &caller,
+        case_id,
+        &body.peer,
+        &body.items,
+        body.request_id,
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &proto::PackageSent { package_id },
+    ))
 }
 
 /// Sends an approved request to a peer (marking it sent).

@@ -397,7 +397,10 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
             .map_err(|e| AppError::Internal(e.to_string()));
     }
     // Requests and their updates move the request registers.
-    if matches!(h.message_type.as_str(), "request" | "request-update") {
+    if matches!(
+        h.message_type.as_str(),
+        "request" | "request-update" | "evidence-package"
+    ) {
         if let Err(e) = crate::federated::on_message(app, &h, &payload).await {
             tracing::error!(message = %h.message_id, error = %e, "received request message not applied");
         }

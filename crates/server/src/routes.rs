@@ -353,6 +353,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         api(
             M::POST,
+            "/api/v1/cases/{id}/evidence/packages/send",
+            HANDLES_EVIDENCE,
+            post(federated::api_send_package),
+        ),
+        api(
+            M::POST,
             "/api/v1/cases/{id}/evidence/packages/received",
             HANDLES_EVIDENCE,
             post(evidence_api::receive),
@@ -538,6 +544,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/cases/{id}/evidence/package",
             HANDLES_EVIDENCE,
             post(ui_evidence::export),
+        ),
+        page(
+            M::POST,
+            "/cases/{id}/evidence/send",
+            HANDLES_EVIDENCE,
+            post(ui_evidence::send),
         ),
         page(
             M::POST,

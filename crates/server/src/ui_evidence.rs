@@ -108,6 +108,7 @@ struct EvidenceListPage {
     errors: FormErrors,
     package_errors: FormErrors,
     fingerprint: String,
+    peers: Vec<(String, String)>,
 }
 
 async fn list_page(
@@ -141,9 +142,42 @@ async fn list_page(
         errors,
         package_errors,
         fingerprint: app.custody.key().fingerprint(),
+        peers: app
+            .store
+            .peers()
+            .await?
+            .into_iter()
+            .filter(|p| p.status == "active")
+            .map(|p| {
+                (
+                    p.node_id.clone(),
+                    format!("{} ({}, {})", p.organisation, p.country, p.node_id),
+                )
+            })
+            .collect(),
         tr: p.tr,
         nav: p.nav,
     })
+}
+
+#[derive(serde::Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    peer: String,
+}
+
+/// Sends every exportable item of the case to a peer.
+pub async fn send(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(case_id): Path<Uuid>,
+    UiForm(form): UiForm<SendForm>,
+) -> AppResult<Response> {
+    check_csrf(&caller, &form.csrf)?;
+    crate::federated::send_package(&app, &caller, case_id, &form.peer, &[], None).await?;
+    Ok(see_other(&format!("/cases/{case_id}/evidence")))
 }
 
 pub async fn list(

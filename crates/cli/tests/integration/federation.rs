@@ -897,3 +897,96 @@ async fn a_provider_takes_requests_from_authorities_only(backend: Backend) -> Re
     assert_eq!(refusals[0].target.as_deref(), Some("socialnet"));
     Ok(())
 }
+
+on_both_backends!(evidence_sent_to_a_peer_is_verified_on_arrival);
+
+async fn evidence_sent_to_a_peer_is_verified_on_arrival(backend: Backend) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let custodian = a.user("custodian", &[Role::Custodian]).await?;
+    let b_officer = b.user("duty", &[Role::Officer]).await?;
+    let c = a.api(Some(&custodian.token));
+    let case = c
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "PC247-2026-0200", "title": "Phishing kit"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap().to_owned();
+    let content = b"phishing kit archive, seized".repeat(500);
+    let u = c
+        .post(
+            &format!("/api/v1/cases/{case_id}/evidence/uploads"),
+            &json!({"file_name": "kit.zip", "size": content.len(), "description": "Phishing kit", "source": "seized_device", "exhibit_number": "PK-1"}),
+        )
+        .await?;
+    let up = u.json["id"].as_str().unwrap();
+    let done = c
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/evidence/uploads/{up}"),
+            &[
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", "0"),
+            ],
+            content.clone(),
+        )
+        .await?;
+    let item_id = done.json["item"]["id"].as_str().unwrap().to_owned();
+    let nowhere = c
+        .post(
+            &format!("/api/v1/cases/{case_id}/evidence/packages/send"),
+            &json!({"peer": "xx"}),
+        )
+        .await?;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    let sent = c
+        .post(
+            &format!("/api/v1/cases/{case_id}/evidence/packages/send"),
+            &json!({"peer": "ar-ufeci"}),
+        )
+        .await?;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+    let kinds = c.get(&format!("/api/v1/evidence/{item_id}")).await?.json["custody"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(kinds, ["acquired", "ingested", "exported", "sent"]);
+    // At the peer: a new case for its duty officer, the file verified and
+    // added with its custody.
+    let bo = b.api(Some(&b_officer.token));
+    let received = wait_for(|| {
+        let bo = &bo;
+        async move {
+            let cases = bo.get("/api/v1/cases").await?.json;
+            let Some(case) = cases.as_array().and_then(|l| l.first().cloned()) else {
+                return Ok(None);
+            };
+            let id = case["id"].as_str().unwrap_or_default().to_owned();
+            let items = bo.get(&format!("/api/v1/cases/{id}/evidence")).await?.json;
+            Ok(items.as_array().and_then(|l| l.first().cloned()))
+        }
+    })
+    .await?;
+    assert_eq!(
+        received["sha256"],
+        hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(
+            sha2::Sha256::default(),
+            &content
+        )))
+    );
+    assert_eq!(received["source"], "received_package");
+    let rid = received["id"].as_str().unwrap();
+    let custody: Vec<String> = bo.get(&format!("/api/v1/evidence/{rid}")).await?.json["custody"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(custody, ["received", "verified"]);
+    Ok(())
+}

@@ -787,3 +787,6 @@ rq-linked-peer-hint = its changes there are mirrored here, and ours there.
 org-message-type-note = Note
 org-message-type-request = Request
 org-message-type-request-update = Request update
+ev-send-peer = Send the evidence to a peer node
+ev-send-peer-hint = The package travels encrypted and signed; the other node verifies it before adding anything, and both chains of custody record it.
+ev-send-submit = Send

@@ -787,3 +787,6 @@ rq-linked-peer-hint = los cambios de cada lado se reflejan en el otro.
 org-message-type-note = Nota
 org-message-type-request = Solicitud
 org-message-type-request-update = Actualización de solicitud
+ev-send-peer = Enviar las pruebas a un nodo par
+ev-send-peer-hint = El paquete viaja cifrado y firmado; el otro nodo lo verifica antes de añadir nada, y ambas cadenas de custodia lo registran.
+ev-send-submit = Enviar

@@ -787,3 +787,6 @@ rq-linked-peer-hint = les changements de part et d'autre sont répercutés.
 org-message-type-note = Note
 org-message-type-request = Demande
 org-message-type-request-update = Suite d'une demande
+ev-send-peer = Envoyer les éléments de preuve à un nœud pair
+ev-send-peer-hint = Le paquet voyage chiffré et signé ; l'autre nœud le vérifie avant d'ajouter quoi que ce soit, et les deux chaînes de possession l'enregistrent.
+ev-send-submit = Envoyer
