@@ -53,6 +53,16 @@ pub enum PeerCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Replace the node's signing key: the old one keeps signing towards
+    /// peers for the overlap while every active peer is told the new one
+    /// (signed by the old key, proven by the new); restart the node after.
+    RotateKey {
+        #[command(flatten)]
+        dir: DataDir,
+        /// How long peers have to learn the new key.
+        #[arg(long, default_value_t = 72)]
+        overlap_hours: u32,
+    },
 }
 
 fn one_line(e: entraide_server::error::AppError) -> anyhow::Error {
@@ -76,8 +86,18 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
         | PeerCommand::Disable { dir, .. }
         | PeerCommand::Enable { dir, .. }
         | PeerCommand::Remove { dir, .. }
-        | PeerCommand::Identity { dir } => dir.data_dir.clone(),
+        | PeerCommand::Identity { dir }
+        | PeerCommand::RotateKey { dir, .. } => dir.data_dir.clone(),
     };
+    if let PeerCommand::RotateKey { overlap_hours, .. } = &cmd {
+        if !(1..=24 * 30).contains(overlap_hours) {
+            anyhow::bail!("--overlap-hours must be between 1 and 720");
+        }
+        entraide_federation::NodeIdentity::rotate(
+            &dir,
+            time::Duration::hours(i64::from(*overlap_hours)),
+        )?;
+    }
     let settings = NodeConfig::load(&dir, std::env::vars())?.settings(&dir)?;
     let store = open_store(&settings.database_url)
         .await
@@ -126,6 +146,16 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
                 .await
                 .map_err(one_line)?;
             println!("peer {node_id} removed");
+        }
+        PeerCommand::RotateKey { .. } => {
+            let told = peers::announce_rotation(&app, &actor)
+                .await
+                .map_err(one_line)?;
+            println!(
+                "new signing key {} (the previous one signs towards peers until the overlap ends)",
+                app.identity.signing_public().fingerprint()
+            );
+            println!("{told} peers are being told; restart the node to load the new key");
         }
         PeerCommand::Identity { .. } => {
             println!("node {}", app.settings.node_id);

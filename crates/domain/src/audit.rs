@@ -93,6 +93,8 @@ pub enum AuditAction {
     MessageNotDelivered,
     #[serde(rename = "federation.retrieved")]
     MessageRetrieved,
+    #[serde(rename = "peer.key_changed")]
+    PeerKeyChanged,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "audit.exported")]
@@ -100,7 +102,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 45] = [
+    pub const ALL: [AuditAction; 46] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -144,6 +146,7 @@ impl AuditAction {
         Self::MessageRefused,
         Self::MessageNotDelivered,
         Self::MessageRetrieved,
+        Self::PeerKeyChanged,
         Self::AuditRead,
         Self::AuditExported,
     ];
@@ -193,6 +196,7 @@ impl AuditAction {
             Self::MessageRefused => "federation.refused",
             Self::MessageNotDelivered => "federation.not_delivered",
             Self::MessageRetrieved => "federation.retrieved",
+            Self::PeerKeyChanged => "peer.key_changed",
             Self::AuditRead => "audit.read",
             Self::AuditExported => "audit.exported",
         }

@@ -132,6 +132,9 @@ pub fn load_secret(path: &Path) -> Result<[u8; 32], KeyError> {
         .map_err(|_| KeyError::Malformed(path.display().to_string()))
 }
 
+/// Where a node keeps its signing key, relative to its data directory.
+pub const NODE_KEY_PATH: &str = "keys/node-ed25519.key";
+
 /// A node's public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);

@@ -99,17 +99,40 @@ impl DocumentError {
 }
 
 impl NodeDocument {
-    /// The document's key entries for this node's identity.
-    pub fn keys_of(identity: &NodeIdentity, since: &str) -> Vec<KeyEntry> {
+    /// The document's key entries for this node's identity at `now`. During
+    /// a rotation the previous signing key comes first (it signs until the
+    /// end of the overlap), then the new one, valid from that end.
+    pub fn keys_of(
+        identity: &NodeIdentity,
+        since: &str,
+        now: time::OffsetDateTime,
+    ) -> Vec<KeyEntry> {
         let signing = identity.signing_public();
         let encryption = identity.encryption_public_hex();
-        vec![
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let mut keys = Vec::new();
+        let mut current_from = since.to_owned();
+        if let Some((previous, until)) = identity.rotation(now) {
+            keys.push(KeyEntry {
+                key_use: KeyUse::Signing,
+                algorithm: "Ed25519".into(),
+                public_key: previous.to_hex(),
+                fingerprint: previous.fingerprint(),
+                not_before: since.to_owned(),
+                not_after: Some(fmt(until)),
+            });
+            current_from = fmt(until);
+        }
+        keys.extend([
             KeyEntry {
                 key_use: KeyUse::Signing,
                 algorithm: "Ed25519".into(),
                 public_key: signing.to_hex(),
                 fingerprint: signing.fingerprint(),
-                not_before: since.to_owned(),
+                not_before: current_from,
                 not_after: None,
             },
             KeyEntry {
@@ -120,7 +143,17 @@ impl NodeDocument {
                 not_before: since.to_owned(),
                 not_after: None,
             },
-        ]
+        ]);
+        keys
+    }
+
+    /// The key the node announced it moves to, and from when (a second
+    /// Ed25519 signing key, during a rotation).
+    pub fn next_signing_key(&self) -> Option<&KeyEntry> {
+        self.keys
+            .iter()
+            .filter(|k| k.key_use == KeyUse::Signing && k.algorithm == "Ed25519")
+            .nth(1)
     }
 
     pub fn signing_key(&self) -> Option<&KeyEntry> {
@@ -188,7 +221,11 @@ mod tests {
             country: "FR".into(),
             kind: "point-of-contact-24-7".into(),
             base_url: "https://pc247.example".into(),
-            keys: NodeDocument::keys_of(identity, "2026-11-25T00:00:00Z"),
+            keys: NodeDocument::keys_of(
+                identity,
+                "2026-11-25T00:00:00Z",
+                time::OffsetDateTime::now_utc(),
+            ),
             languages: vec!["fr".into(), "en".into()],
             request_types: vec!["expedited_preservation".into()],
             office_hours: "24/7".into(),

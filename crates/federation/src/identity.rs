@@ -10,10 +10,18 @@ use sha2::{Digest, Sha256};
 
 /// The X25519 secret, relative to the data directory.
 pub const ENCRYPTION_KEY_FILE: &str = "keys/node-x25519.key";
+/// After a rotation: the previous signing key, still used towards peers
+/// until the time in [`PREVIOUS_UNTIL_FILE`] (the overlap window).
+pub const PREVIOUS_KEY_FILE: &str = "keys/node-ed25519.previous.key";
+pub const PREVIOUS_UNTIL_FILE: &str = "keys/node-ed25519.previous-until";
 
 pub struct NodeIdentity {
+    /// The current signing key (custody log, packages; towards peers once
+    /// the overlap window of a rotation has passed).
     pub signing: NodeKey,
     encryption: x25519_dalek::StaticSecret,
+    /// The previous signing key and the end of its overlap window.
+    previous: Option<(NodeKey, time::OffsetDateTime)>,
 }
 
 impl std::fmt::Debug for NodeIdentity {
@@ -30,10 +38,64 @@ impl NodeIdentity {
     /// is the node's existing signing key.
     pub fn load_or_create(data_dir: &Path, signing: NodeKey) -> Result<Self, KeyError> {
         let secret = load_or_create_secret(&data_dir.join(ENCRYPTION_KEY_FILE))?;
+        let previous = match std::fs::read_to_string(data_dir.join(PREVIOUS_UNTIL_FILE)) {
+            Ok(text) => {
+                let until = time::OffsetDateTime::parse(
+                    text.trim(),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|_| KeyError::Malformed(PREVIOUS_UNTIL_FILE.into()))?;
+                let key = NodeKey::load(&data_dir.join(PREVIOUS_KEY_FILE))?;
+                Some((key, until))
+            }
+            Err(_) => None,
+        };
         Ok(Self {
             signing,
             encryption: x25519_dalek::StaticSecret::from(secret),
+            previous,
         })
+    }
+
+    /// The key that signs towards peers now: the previous one during the
+    /// overlap window of a rotation (peers know it), the current one after.
+    pub fn federation_key(&self, now: time::OffsetDateTime) -> &NodeKey {
+        match &self.previous {
+            Some((key, until)) if now < *until => key,
+            _ => &self.signing,
+        }
+    }
+
+    /// The previous key and the end of its window, during a rotation.
+    pub fn rotation(&self, now: time::OffsetDateTime) -> Option<(PublicKey, time::OffsetDateTime)> {
+        self.previous
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(k, until)| (k.public_key(), *until))
+    }
+
+    /// Rotates the signing key in `data_dir`: the current key becomes the
+    /// previous one, used towards peers for `overlap` more (while they learn
+    /// the new one), and a new key is created. Returns the new key.
+    pub fn rotate(data_dir: &Path, overlap: time::Duration) -> Result<NodeKey, KeyError> {
+        let current = data_dir.join(entraide_evidence::signing::NODE_KEY_PATH);
+        let previous = data_dir.join(PREVIOUS_KEY_FILE);
+        let until_path = data_dir.join(PREVIOUS_UNTIL_FILE);
+        let io = |e: std::io::Error| KeyError::Io {
+            path: current.display().to_string(),
+            source: e,
+        };
+        let _ = std::fs::remove_file(&previous);
+        std::fs::rename(&current, &previous).map_err(io)?;
+        let until = time::OffsetDateTime::now_utc() + overlap;
+        std::fs::write(
+            &until_path,
+            until
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        )
+        .map_err(io)?;
+        NodeKey::load_or_create(&current)
     }
 
     pub fn signing_public(&self) -> PublicKey {
@@ -47,6 +109,17 @@ impl NodeIdentity {
 
     pub fn encryption_fingerprint(&self) -> String {
         fingerprint_of_hex(&self.encryption_public_hex())
+    }
+
+    /// Decrypts an envelope kept as received (its signature was checked on
+    /// arrival; the sender's key may have been rotated since).
+    pub fn decrypt_stored(
+        &self,
+        envelope: &crate::Envelope,
+    ) -> Result<(crate::EnvelopeHeader, Vec<u8>), crate::EnvelopeError> {
+        let header = envelope.peek()?;
+        let payload = envelope.decrypt(&header, &self.encryption.to_bytes())?;
+        Ok((header, payload))
     }
 
     /// Checks an envelope from a pinned sender and decrypts it.

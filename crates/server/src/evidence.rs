@@ -36,7 +36,7 @@ use crate::ops::{Actor, AuditEntryExt};
 use crate::state::AppState;
 
 /// Where the node keeps its signing key, relative to the data directory.
-pub const NODE_KEY_FILE: &str = "keys/node-ed25519.key";
+pub const NODE_KEY_FILE: &str = entraide_evidence::signing::NODE_KEY_PATH;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustodyStartError {

@@ -56,7 +56,7 @@ pub async fn send(
     }
     let now = OffsetDateTime::now_utc();
     let (header, envelope) = seal(
-        &app.identity.signing,
+        app.identity.federation_key(now),
         &peer.encryption_key,
         &Outgoing {
             sender: app.settings.node_id.as_str(),
@@ -144,7 +144,7 @@ async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
     let target = format!("{}{INBOX_PATH}", peer.base_url);
     let body = m.envelope.clone().into_bytes();
     let sig = httpsig::sign(
-        &app.identity.signing,
+        app.identity.federation_key(now),
         app.settings.node_id.as_str(),
         "POST",
         &target,
@@ -314,23 +314,28 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
             })
         }
     };
-    let key = PublicKey::parse(&peer.signing_key)
-        .ok_or_else(|| AppError::Internal("pinned key unreadable".into()))?;
     let now = OffsetDateTime::now_utc();
+    let keys = crate::peers::peer_keys(app, &peer, now).await?;
     let target = format!("{}{INBOX_PATH}", base_url(app));
-    httpsig::verify(
-        &key,
-        "POST",
-        &target,
-        &SignatureHeaders {
-            content_digest,
-            signature_input,
-            signature,
-        },
-        body,
-        now.unix_timestamp(),
-    )
-    .map_err(|e| refused("request_signature_invalid", e.to_string()))?;
+    let headers_sig = SignatureHeaders {
+        content_digest,
+        signature_input,
+        signature,
+    };
+    let mut last = httpsig::HttpSigError::BadSignature;
+    let mut key = None;
+    for k in &keys {
+        match httpsig::verify(k, "POST", &target, &headers_sig, body, now.unix_timestamp()) {
+            Ok(()) => {
+                key = Some(*k);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let Some(key) = key else {
+        return Err(refused("request_signature_invalid", last.to_string()));
+    };
     let envelope: Envelope =
         serde_json::from_slice(body).map_err(|e| refused("envelope_malformed", e.to_string()))?;
     let peek = envelope
@@ -346,10 +351,25 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     if let Some(seen) = app.store.inbox_message(peek.message_id).await? {
         return serde_json::from_str(&seen.receipt).map_err(|e| AppError::Internal(e.to_string()));
     }
-    let (h, payload) = app
+    // The envelope may be signed with the other valid key (queued before a
+    // rotation, delivered after).
+    let mut opened = app
         .identity
-        .open(&envelope, &key, app.settings.node_id.as_str(), now)
-        .map_err(|e| refused(e.code(), e.to_string()))?;
+        .open(&envelope, &key, app.settings.node_id.as_str(), now);
+    if matches!(
+        opened,
+        Err(entraide_federation::EnvelopeError::BadSignature)
+    ) {
+        for k in keys.iter().filter(|k| **k != key) {
+            opened = app
+                .identity
+                .open(&envelope, k, app.settings.node_id.as_str(), now);
+            if opened.is_ok() {
+                break;
+            }
+        }
+    }
+    let (h, payload) = opened.map_err(|e| refused(e.code(), e.to_string()))?;
     // A service provider takes requests only from authorities.
     if h.message_type == "request" {
         let own = app.store.own_organisation().await?;
@@ -376,7 +396,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         at: now_rfc3339(),
         payload_sha256: h.payload_sha256.clone(),
     }
-    .sign(&app.identity.signing);
+    .sign(app.identity.federation_key(now));
     let stored = InboxMessage {
         message_id: h.message_id,
         sender: h.sender.clone(),
@@ -403,6 +423,12 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     ) {
         if let Err(e) = crate::federated::on_message(app, &h, &payload).await {
             tracing::error!(message = %h.message_id, error = %e, "received request message not applied");
+        }
+    }
+    // A key rotation the peer announces.
+    if h.message_type == "key-rotation" {
+        if let Err(e) = crate::peers::on_key_rotation(app, &h.sender, &payload).await {
+            tracing::error!(message = %h.message_id, error = %e, "key rotation not applied");
         }
     }
     // A retrieval receipt for one of our messages.
@@ -532,26 +558,10 @@ pub async fn api_inbox_message(
         .ok_or(AppError::NotFound { what: "message" })?;
     let envelope: Envelope =
         serde_json::from_str(&m.envelope).map_err(|e| AppError::Internal(e.to_string()))?;
-    let peer = app.store.peer(&m.sender).await?;
-    let key = peer
-        .as_ref()
-        .and_then(|p| PublicKey::parse(&p.signing_key))
-        .ok_or(AppError::Conflict {
-            code: "peer_removed",
-            detail: "the sender is no longer a peer: its key is unknown".into(),
-        })?;
-    // Checked as received (expiry is not re-checked for reading).
-    let header = envelope
-        .peek()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let created = OffsetDateTime::parse(
-        &header.created,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap_or_else(|_| OffsetDateTime::now_utc());
-    let (_, payload) = app
+    // Checked when it arrived; the sender's key may have rotated since.
+    let (header, payload) = app
         .identity
-        .open(&envelope, &key, app.settings.node_id.as_str(), created)
+        .decrypt_stored(&envelope)
         .map_err(|e| AppError::Internal(format!("stored message: {e}")))?;
     let now = OffsetDateTime::now_utc();
     let audit = caller
@@ -572,7 +582,7 @@ pub async fn api_inbox_message(
             at: now_rfc3339(),
             payload_sha256: header.payload_sha256.clone(),
         }
-        .sign(&app.identity.signing);
+        .sign(app.identity.federation_key(now));
         let body = serde_json::to_vec(&receipt).map_err(|e| AppError::Internal(e.to_string()))?;
         send(
             &app,

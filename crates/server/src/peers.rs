@@ -43,7 +43,7 @@ pub async fn node_document(app: &AppState) -> AppResult<SignedNodeDocument> {
         country: org.country.to_string(),
         kind: org.kind.as_str().to_owned(),
         base_url: base_url(app),
-        keys: NodeDocument::keys_of(&app.identity, &since),
+        keys: NodeDocument::keys_of(&app.identity, &since, OffsetDateTime::now_utc()),
         languages: f.languages.clone(),
         request_types: f.request_types.clone(),
         office_hours: f.office_hours.clone(),
@@ -52,7 +52,7 @@ pub async fn node_document(app: &AppState) -> AppResult<SignedNodeDocument> {
             .format(&Rfc3339)
             .unwrap_or_default(),
     };
-    Ok(doc.sign(&app.identity.signing))
+    Ok(doc.sign(app.identity.federation_key(OffsetDateTime::now_utc())))
 }
 
 /// This node's signed document: identity, address, keys, languages and
@@ -86,8 +86,17 @@ pub async fn pin_peer(
     fingerprint: &str,
 ) -> AppResult<Peer> {
     let doc = signed.verify(fingerprint).map_err(document_error)?;
-    let own_key = app.identity.signing_public().to_hex();
-    if doc.signing_key().is_some_and(|k| k.public_key == own_key) {
+    let own_keys = [
+        app.identity.signing_public().to_hex(),
+        app.identity
+            .federation_key(OffsetDateTime::now_utc())
+            .public_key()
+            .to_hex(),
+    ];
+    if doc
+        .signing_key()
+        .is_some_and(|k| own_keys.contains(&k.public_key))
+    {
         return Err(AppError::BadRequest {
             code: "peer_is_self",
             detail: "this is this node's own document".into(),
@@ -121,6 +130,11 @@ pub async fn pin_peer(
         status: "active".into(),
         added_at: now,
         updated_at: now,
+        // Added during its rotation: the key it moves to, and when.
+        next_signing_key: doc.next_signing_key().map(|k| k.public_key.clone()),
+        key_valid_until: doc
+            .next_signing_key()
+            .and_then(|k| OffsetDateTime::parse(&k.not_before, &Rfc3339).ok()),
     };
     let audit = actor
         .entry(AuditAction::PeerAdded, AuditOutcome::Success)
@@ -228,7 +242,10 @@ pub async fn identity(State(app): State<AppState>) -> AppResult<Response> {
         &proto::NodeIdentityView {
             node_id: app.settings.node_id.to_string(),
             base_url: base_url(&app),
-            signing_fingerprint: app.identity.signing_public().fingerprint(),
+            signing_fingerprint: app
+                .identity
+                .federation_key(OffsetDateTime::now_utc())
+                .fingerprint(),
             encryption_fingerprint: app.identity.encryption_fingerprint(),
         },
     ))
@@ -324,4 +341,119 @@ pub async fn delete(
 ) -> AppResult<Response> {
     remove(&app, &caller.actor(), &node_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The keys a peer may sign with now: its pinned key (until the end of an
+/// announced rotation) and the key it announced. Once the rotation's
+/// overlap has passed, the announced key becomes the pinned one and the
+/// old key is refused from then on.
+pub async fn peer_keys(
+    app: &AppState,
+    peer: &Peer,
+    now: OffsetDateTime,
+) -> AppResult<Vec<entraide_evidence::PublicKey>> {
+    let parse = |hex: &str| entraide_evidence::PublicKey::parse(hex);
+    match (&peer.next_signing_key, peer.key_valid_until) {
+        (Some(next), Some(until)) if now >= until => {
+            let key =
+                parse(next).ok_or_else(|| AppError::Internal("announced key unreadable".into()))?;
+            let audit = Actor::anonymous(None, None)
+                .entry(AuditAction::PeerKeyChanged, AuditOutcome::Success)
+                .target(peer.node_id.clone())
+                .detail(serde_json::json!({ "now_pinned": key.fingerprint(), "retired": peer.signing_fingerprint }));
+            app.store
+                .promote_peer_key(&peer.node_id, &key.fingerprint(), now, &audit)
+                .await?;
+            Ok(vec![key])
+        }
+        (Some(next), _) => Ok([parse(&peer.signing_key), parse(next)]
+            .into_iter()
+            .flatten()
+            .collect()),
+        (None, _) => Ok(parse(&peer.signing_key).into_iter().collect()),
+    }
+}
+
+/// The message proving a new key belongs to the node announcing it.
+pub fn rotation_proof_message(node: &str, new_key: &str, valid_until: &str) -> Vec<u8> {
+    format!("entraide-key-rotation-v1\n{node}\n{new_key}\n{valid_until}\n").into_bytes()
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct KeyRotation {
+    pub new_signing_key: String,
+    /// RFC 3339: the old key signs until then, the new one from then.
+    pub valid_until: String,
+    /// The new key's signature of [`rotation_proof_message`].
+    pub proof: String,
+}
+
+/// After `NodeIdentity::rotate`: announces the new key to every active
+/// peer (signed with the old key, which they know).
+pub async fn announce_rotation(app: &AppState, actor: &Actor) -> AppResult<usize> {
+    let now = OffsetDateTime::now_utc();
+    let Some((_, until)) = app.identity.rotation(now) else {
+        return Err(AppError::Conflict {
+            code: "no_rotation",
+            detail: "no key rotation is under way".into(),
+        });
+    };
+    let valid_until = until.format(&Rfc3339).unwrap_or_default();
+    let new_key = app.identity.signing_public().to_hex();
+    let proof = app.identity.signing.sign(&rotation_proof_message(
+        app.settings.node_id.as_str(),
+        &new_key,
+        &valid_until,
+    ));
+    let payload = serde_json::to_vec(&KeyRotation {
+        new_signing_key: new_key,
+        valid_until,
+        proof,
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut n = 0;
+    for peer in app.store.peers().await? {
+        if peer.status != "active" {
+            continue;
+        }
+        crate::messaging::send(
+            app,
+            actor,
+            &peer.node_id,
+            "key-rotation",
+            &payload,
+            None,
+            until - now,
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// A peer announces its new key (the envelope was signed with its pinned
+/// key); the new key must prove itself.
+pub async fn on_key_rotation(app: &AppState, sender: &str, payload: &[u8]) -> AppResult<()> {
+    let r: KeyRotation = serde_json::from_slice(payload)
+        .map_err(|e| AppError::Internal(format!("key rotation: {e}")))?;
+    let key = entraide_evidence::PublicKey::parse(&r.new_signing_key)
+        .ok_or_else(|| AppError::Internal("key rotation: not an Ed25519 key".into()))?;
+    if !key.verify(
+        &rotation_proof_message(sender, &r.new_signing_key, &r.valid_until),
+        &r.proof,
+    ) {
+        return Err(AppError::Internal(
+            "key rotation: the new key's proof fails".into(),
+        ));
+    }
+    let until = OffsetDateTime::parse(&r.valid_until, &Rfc3339)
+        .map_err(|e| AppError::Internal(format!("key rotation: {e}")))?;
+    let audit = Actor::anonymous(None, None)
+        .entry(AuditAction::PeerKeyChanged, AuditOutcome::Success)
+        .target(sender.to_owned())
+        .detail(serde_json::json!({ "announced": key.fingerprint(), "from": r.valid_until }));
+    app.store
+        .set_peer_next_key(sender, &r.new_signing_key, until, &audit)
+        .await?;
+    Ok(())
 }

@@ -304,6 +304,23 @@ pub trait PeerStore: Send + Sync {
         at: OffsetDateTime,
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;
+    /// Records a key rotation the peer announced.
+    async fn set_peer_next_key(
+        &self,
+        node_id: &str,
+        next_key: &str,
+        valid_until: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Makes the announced key the pinned one (the old one is refused from
+    /// then on).
+    async fn promote_peer_key(
+        &self,
+        node_id: &str,
+        fingerprint: &str,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
     /// False when there is no such peer.
     async fn remove_peer(&self, node_id: &str, audit: &NewAuditEntry) -> StoreResult<bool>;
 }

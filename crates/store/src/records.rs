@@ -349,6 +349,10 @@ pub struct Peer {
     pub status: String,
     pub added_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The key the peer announced it moves to (a rotation), if any.
+    pub next_signing_key: Option<String>,
+    /// Until when the pinned key stays valid during a rotation.
+    pub key_valid_until: Option<OffsetDateTime>,
 }
 
 /// A message waiting for (or done with) delivery to a peer.

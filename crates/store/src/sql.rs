@@ -1843,7 +1843,7 @@ macro_rules! impl_sql_store {
                 }
             }
 
-            const PEER_COLUMNS: &str = "node_id, base_url, organisation, country, kind, signing_key, signing_fingerprint, encryption_key, document, signature, status, added_at, updated_at";
+            const PEER_COLUMNS: &str = "node_id, base_url, organisation, country, kind, signing_key, signing_fingerprint, encryption_key, document, signature, status, added_at, updated_at, next_signing_key, key_valid_until";
 
             fn peer_from_row(row: &DbRow) -> StoreResult<Peer> {
                 Ok(Peer {
@@ -1860,14 +1860,47 @@ macro_rules! impl_sql_store {
                     status: row.try_get("status").map_err(db_err)?,
                     added_at: from_millis(row.try_get("added_at").map_err(db_err)?)?,
                     updated_at: from_millis(row.try_get("updated_at").map_err(db_err)?)?,
+                    next_signing_key: row.try_get("next_signing_key").map_err(db_err)?,
+                    key_valid_until: opt_millis(row.try_get("key_valid_until").map_err(db_err)?)?,
                 })
             }
 
             #[$crate::async_trait]
             impl $crate::PeerStore for $store {
+                async fn set_peer_next_key(&self, node_id: &str, next_key: &str, valid_until: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query("UPDATE peers SET next_signing_key = $1, key_valid_until = $2 WHERE node_id = $3")
+                        .bind(next_key)
+                        .bind(to_millis(valid_until))
+                        .bind(node_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn promote_peer_key(&self, node_id: &str, fingerprint: &str, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    sqlx::query(
+                        "UPDATE peers SET signing_key = next_signing_key, signing_fingerprint = $1, next_signing_key = NULL, \
+                         key_valid_until = NULL, updated_at = $2 WHERE node_id = $3 AND next_signing_key IS NOT NULL",
+                    )
+                    .bind(fingerprint)
+                    .bind(to_millis(at))
+                    .bind(node_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    insert_audit(&mut *tx, audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
                 async fn add_peer(&self, p: &Peer, audit: &NewAuditEntry) -> StoreResult<()> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    let sql = format!("INSERT INTO peers ({PEER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+                    let sql = format!("INSERT INTO peers ({PEER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
                     sqlx::query(&sql)
                         .bind(&p.node_id)
                         .bind(&p.base_url)
@@ -1882,6 +1915,8 @@ macro_rules! impl_sql_store {
                         .bind(&p.status)
                         .bind(to_millis(p.added_at))
                         .bind(to_millis(p.updated_at))
+                        .bind(&p.next_signing_key)
+                        .bind(p.key_valid_until.map(to_millis))
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| conflict_or(e, "peer"))?;

@@ -990,3 +990,112 @@ async fn evidence_sent_to_a_peer_is_verified_on_arrival(backend: Backend) -> Res
     assert_eq!(custody, ["received", "verified"]);
     Ok(())
 }
+
+on_both_backends!(a_rotated_key_is_announced_then_the_old_one_refused);
+
+async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -> Result<()> {
+    let mut a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let dir = a.state.settings.data_dir.clone();
+    let old = entraide_evidence::NodeKey::load(&dir.join("keys/node-ed25519.key"))?;
+    let old_fp = old.fingerprint();
+    // Rotate with a short overlap, restart, announce.
+    let new = entraide_federation::NodeIdentity::rotate(&dir, time::Duration::seconds(3))?;
+    a.restart().await?;
+    let told = entraide_server::peers::announce_rotation(
+        &a.state,
+        &entraide_server::ops::Actor::command_line(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(told, 1);
+    wait_for(|| {
+        let store = b.store.clone();
+        async move {
+            let p = store.peer("fr-pc247").await?.unwrap();
+            Ok(p.next_signing_key.map(serde_json::Value::String))
+        }
+    })
+    .await?;
+    // During the overlap A still signs with the old key: accepted.
+    let note = |text: &'static str| {
+        let state = a.state.clone();
+        async move {
+            entraide_server::messaging::send(
+                &state,
+                &entraide_server::ops::Actor::command_line(),
+                "ar-ufeci",
+                "note",
+                format!(r#"{{"text":"{text}"}}"#).as_bytes(),
+                None,
+                time::Duration::hours(1),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    };
+    let delivered = |id: uuid::Uuid| {
+        let store = a.store.clone();
+        async move {
+            wait_for(|| {
+                let store = store.clone();
+                async move {
+                    let m = store.outbox_message(id).await?.unwrap();
+                    Ok((m.status != "pending").then_some(serde_json::Value::String(m.status)))
+                }
+            })
+            .await
+        }
+    };
+    let m = note("during the overlap").await?;
+    assert_eq!(delivered(m.message_id).await?, "delivered");
+    // After it, the new key signs; B pins it and refuses the old one.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let m = note("after the overlap").await?;
+    assert_eq!(delivered(m.message_id).await?, "delivered");
+    let peer = b.store.peer("fr-pc247").await?.unwrap();
+    assert_eq!(peer.signing_fingerprint, new.fingerprint());
+    assert!(peer.next_signing_key.is_none());
+    assert_ne!(peer.signing_fingerprint, old_fp);
+    let (_, forged) = entraide_federation::envelope::seal(
+        &old,
+        &b.state.identity.encryption_public_hex(),
+        &entraide_federation::Outgoing {
+            sender: "fr-pc247",
+            recipient: "ar-ufeci",
+            message_type: "note",
+            in_reply_to: None,
+            lifetime: time::Duration::hours(1),
+            payload: br#"{"text":"signed with a retired key"}"#,
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = serde_json::to_vec(&forged)?;
+    let target = format!("{}/federation/inbox", b.url);
+    let sig = entraide_federation::httpsig::sign(
+        &old,
+        "fr-pc247",
+        "POST",
+        &target,
+        &body,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    let refused = b
+        .api(None)
+        .send(
+            reqwest::Method::POST,
+            "/federation/inbox",
+            &[
+                ("content-digest", &sig.content_digest),
+                ("signature-input", &sig.signature_input),
+                ("signature", &sig.signature),
+            ],
+            body,
+        )
+        .await?;
+    assert_eq!(refused.code(), "request_signature_invalid");
+    Ok(())
+}

@@ -790,3 +790,4 @@ org-message-type-request-update = Request update
 ev-send-peer = Send the evidence to a peer node
 ev-send-peer-hint = The package travels encrypted and signed; the other node verifies it before adding anything, and both chains of custody record it.
 ev-send-submit = Send
+audit-action-peer-key-changed = Peer node key announced or changed

@@ -790,3 +790,4 @@ org-message-type-request-update = Actualización de solicitud
 ev-send-peer = Enviar las pruebas a un nodo par
 ev-send-peer-hint = El paquete viaja cifrado y firmado; el otro nodo lo verifica antes de añadir nada, y ambas cadenas de custodia lo registran.
 ev-send-submit = Enviar
+audit-action-peer-key-changed = Clave de un nodo par anunciada o cambiada

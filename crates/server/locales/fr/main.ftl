@@ -790,3 +790,4 @@ org-message-type-request-update = Suite d'une demande
 ev-send-peer = Envoyer les éléments de preuve à un nœud pair
 ev-send-peer-hint = Le paquet voyage chiffré et signé ; l'autre nœud le vérifie avant d'ajouter quoi que ce soit, et les deux chaînes de possession l'enregistrent.
 ev-send-submit = Envoyer
+audit-action-peer-key-changed = Clé d'un nœud pair annoncée ou changée
