@@ -643,7 +643,10 @@ async fn peer_demo_nodes(
             me,
             &Actor::command_line(),
             &format!("http://{other_addr}"),
-            &other.identity.signing_public().fingerprint(),
+            &other
+                .identity
+                .federation_key(time::OffsetDateTime::now_utc())
+                .fingerprint(),
         )
         .await
         .map_err(|e| anyhow!("demo peering: {e}"))?;

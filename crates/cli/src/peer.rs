@@ -161,8 +161,16 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
             println!("node {}", app.settings.node_id);
             println!(
                 "signing key fingerprint    {}",
-                app.identity.signing_public().fingerprint()
+                app.identity
+                    .federation_key(time::OffsetDateTime::now_utc())
+                    .fingerprint()
             );
+            if let Some((_, until)) = app.identity.rotation(time::OffsetDateTime::now_utc()) {
+                println!(
+                    "rotating: from {until} the key of fingerprint {} signs",
+                    app.identity.signing_public().fingerprint()
+                );
+            }
             println!(
                 "encryption key fingerprint {}",
                 app.identity.encryption_fingerprint()

@@ -1491,7 +1491,10 @@ async fn organisation_page(
         organisation: api::organisation_view(&org),
         saved,
         base_url: crate::peers::base_url(app),
-        signing_fingerprint: app.identity.signing_public().fingerprint(),
+        signing_fingerprint: app
+            .identity
+            .federation_key(OffsetDateTime::now_utc())
+            .fingerprint(),
         encryption_fingerprint: app.identity.encryption_fingerprint(),
         peers: app
             .store
