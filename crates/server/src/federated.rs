@@ -262,8 +262,164 @@ struct PackageMessage {
     /// The sender's request the evidence answers, if any.
     #[serde(default)]
     request_id: Option<Uuid>,
-    /// The ZIP file, base64.
-    package: String,
+    /// The ZIP file, base64, when it travels in this message.
+    #[serde(default)]
+    package: Option<String>,
+    /// Or the attachment whose chunks travelled just before (in order).
+    #[serde(default)]
+    attachment: Option<AttachmentRef>,
+}
+
+/// A file too large for one message: sent as numbered chunks, each its own
+/// encrypted, signed and receipted message (ordered, retried, resumed by
+/// the outbox), then named with its SHA-256 in the message that uses it.
+#[derive(Debug, Serialize, Deserialize)]
+struct AttachmentRef {
+    id: Uuid,
+    chunks: u32,
+    size: u64,
+    sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AttachmentChunk {
+    attachment: Uuid,
+    index: u32,
+    /// Base64.
+    data: String,
+}
+
+/// Bytes per attachment chunk.
+pub const CHUNK_BYTES: usize = 2 * 1024 * 1024;
+
+/// Queues a file as attachment chunks to `peer`, reading it piece by piece
+/// (memory stays flat whatever its size).
+async fn send_attachment(
+    app: &AppState,
+    actor: &Actor,
+    peer: &str,
+    path: &std::path::Path,
+) -> AppResult<AttachmentRef> {
+    use base64::Engine;
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+    let id = Uuid::now_v7();
+    let mut hasher = sha2::Sha256::new();
+    let mut index = 0u32;
+    let mut size = 0u64;
+    loop {
+        let mut buf = vec![0u8; CHUNK_BYTES];
+        let mut filled = 0;
+        while filled < CHUNK_BYTES {
+            let n = file
+                .read(&mut buf[filled..])
+                .await
+                .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        buf.truncate(filled);
+        hasher.update(&buf);
+        size += filled as u64;
+        let payload = serde_json::to_vec(&AttachmentChunk {
+            attachment: id,
+            index,
+            data: base64::engine::general_purpose::STANDARD.encode(&buf),
+        })
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        crate::messaging::send(
+            app,
+            actor,
+            peer,
+            "attachment-chunk",
+            &payload,
+            None,
+            time::Duration::days(7),
+        )
+        .await?;
+        index += 1;
+        if filled < CHUNK_BYTES {
+            break;
+        }
+    }
+    Ok(AttachmentRef {
+        id,
+        chunks: index,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn attachment_dir(app: &AppState, sender: &str, id: Uuid) -> std::path::PathBuf {
+    app.custody
+        .work_path("attachments")
+        .with_file_name(format!("attachment-{sender}-{id}"))
+}
+
+/// Keeps a received chunk until the message that uses it arrives.
+async fn receive_chunk(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+    use base64::Engine;
+    let c: AttachmentChunk = serde_json::from_slice(payload)
+        .map_err(|e| AppError::Internal(format!("attachment chunk: {e}")))?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(&c.data)
+        .map_err(|e| AppError::Internal(format!("attachment chunk: {e}")))?;
+    let dir = attachment_dir(app, &header.sender, c.attachment);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+    tokio::fs::write(dir.join(format!("{:08}", c.index)), &data)
+        .await
+        .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+    Ok(())
+}
+
+/// Joins an attachment's chunks into `out`, checking count, size and hash.
+async fn assemble(
+    app: &AppState,
+    sender: &str,
+    a: &AttachmentRef,
+    out: &std::path::Path,
+) -> AppResult<()> {
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let dir = attachment_dir(app, sender, a.id);
+    let mut file = tokio::fs::File::create(out)
+        .await
+        .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    for i in 0..a.chunks {
+        let chunk = tokio::fs::read(dir.join(format!("{i:08}")))
+            .await
+            .map_err(|_| {
+                AppError::Internal(format!("attachment {}: chunk {i} is missing", a.id))
+            })?;
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    if size != a.size || hex::encode(hasher.finalize()) != a.sha256 {
+        return Err(AppError::Internal(format!(
+            "attachment {} does not match the SHA-256 its message gives",
+            a.id
+        )));
+    }
+    Ok(())
 }
 
 /// Sends evidence of a case to a peer as a package: exported (custody
@@ -308,25 +464,33 @@ pub async fn send_package(
     }
     let actor = crate::evidence::CustodyActor::from_caller(caller);
     let built = crate::evidence::export_package(app, &case, &actor, items).await?;
-    let bytes = tokio::fs::read(&built.path)
+    let size = tokio::fs::metadata(&built.path)
         .await
-        .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("package file: {e}")))?
+        .len();
+    // Small packages travel inline; larger ones as attachment chunks first.
+    let (package, attachment) = if size <= MAX_PACKAGE_MESSAGE {
+        let bytes = tokio::fs::read(&built.path)
+            .await
+            .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
+        (
+            Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+            None,
+        )
+    } else {
+        (
+            None,
+            Some(send_attachment(app, &caller.actor(), peer_node, &built.path).await?),
+        )
+    };
     let _ = tokio::fs::remove_file(&built.path).await;
-    if bytes.len() as u64 > MAX_PACKAGE_MESSAGE {
-        return Err(AppError::Conflict {
-            code: "package_too_large_to_send",
-            detail: format!(
-                "the package has {} bytes; up to {MAX_PACKAGE_MESSAGE} travel in one message (export it and send the file another way)",
-                bytes.len()
-            ),
-        });
-    }
     let payload = serde_json::to_vec(&PackageMessage {
         package_id: built.package_id,
         file_name: built.file_name.clone(),
         case_reference: case.reference.as_str().to_owned(),
         request_id,
-        package: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        package,
+        attachment,
     })
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let m = crate::messaging::send(
@@ -375,9 +539,6 @@ async fn receive_package(app: &AppState, header: &EnvelopeHeader, payload: &[u8]
     use base64::Engine;
     let m: PackageMessage = serde_json::from_slice(payload)
         .map_err(|e| AppError::Internal(format!("package message: {e}")))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&m.package)
-        .map_err(|e| AppError::Internal(format!("package message: {e}")))?;
     let linked = match m.request_id {
         Some(their) => app.store.request_by_link(&header.sender, their).await?,
         None => None,
@@ -397,9 +558,22 @@ async fn receive_package(app: &AppState, header: &EnvelopeHeader, payload: &[u8]
         None => intake_case(app, &header.sender, &m.case_reference).await?.1,
     };
     let path = app.custody.work_path("received.zip");
-    tokio::fs::write(&path, &bytes)
-        .await
-        .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
+    match (&m.package, &m.attachment) {
+        (Some(inline), _) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(inline)
+                .map_err(|e| AppError::Internal(format!("package message: {e}")))?;
+            tokio::fs::write(&path, &bytes)
+                .await
+                .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
+        }
+        (None, Some(a)) => assemble(app, &header.sender, a, &path).await?,
+        (None, None) => {
+            return Err(AppError::Internal(
+                "package message without a package".into(),
+            ))
+        }
+    }
     let actor = crate::evidence::CustodyActor {
         audit: Actor {
             id: None,
@@ -429,6 +603,7 @@ pub async fn on_message(app: &AppState, header: &EnvelopeHeader, payload: &[u8])
         "request" => register(app, header, payload).await,
         "request-update" => mirror(app, header, payload).await,
         "evidence-package" => receive_package(app, header, payload).await,
+        "attachment-chunk" => receive_chunk(app, header, payload).await,
         _ => Ok(()),
     }
 }

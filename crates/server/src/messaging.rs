@@ -419,7 +419,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     // Requests and their updates move the request registers.
     if matches!(
         h.message_type.as_str(),
-        "request" | "request-update" | "evidence-package"
+        "request" | "request-update" | "evidence-package" | "attachment-chunk"
     ) {
         if let Err(e) = crate::federated::on_message(app, &h, &payload).await {
             tracing::error!(message = %h.message_id, error = %e, "received request message not applied");

@@ -1530,7 +1530,7 @@ async fn organisation_page(
             .await?
             .iter()
             // Receipts sent back are bookkeeping, not messages people sent.
-            .filter(|m| m.message_type != "receipt")
+            .filter(|m| m.message_type != "receipt" && m.message_type != "attachment-chunk")
             .take(20)
             .map(|m| {
                 let status = if m.retrieval_receipt.is_some() {

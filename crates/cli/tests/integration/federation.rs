@@ -1099,3 +1099,82 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
     assert_eq!(refused.code(), "request_signature_invalid");
     Ok(())
 }
+
+on_both_backends!(a_package_too_large_for_one_message_travels_in_chunks);
+
+async fn a_package_too_large_for_one_message_travels_in_chunks(backend: Backend) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let custodian = a.user("custodian", &[Role::Custodian]).await?;
+    let b_officer = b.user("duty", &[Role::Officer]).await?;
+    let c = a.api(Some(&custodian.token));
+    let case = c
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "PC247-2026-0300", "title": "Server image"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap().to_owned();
+    // Larger than one message: it travels as several chunks.
+    let content: Vec<u8> = (0..(7u32 << 20) / 4)
+        .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+        .collect();
+    let u = c
+        .post(
+            &format!("/api/v1/cases/{case_id}/evidence/uploads"),
+            &json!({"file_name": "server.img", "size": content.len(), "description": "Server image", "source": "seized_device"}),
+        )
+        .await?;
+    let up = u.json["id"].as_str().unwrap();
+    c.send(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/evidence/uploads/{up}"),
+        &[
+            ("content-type", "application/offset+octet-stream"),
+            ("upload-offset", "0"),
+        ],
+        content.clone(),
+    )
+    .await?;
+    let sent = c
+        .post(
+            &format!("/api/v1/cases/{case_id}/evidence/packages/send"),
+            &json!({"peer": "ar-ufeci"}),
+        )
+        .await?;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+    let chunks = a
+        .store
+        .outbox(100)
+        .await?
+        .iter()
+        .filter(|m| m.message_type == "attachment-chunk")
+        .count();
+    assert!(chunks >= 4, "{chunks} chunks");
+    let bo = b.api(Some(&b_officer.token));
+    let received = wait_for(|| {
+        let bo = &bo;
+        async move {
+            let cases = bo.get("/api/v1/cases").await?.json;
+            let Some(case) = cases.as_array().and_then(|l| l.first().cloned()) else {
+                return Ok(None);
+            };
+            let id = case["id"].as_str().unwrap_or_default().to_owned();
+            let items = bo.get(&format!("/api/v1/cases/{id}/evidence")).await?.json;
+            Ok(items.as_array().and_then(|l| l.first().cloned()))
+        }
+    })
+    .await?;
+    assert_eq!(received["size"], content.len());
+    let rid = received["id"].as_str().unwrap();
+    let custody: Vec<String> = bo.get(&format!("/api/v1/evidence/{rid}")).await?.json["custody"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(custody, ["received", "verified"]);
+    Ok(())
+}
