@@ -262,8 +262,22 @@ async fn audit_refusal(app: &AppState, sender: &str, code: &str, detail: &str) -
 pub async fn inbox(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> AppResult<Response> {
+    // Read with a limit: an oversize envelope is a problem+json refusal.
+    let body: Bytes = match axum::body::to_bytes(body, MAX_ENVELOPE_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            audit_refusal(
+                &app,
+                "unknown",
+                "payload_too_large",
+                "the envelope is larger than accepted",
+            )
+            .await?;
+            return Err(AppError::PayloadTooLarge);
+        }
+    };
     let result = receive(&app, &headers, &body).await;
     if let Err(e) = &result {
         let (_, code) = e.status_and_code();
@@ -422,7 +436,13 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         "request" | "request-update" | "evidence-package" | "attachment-chunk"
     ) {
         if let Err(e) = crate::federated::on_message(app, &h, &payload).await {
-            tracing::error!(message = %h.message_id, error = %e, "received request message not applied");
+            tracing::error!(message = %h.message_id, error = %e, "received message not applied");
+            // Kept in the inbox, and shown to administrators with the reason.
+            let reason = match &e {
+                AppError::Internal(m) => m.clone(),
+                other => other.to_string(),
+            };
+            audit_refusal(app, &h.sender, "message_not_applied", &reason).await?;
         }
     }
     // A key rotation the peer announces.

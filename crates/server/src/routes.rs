@@ -105,9 +105,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             M::POST,
             "/federation/inbox",
             Rule::Public,
-            post(messaging::inbox).layer(DefaultBodyLimit::max(
-                entraide_federation::envelope::MAX_ENVELOPE_BYTES,
-            )),
+            post(messaging::inbox),
         ),
         api(
             M::POST,

@@ -1178,3 +1178,70 @@ async fn a_package_too_large_for_one_message_travels_in_chunks(backend: Backend)
     assert_eq!(custody, ["received", "verified"]);
     Ok(())
 }
+
+on_both_backends!(oversize_envelopes_and_mismatched_attachments_are_refused);
+
+async fn oversize_envelopes_and_mismatched_attachments_are_refused(backend: Backend) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend, "ar-ufeci").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    b.user("duty", &[Role::Officer]).await?;
+    // Oversize: a problem+json refusal, audited.
+    let huge = vec![b'x'; 9 * 1024 * 1024];
+    let r = post_envelope(&a, &b, &huge).await?;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.code(), "payload_too_large");
+    // An attachment whose chunks do not match the SHA-256 announced: the
+    // package is not added, and the reason is recorded at the receiver.
+    let actor = entraide_server::ops::Actor::command_line();
+    let chunk = json!({"attachment": uuid::Uuid::nil(), "index": 0, "data": "aGVsbG8="});
+    let send = |t: &'static str, body: serde_json::Value| {
+        let state = a.state.clone();
+        let actor = actor.clone();
+        async move {
+            entraide_server::messaging::send(
+                &state,
+                &actor,
+                "ar-ufeci",
+                t,
+                &serde_json::to_vec(&body).unwrap(),
+                None,
+                time::Duration::hours(1),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    };
+    send("attachment-chunk", chunk).await?;
+    let last = send(
+        "evidence-package",
+        json!({"package_id": uuid::Uuid::new_v4(), "file_name": "p.zip", "case_reference": "X",
+               "attachment": {"id": uuid::Uuid::nil(), "chunks": 1, "size": 5, "sha256": "00".repeat(32)}}),
+    )
+    .await?;
+    let store = a.store.clone();
+    wait_for(|| {
+        let store = store.clone();
+        async move {
+            let m = store.outbox_message(last.message_id).await?.unwrap();
+            Ok((m.status == "delivered").then_some(serde_json::Value::Null))
+        }
+    })
+    .await?;
+    let refusals = b
+        .store
+        .audit_entries(&entraide_store::AuditFilter {
+            action: Some("federation.refused".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await?;
+    assert!(
+        refusals
+            .iter()
+            .any(|e| e.detail.contains("message_not_applied") && e.detail.contains("SHA-256")),
+        "{refusals:?}"
+    );
+    Ok(())
+}
