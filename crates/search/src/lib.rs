@@ -1,0 +1,851 @@
+//! The knowledge repository's full-text index.
+//!
+//! One tantivy index per database generation under the node's data
+//! directory (`knowledge-index/gen-N`). The database is the source of
+//! truth: after every import the node builds the index of the new
+//! generation beside the old one and swaps them; a crash half-way leaves a
+//! `.partial` directory that the next start removes, and an index older
+//! than the database is rebuilt. Searching never sees a half-built index.
+//!
+//! Text is analysed per language — English, French, Spanish, Dutch
+//! (lower case, stop words, accents folded, Snowball stemming) and a plain
+//! folding analyser for other languages — and every query is analysed once
+//! per language, so "preservación", "preservation" and "conservation"
+//! each find their own language's forms.
+
+pub mod query;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use entraide_knowledge::taxonomy::Taxonomy;
+use entraide_knowledge::{Document, Jurisdiction};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{
+    Facet, FacetOptions, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED,
+    STRING,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use query::SyntaxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("query syntax: {0}")]
+    Syntax(#[from] SyntaxError),
+    #[error("the search index is being built")]
+    NotReady,
+    #[error("search index: {0}")]
+    Index(String),
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        Self::Index(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for SearchError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Index(e.to_string())
+    }
+}
+
+pub type SearchResult<T> = Result<T, SearchError>;
+
+/// The analysed languages; anything else uses the plain analyser "xx".
+const LANGS: [(&str, Option<Language>); 5] = [
+    ("en", Some(Language::English)),
+    ("fr", Some(Language::French)),
+    ("es", Some(Language::Spanish)),
+    ("nl", Some(Language::Dutch)),
+    ("xx", None),
+];
+
+fn lang_slot(lang: &str) -> usize {
+    LANGS
+        .iter()
+        .position(|(l, _)| *l == lang)
+        .unwrap_or(LANGS.len() - 1)
+}
+
+fn analyzer(lang: Option<Language>) -> TextAnalyzer {
+    let base = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser);
+    match lang {
+        Some(l) => {
+            let stop = StopWordFilter::new(l);
+            match stop {
+                Some(stop) => base
+                    .filter(stop)
+                    .filter(AsciiFoldingFilter)
+                    .filter(Stemmer::new(l))
+                    .build(),
+                None => base
+                    .filter(AsciiFoldingFilter)
+                    .filter(Stemmer::new(l))
+                    .build(),
+            }
+        }
+        None => base.filter(AsciiFoldingFilter).build(),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: tantivy::schema::Field,
+    kind: tantivy::schema::Field,
+    jurisdiction: tantivy::schema::Field,
+    group: tantivy::schema::Field,
+    instrument: tantivy::schema::Field,
+    lang: tantivy::schema::Field,
+    offence: tantivy::schema::Field,
+    year: tantivy::schema::Field,
+    number: tantivy::schema::Field,
+    facet: tantivy::schema::Field,
+    meta: tantivy::schema::Field,
+    title: [tantivy::schema::Field; 5],
+    body: [tantivy::schema::Field; 5],
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |name: &str| {
+        TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(name)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+            .set_stored()
+    };
+    let id = b.add_text_field("id", STRING | STORED);
+    let kind = b.add_text_field("kind", STRING | STORED);
+    let jurisdiction = b.add_text_field("jurisdiction", STRING | STORED);
+    let group = b.add_text_field("group", STRING | STORED);
+    let instrument = b.add_text_field("instrument", STRING);
+    let lang = b.add_text_field("lang", STRING);
+    let offence = b.add_text_field("offence", STRING);
+    let year = b.add_text_field("year", STRING);
+    let number = b.add_text_field("number", STRING);
+    let facet = b.add_facet_field("facet", FacetOptions::default());
+    let meta = b.add_text_field("meta", STORED);
+    let title =
+        LANGS.map(|(l, _)| b.add_text_field(&format!("title_{l}"), text(&format!("lang_{l}"))));
+    let body =
+        LANGS.map(|(l, _)| b.add_text_field(&format!("body_{l}"), text(&format!("lang_{l}"))));
+    (
+        b.build(),
+        Fields {
+            id,
+            kind,
+            jurisdiction,
+            group,
+            instrument,
+            lang,
+            offence,
+            year,
+            number,
+            facet,
+            meta,
+            title,
+            body,
+        },
+    )
+}
+
+fn register(index: &Index) {
+    for (name, lang) in LANGS {
+        index
+            .tokenizers()
+            .register(&format!("lang_{name}"), analyzer(lang));
+    }
+}
+
+/// What a hit shows without going back to the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    titles: BTreeMap<String, String>,
+    original: String,
+    instrument_title: Option<String>,
+    label: Option<String>,
+    path: Vec<String>,
+    citation: String,
+    date: Option<String>,
+}
+
+/// Search parameters.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    /// Exact filters, as if written `field:value` in the query.
+    pub filters: Vec<(query::Field, String)>,
+    pub limit: usize,
+    pub offset: usize,
+    /// The reader's language: titles shown in it when available.
+    pub lang: String,
+}
+
+/// A piece of a snippet, highlighted or not.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Fragment {
+    pub text: String,
+    pub highlighted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub content_type: String,
+    pub jurisdiction: String,
+    /// The instrument (for an article) or the document itself.
+    pub group: String,
+    pub title: String,
+    pub label: Option<String>,
+    pub instrument_title: Option<String>,
+    pub path: Vec<String>,
+    pub citation: String,
+    pub language: String,
+    pub date: Option<String>,
+    pub score: f32,
+    pub snippet: Vec<Fragment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub group: String,
+    pub title: String,
+    /// Indexes into `hits`.
+    pub hits: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub groups: Vec<Group>,
+    /// country, type, lang, instrument, offence, year → values by count.
+    pub facets: BTreeMap<String, Vec<FacetValue>>,
+    /// Offence categories the query named: their mapped provisions are
+    /// found whatever their language.
+    pub bridged: Vec<String>,
+    pub took_micros: u128,
+}
+
+const FACETS: [&str; 6] = ["country", "type", "lang", "instrument", "offence", "year"];
+
+struct Loaded {
+    generation: i64,
+    reader: IndexReader,
+    fields: Fields,
+    analyzers: Vec<TextAnalyzer>,
+}
+
+/// The index of the knowledge repository, swapped whole on rebuild.
+pub struct KnowledgeIndex {
+    root: PathBuf,
+    current: RwLock<Option<Arc<Loaded>>>,
+}
+
+/// Sizes after a build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildStats {
+    pub generation: i64,
+    pub documents: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn open_dir(dir: &Path, generation: i64) -> SearchResult<Loaded> {
+    let index = Index::open_in_dir(dir)?;
+    register(&index);
+    let (_, fields) = schema();
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    let analyzers = LANGS.iter().map(|(_, l)| analyzer(*l)).collect();
+    Ok(Loaded {
+        generation,
+        reader,
+        fields,
+        analyzers,
+    })
+}
+
+impl KnowledgeIndex {
+    /// Opens the newest complete generation under `root` (none yet is
+    /// fine) and removes leftovers of interrupted builds and older
+    /// generations.
+    pub fn open(root: impl Into<PathBuf>) -> SearchResult<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        let mut complete = Vec::new();
+        for e in std::fs::read_dir(&root)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".partial") {
+                let _ = std::fs::remove_dir_all(e.path());
+            } else if let Some(g) = name
+                .strip_prefix("gen-")
+                .and_then(|g| g.parse::<i64>().ok())
+            {
+                if e.path().join("meta.json").exists() {
+                    complete.push((g, e.path()));
+                } else {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        complete.sort();
+        let newest = complete.pop();
+        for (_, old) in complete {
+            let _ = std::fs::remove_dir_all(old);
+        }
+        let current = match newest {
+            Some((g, dir)) => match open_dir(&dir, g) {
+                Ok(l) => Some(Arc::new(l)),
+                Err(_) => {
+                    // Unreadable: it will be rebuilt from the database.
+                    let _ = std::fs::remove_dir_all(dir);
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(Self {
+            root,
+            current: RwLock::new(current),
+        })
+    }
+
+    /// The database generation the current index was built from.
+    pub fn generation(&self) -> Option<i64> {
+        self.loaded().map(|l| l.generation)
+    }
+
+    fn loaded(&self) -> Option<Arc<Loaded>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Starts building generation `generation` beside the current one.
+    pub fn builder(&self, generation: i64) -> SearchResult<IndexBuilder<'_>> {
+        let dir = self.root.join(format!("gen-{generation}.partial"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(&dir, schema)?;
+        register(&index);
+        let writer = index.writer_with_num_threads(2, 256 * 1024 * 1024)?;
+        Ok(IndexBuilder {
+            owner: self,
+            generation,
+            dir,
+            writer,
+            fields,
+            count: 0,
+            started: Instant::now(),
+        })
+    }
+
+    /// Searches the current index.
+    pub fn search(&self, req: &SearchRequest, taxonomy: &Taxonomy) -> SearchResult<SearchResults> {
+        let started = Instant::now();
+        let loaded = self.loaded().ok_or(SearchError::NotReady)?;
+        let f = loaded.fields;
+        let parsed = query::parse(&req.query)?;
+        let mut must: Vec<Box<dyn Query>> = Vec::new();
+        let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut bridged = Vec::new();
+        if let Some(node) = &parsed {
+            bridged = taxonomy.named_in(&query::free_text(node));
+            // Top-level filters stay outside the bridge so that it cannot
+            // widen a filtered search.
+            let top: Vec<&query::Node> = match node {
+                query::Node::And(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for n in top {
+                match n {
+                    query::Node::Field(field, _) if field.is_filter() => {
+                        if let Some(q) = build(&loaded, n) {
+                            must.push(q);
+                        }
+                    }
+                    query::Node::Not(inner) => {
+                        if let Some(q) = build(&loaded, inner) {
+                            text.push((Occur::MustNot, q));
+                        }
+                    }
+                    other => {
+                        if let Some(q) = build(&loaded, other) {
+                            text.push((Occur::Must, q));
+                        }
+                    }
+                }
+            }
+        }
+        for (field, value) in &req.filters {
+            if let Some(q) = filter_query(&f, *field, value) {
+                must.push(q);
+            }
+        }
+        let has_positive_text = text.iter().any(|(o, _)| *o == Occur::Must);
+        let mut text_query: Option<Box<dyn Query>> = if has_positive_text {
+            Some(Box::new(BooleanQuery::new(
+                text.iter().map(|(o, q)| (*o, q.box_clone())).collect(),
+            )))
+        } else {
+            None
+        };
+        if !bridged.is_empty() {
+            let bridge: Vec<(Occur, Box<dyn Query>)> = bridged
+                .iter()
+                .map(|id| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(f.offence, id),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            let bridge: Box<dyn Query> =
+                Box::new(BoostQuery::new(Box::new(BooleanQuery::new(bridge)), 4.0));
+            text_query = Some(match text_query {
+                Some(t) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, t),
+                    (Occur::Should, bridge),
+                ])),
+                None => bridge,
+            });
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            must.into_iter().map(|q| (Occur::Must, q)).collect();
+        match text_query {
+            Some(t) => clauses.push((Occur::Must, t)),
+            None => clauses.push((Occur::Must, Box::new(AllQuery))),
+        }
+        for (o, q) in &text {
+            if *o == Occur::MustNot {
+                clauses.push((Occur::MustNot, q.box_clone()));
+            }
+        }
+        let final_query = BooleanQuery::new(clauses);
+        let searcher = loaded.reader.searcher();
+        let limit = req.limit.clamp(1, 200);
+        let mut facets = FacetCollector::for_field("facet");
+        for name in FACETS {
+            facets.add_facet(Facet::from(&format!("/{name}")));
+        }
+        let (top, total, facet_counts) = searcher.search(
+            &final_query,
+            &(
+                TopDocs::with_limit(limit).and_offset(req.offset),
+                Count,
+                facets,
+            ),
+        )?;
+        let generators: Vec<Option<SnippetGenerator>> = f
+            .body
+            .iter()
+            .map(|field| {
+                SnippetGenerator::create(&searcher, &final_query, *field)
+                    .ok()
+                    .map(|mut g| {
+                        g.set_max_num_chars(240);
+                        g
+                    })
+            })
+            .collect();
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let get = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let meta: Meta = serde_json::from_str(&get(f.meta))
+                .map_err(|e| SearchError::Index(format!("stored metadata: {e}")))?;
+            let slot = lang_slot(&meta.original);
+            let snippet = generators[slot]
+                .as_ref()
+                .map(|g| {
+                    let s = g.snippet_from_doc(&doc);
+                    fragments(s.fragment(), s.highlighted())
+                })
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| {
+                    let body = doc
+                        .get_first(f.body[slot])
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default();
+                    vec![Fragment {
+                        text: entraide_knowledge::text::excerpt(body, 240),
+                        highlighted: false,
+                    }]
+                });
+            let title = meta
+                .titles
+                .get(&req.lang)
+                .or_else(|| meta.titles.get(&meta.original))
+                .cloned()
+                .unwrap_or_default();
+            hits.push(Hit {
+                id: get(f.id),
+                content_type: get(f.kind),
+                jurisdiction: get(f.jurisdiction),
+                group: get(f.group),
+                title,
+                label: meta.label,
+                instrument_title: meta.instrument_title,
+                path: meta.path,
+                citation: meta.citation,
+                language: meta.original,
+                date: meta.date,
+                score,
+                snippet,
+            });
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        for (i, h) in hits.iter().enumerate() {
+            match groups.iter_mut().find(|g| g.group == h.group) {
+                Some(g) => g.hits.push(i),
+                None => groups.push(Group {
+                    group: h.group.clone(),
+                    title: h
+                        .instrument_title
+                        .clone()
+                        .unwrap_or_else(|| h.title.clone()),
+                    hits: vec![i],
+                }),
+            }
+        }
+        let mut facet_map = BTreeMap::new();
+        for name in FACETS {
+            let root = format!("/{name}");
+            let mut values: Vec<FacetValue> = facet_counts
+                .get(&root)
+                .map(|(facet, count)| FacetValue {
+                    value: facet
+                        .to_path()
+                        .last()
+                        .map(|s| (*s).to_owned())
+                        .unwrap_or_default(),
+                    count,
+                })
+                .collect();
+            values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+            values.truncate(25);
+            facet_map.insert(name.to_owned(), values);
+        }
+        Ok(SearchResults {
+            total,
+            hits,
+            groups,
+            facets: facet_map,
+            bridged,
+            took_micros: started.elapsed().as_micros(),
+        })
+    }
+}
+
+fn fragments(text: &str, ranges: &[std::ops::Range<usize>]) -> Vec<Fragment> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for r in ranges {
+        let (start, end) = (r.start, r.end);
+        if start < at
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            continue;
+        }
+        if start > at {
+            out.push(Fragment {
+                text: text[at..start].to_owned(),
+                highlighted: false,
+            });
+        }
+        out.push(Fragment {
+            text: text[start..end].to_owned(),
+            highlighted: true,
+        });
+        at = end;
+    }
+    if at < text.len() {
+        out.push(Fragment {
+            text: text[at..].to_owned(),
+            highlighted: false,
+        });
+    }
+    out
+}
+
+fn filter_query(f: &Fields, field: query::Field, value: &str) -> Option<Box<dyn Query>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let (target, v) = match field {
+        query::Field::Country => (
+            f.jurisdiction,
+            Jurisdiction::parse(v)
+                .map(|j| j.code())
+                .unwrap_or_else(|_| v.to_uppercase()),
+        ),
+        query::Field::Type => (f.kind, v.to_lowercase()),
+        query::Field::Lang => (f.lang, v.to_lowercase()),
+        query::Field::Instrument => (f.instrument, v.to_owned()),
+        query::Field::Offence => (f.offence, v.to_lowercase()),
+        query::Field::Year => (f.year, v.to_owned()),
+        query::Field::Number => (f.number, v.to_lowercase()),
+        query::Field::Title | query::Field::Text => return None,
+    };
+    Some(Box::new(TermQuery::new(
+        Term::from_field_text(target, &v),
+        IndexRecordOption::Basic,
+    )))
+}
+
+/// Tokens of `text` for language slot `slot`: (position, token).
+fn analyse(loaded: &Loaded, slot: usize, text: &str) -> Vec<(usize, String)> {
+    let mut a = loaded.analyzers[slot].clone();
+    let mut stream = a.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        out.push((t.position, t.text.clone()));
+    }
+    out
+}
+
+/// A word or phrase searched in the title and body fields of every
+/// language (titles count double).
+fn text_query(loaded: &Loaded, text: &str, titles: bool, bodies: bool) -> Option<Box<dyn Query>> {
+    let f = loaded.fields;
+    let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let per_slot: Vec<Vec<(usize, String)>> = (0..LANGS.len())
+        .map(|slot| analyse(loaded, slot, text))
+        .collect();
+    // A single word that is a stop word in one language ("de", "la") is
+    // not required: that language's texts do not index it.
+    let is_word = per_slot.last().is_some_and(|plain| plain.len() == 1);
+    if is_word && per_slot.iter().any(Vec::is_empty) {
+        return None;
+    }
+    for (slot, tokens) in per_slot.into_iter().enumerate() {
+        if tokens.is_empty() {
+            continue;
+        }
+        let mut targets = Vec::new();
+        if titles {
+            targets.push((f.title[slot], 2.0));
+        }
+        if bodies {
+            targets.push((f.body[slot], 1.0));
+        }
+        for (field, boost) in targets {
+            let q: Box<dyn Query> = if tokens.len() == 1 {
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, &tokens[0].1),
+                    IndexRecordOption::WithFreqs,
+                ))
+            } else {
+                let first = tokens[0].0;
+                Box::new(PhraseQuery::new_with_offset(
+                    tokens
+                        .iter()
+                        .map(|(p, t)| (p - first, Term::from_field_text(field, t)))
+                        .collect(),
+                ))
+            };
+            should.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
+        }
+    }
+    (!should.is_empty()).then(|| Box::new(BooleanQuery::new(should)) as Box<dyn Query>)
+}
+
+fn build(loaded: &Loaded, node: &query::Node) -> Option<Box<dyn Query>> {
+    use query::Node;
+    match node {
+        Node::Word(w) | Node::Phrase(w) => text_query(loaded, w, true, true),
+        Node::Field(field, inner) => {
+            let value = match inner.as_ref() {
+                Node::Word(v) | Node::Phrase(v) => v,
+                _ => return None,
+            };
+            match field {
+                query::Field::Title => text_query(loaded, value, true, false),
+                query::Field::Text => text_query(loaded, value, false, true),
+                _ => filter_query(&loaded.fields, *field, value),
+            }
+        }
+        Node::And(items) => {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = items
+                .iter()
+                .filter_map(|n| match n {
+                    Node::Not(inner) => build(loaded, inner).map(|q| (Occur::MustNot, q)),
+                    other => build(loaded, other).map(|q| (Occur::Must, q)),
+                })
+                .collect();
+            if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                if clauses.is_empty() {
+                    return None;
+                }
+                let mut c = clauses;
+                c.push((Occur::Must, Box::new(AllQuery)));
+                return Some(Box::new(BooleanQuery::new(c)));
+            }
+            Some(Box::new(BooleanQuery::new(clauses)))
+        }
+        Node::Or(items) => {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = items
+                .iter()
+                .filter_map(|n| build(loaded, n).map(|q| (Occur::Should, q)))
+                .collect();
+            (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+        }
+        Node::Not(inner) => build(loaded, inner).map(|q| {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                (Occur::MustNot, q),
+            ])) as Box<dyn Query>
+        }),
+    }
+}
+
+/// Adds documents to a generation being built; `finish` makes it current.
+pub struct IndexBuilder<'a> {
+    owner: &'a KnowledgeIndex,
+    generation: i64,
+    dir: PathBuf,
+    writer: IndexWriter,
+    fields: Fields,
+    count: u64,
+    started: Instant,
+}
+
+impl IndexBuilder<'_> {
+    pub fn add(&mut self, d: &Document, taxonomy: &Taxonomy) -> SearchResult<()> {
+        let f = self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, &d.id);
+        doc.add_text(f.kind, d.content_type.as_str());
+        let place = d.jurisdiction.code();
+        doc.add_text(f.jurisdiction, &place);
+        let group = d.instrument.clone().unwrap_or_else(|| d.id.clone());
+        doc.add_text(f.group, &group);
+        doc.add_text(f.instrument, &group);
+        doc.add_facet(f.facet, Facet::from_path(["country", place.as_str()]));
+        doc.add_facet(f.facet, Facet::from_path(["type", d.content_type.as_str()]));
+        doc.add_facet(f.facet, Facet::from_path(["instrument", group.as_str()]));
+        if let Some(n) = &d.number {
+            doc.add_text(f.number, entraide_knowledge::article_slug(n));
+        }
+        if let Some(y) = d.year() {
+            let y = y.to_string();
+            doc.add_text(f.year, &y);
+            doc.add_facet(f.facet, Facet::from_path(["year", y.as_str()]));
+        }
+        let mut offences = taxonomy.offences_of(&d.id);
+        if let Some(entraide_knowledge::Record::Offence(o)) = &d.record {
+            offences.push(o.id.clone());
+        }
+        if let Some(entraide_knowledge::Record::CaseLaw(c)) = &d.record {
+            offences.extend(c.offences.iter().cloned());
+        }
+        offences.sort();
+        offences.dedup();
+        for o in &offences {
+            doc.add_text(f.offence, o);
+            doc.add_facet(f.facet, Facet::from_path(["offence", o.as_str()]));
+        }
+        let mut titles = BTreeMap::new();
+        for t in &d.texts {
+            let slot = lang_slot(&t.lang);
+            doc.add_text(f.lang, &t.lang);
+            doc.add_facet(f.facet, Facet::from_path(["lang", t.lang.as_str()]));
+            doc.add_text(f.title[slot], &t.title);
+            doc.add_text(f.body[slot], &t.text);
+            titles.insert(t.lang.clone(), t.title.clone());
+        }
+        let meta = Meta {
+            titles,
+            original: d.original_language().to_owned(),
+            instrument_title: d.instrument_title.clone(),
+            label: d.label.clone(),
+            path: d.path.clone(),
+            citation: d.citation(d.original_language()),
+            date: d.date.map(|x| x.to_string()),
+        };
+        doc.add_text(
+            f.meta,
+            serde_json::to_string(&meta).map_err(|e| SearchError::Index(e.to_string()))?,
+        );
+        self.writer.add_document(doc)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Commits, renames the directory to its final name and makes it the
+    /// current index; the previous generation is removed.
+    pub fn finish(mut self) -> SearchResult<BuildStats> {
+        self.writer.commit()?;
+        self.writer.wait_merging_threads()?;
+        let final_dir = self.owner.root.join(format!("gen-{}", self.generation));
+        let _ = std::fs::remove_dir_all(&final_dir);
+        std::fs::rename(&self.dir, &final_dir)?;
+        let loaded = Arc::new(open_dir(&final_dir, self.generation)?);
+        loaded.reader.reload()?;
+        let old = {
+            let mut cur = self
+                .owner
+                .current
+                .write()
+                .map_err(|_| SearchError::Index("index lock poisoned".into()))?;
+            cur.replace(loaded)
+        };
+        if let Some(old) = old {
+            if old.generation != self.generation {
+                let dir = self.owner.root.join(format!("gen-{}", old.generation));
+                drop(old);
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        Ok(BuildStats {
+            generation: self.generation,
+            documents: self.count,
+            bytes: dir_size(&final_dir),
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
+    }
+}
