@@ -145,6 +145,7 @@ async fn prepare(base: &Path, demo: &DemoNode, port: u16) -> Result<PathBuf> {
         seed(store.as_ref(), demo).await?;
         let state = Node::with_store(settings, store)?.state;
         seed_requests(&state, demo).await?;
+        seed_knowledge(&state).await?;
     }
     let config = NodeConfig::load(&dir, std::iter::empty())?;
     let mut config = config;
@@ -702,5 +703,79 @@ async fn send_demo_request(fr: &Path) -> Result<()> {
             .await
             .map_err(|e| anyhow!("demo request: {e}"))?;
     }
+    Ok(())
+}
+
+/// The project's own starter content (treaties and their parties, country
+/// profiles, offence taxonomy, case law, good practices), built in.
+const STARTER: [(&str, &str); 5] = [
+    (
+        "treaties.json",
+        include_str!("../../../data/knowledge/treaties.json"),
+    ),
+    (
+        "countries.json",
+        include_str!("../../../data/knowledge/countries.json"),
+    ),
+    (
+        "offences.json",
+        include_str!("../../../data/knowledge/offences.json"),
+    ),
+    (
+        "case-law.json",
+        include_str!("../../../data/knowledge/case-law.json"),
+    ),
+    (
+        "practices.json",
+        include_str!("../../../data/knowledge/practices.json"),
+    ),
+];
+
+/// Laws from `shared/corpus/` loaded by the demo when it is beside the
+/// repository (third-party texts: read from there, never copied here).
+const DEMO_LAWS: [&str; 9] = [
+    "fr/LEGITEXT000006070719.md",
+    "fr/LEGITEXT000006071154.md",
+    "fr/LEGITEXT000006070987.md",
+    "uk/ukpga-1990-18.md",
+    "us/USC-T18-S1030.md",
+    "eu/32023R1543.md",
+    "intl/ets185-budapest-convention.md",
+    "ar/LEY-11179.md",
+    "ar/LEY-27411.md",
+];
+
+fn corpus_dir() -> Option<PathBuf> {
+    [
+        PathBuf::from("../shared/corpus"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+}
+
+async fn seed_knowledge(state: &entraide_server::state::AppState) -> Result<()> {
+    use entraide_server::knowledge::{self, ImportFile};
+    let mut files: Vec<ImportFile> = STARTER
+        .iter()
+        .map(|(name, text)| ImportFile {
+            name: (*name).to_owned(),
+            text: (*text).to_owned(),
+        })
+        .collect();
+    if let Some(corpus) = corpus_dir() {
+        for law in DEMO_LAWS {
+            let path = corpus.join(law);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                files.push(ImportFile {
+                    name: law.to_owned(),
+                    text,
+                });
+            }
+        }
+    }
+    knowledge::import(state, files, knowledge::operator_audit)
+        .await
+        .map_err(|e| anyhow!("demo knowledge: {e}"))?;
     Ok(())
 }

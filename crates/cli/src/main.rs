@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod evidence;
+mod knowledge;
 mod node;
 mod peer;
 mod requests;
@@ -53,6 +54,10 @@ enum Command {
     /// Evidence: ingest, list, export and receive packages, verify offline, scrub.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// The knowledge repository: import legislation and reference data,
+    /// search, rebuild the index.
+    #[command(subcommand)]
+    Knowledge(knowledge::KnowledgeCommand),
     /// Start two federated demo nodes with sample organisations, users and cases.
     Demo(demo::DemoArgs),
     /// Measure (see docs/PERFORMANCE.md); build with --release first.
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => done(node::user(cmd).await),
             Command::Token(cmd) => done(node::token(cmd).await),
             Command::Requests(cmd) => done(requests::run(cmd).await),
+            Command::Knowledge(cmd) => done(knowledge::run(cmd).await),
             Command::Demo(args) => done(demo::run(args).await),
             Command::Bench(cmd) => done(bench::run(cmd).await),
         }

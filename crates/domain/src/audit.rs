@@ -77,6 +77,8 @@ pub enum AuditAction {
     EvidencePackageRefused,
     #[serde(rename = "evidence.scrubbed")]
     EvidenceScrubbed,
+    #[serde(rename = "knowledge.imported")]
+    KnowledgeImported,
     #[serde(rename = "peer.added")]
     PeerAdded,
     #[serde(rename = "peer.status_changed")]
@@ -102,7 +104,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 46] = [
+    pub const ALL: [AuditAction; 47] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -138,6 +140,7 @@ impl AuditAction {
         Self::EvidencePackageReceived,
         Self::EvidencePackageRefused,
         Self::EvidenceScrubbed,
+        Self::KnowledgeImported,
         Self::PeerAdded,
         Self::PeerStatusChanged,
         Self::PeerRemoved,
@@ -188,6 +191,7 @@ impl AuditAction {
             Self::EvidencePackageReceived => "evidence.package_received",
             Self::EvidencePackageRefused => "evidence.package_refused",
             Self::EvidenceScrubbed => "evidence.scrubbed",
+            Self::KnowledgeImported => "knowledge.imported",
             Self::PeerAdded => "peer.added",
             Self::PeerStatusChanged => "peer.status_changed",
             Self::PeerRemoved => "peer.removed",

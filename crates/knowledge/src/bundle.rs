@@ -488,6 +488,8 @@ fn languages_of(l: &Localised) -> Vec<String> {
     langs
 }
 
+// One call per record type, each naming every part of the document.
+#[allow(clippy::too_many_arguments)]
 fn doc(
     id: String,
     content_type: ContentType,

@@ -3,6 +3,8 @@
 //! content (`data/knowledge/`) reads and refers only to articles that
 //! exist.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 

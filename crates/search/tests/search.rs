@@ -3,6 +3,8 @@
 //! operators, field filters, facets, snippets, grouping by instrument, the
 //! taxonomy bridge, query errors and rebuilds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use entraide_knowledge::bundle::{self, OffenceCategory};

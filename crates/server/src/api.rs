@@ -48,6 +48,8 @@ use crate::state::AppState;
         crate::evidence_api::inclusion_proof, crate::evidence_api::export,
         crate::evidence_api::receive, crate::evidence_api::tree_head,
         crate::evidence_api::consistency,
+        crate::knowledge_web::api_search, crate::knowledge_web::api_document,
+        crate::knowledge_web::api_compare, crate::knowledge_web::api_helper,
         crate::peers::well_known, crate::peers::identity, crate::directory::api, crate::peers::list, crate::peers::create,
         crate::peers::update, crate::peers::delete,
         crate::messaging::inbox, crate::messaging::api_send, crate::messaging::api_outbox,

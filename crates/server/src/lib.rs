@@ -16,6 +16,8 @@ pub mod evidence_api;
 pub mod federated;
 pub mod http;
 pub mod i18n;
+pub mod knowledge;
+pub mod knowledge_web;
 pub mod messaging;
 pub mod metrics;
 pub mod ops;

@@ -10,8 +10,8 @@ use entraide_domain::{Role, Rule};
 
 use crate::state::AppState;
 use crate::{
-    api, calendar, directory, evidence_api, federated, messaging, peers, requests, statistics, ui,
-    ui_evidence, ui_requests,
+    api, calendar, directory, evidence_api, federated, knowledge_web, messaging, peers, requests,
+    statistics, ui, ui_evidence, ui_requests,
 };
 
 pub struct RouteSpec {
@@ -86,6 +86,30 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/directory",
             Rule::SignedIn,
             get(directory::api),
+        ),
+        api(
+            M::GET,
+            "/api/v1/knowledge/search",
+            Rule::SignedIn,
+            get(knowledge_web::api_search),
+        ),
+        api(
+            M::GET,
+            "/api/v1/knowledge/documents/{id}",
+            Rule::SignedIn,
+            get(knowledge_web::api_document),
+        ),
+        api(
+            M::GET,
+            "/api/v1/knowledge/compare",
+            Rule::SignedIn,
+            get(knowledge_web::api_compare),
+        ),
+        api(
+            M::GET,
+            "/api/v1/knowledge/helper",
+            Rule::SignedIn,
+            get(knowledge_web::api_helper),
         ),
         api(M::GET, "/api/v1/peers", ADMIN, get(peers::list)),
         api(M::POST, "/api/v1/peers", ADMIN, post(peers::create)),
@@ -452,6 +476,30 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         page(M::GET, "/requests", Rule::SignedIn, get(ui_requests::list)),
         page(M::GET, "/directory", Rule::SignedIn, get(directory::ui)),
+        page(
+            M::GET,
+            "/knowledge",
+            Rule::SignedIn,
+            get(knowledge_web::ui_search),
+        ),
+        page(
+            M::GET,
+            "/knowledge/documents/{id}",
+            Rule::SignedIn,
+            get(knowledge_web::ui_document),
+        ),
+        page(
+            M::GET,
+            "/knowledge/compare",
+            Rule::SignedIn,
+            get(knowledge_web::ui_compare),
+        ),
+        page(
+            M::GET,
+            "/knowledge/helper",
+            Rule::SignedIn,
+            get(knowledge_web::ui_helper),
+        ),
         page(
             M::GET,
             "/cases/{id}/requests/new",

@@ -83,7 +83,11 @@ impl Node {
             .map_err(crate::evidence::CustodyStartError::Key)?,
         )
         .map_err(crate::evidence::CustodyStartError::Key)?;
+        let knowledge =
+            crate::knowledge::Knowledge::open(&settings.data_dir.join("knowledge-index"))
+                .map_err(|e| StartError::Knowledge(e.to_string()))?;
         let state = AppState {
+            knowledge: Arc::new(knowledge),
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             bound: Arc::new(std::sync::OnceLock::new()),
@@ -119,6 +123,15 @@ impl Node {
             .into_make_service_with_connect_info::<SocketAddr>();
         // Every minute: preservations whose period ended are recorded as
         // expired; every ten minutes, expired sessions are deleted.
+        // The search index follows the database: rebuilt at start when it
+        // is missing or older, then checked every minute (another replica
+        // may have imported).
+        let knowledge_state = self.state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::knowledge::ensure_index(&knowledge_state).await {
+                tracing::warn!(error = %e, "building the knowledge index failed");
+            }
+        });
         let app_state = self.state.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -280,4 +293,6 @@ pub enum StartError {
     },
     #[error("TLS certificate or key: {0}")]
     Tls(std::io::Error),
+    #[error("knowledge index: {0}")]
+    Knowledge(String),
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub bound: Arc<std::sync::OnceLock<String>>,
     /// Signing key, evidence blobs and the custody log.
     pub custody: Arc<crate::evidence::Custody>,
+    /// The knowledge repository's search index and reference tables.
+    pub knowledge: Arc<crate::knowledge::Knowledge>,
 }
 
 /// A fixed-window counter per client address.

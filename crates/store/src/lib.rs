@@ -392,6 +392,44 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// A knowledge document as stored: the columns used to find it and the
+/// whole document as JSON (`entraide_knowledge::Document`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnowledgeRow {
+    pub id: String,
+    pub unit: String,
+    pub kind: String,
+    pub instrument: Option<String>,
+    pub jurisdiction: String,
+    pub position: i64,
+    pub body: String,
+}
+
+/// The knowledge repository. The database is the source of truth; the
+/// search index is rebuilt from it whenever the generation moves on.
+#[async_trait]
+pub trait KnowledgeStore: Send + Sync {
+    /// Replaces every document of each of `units` by `rows` (which must all
+    /// belong to those units), with the audit entry, in one transaction;
+    /// returns the new generation. An identifier already used by another
+    /// unit is a conflict and nothing changes.
+    async fn replace_knowledge(
+        &self,
+        units: &[String],
+        rows: &[KnowledgeRow],
+        audit: &NewAuditEntry,
+    ) -> StoreResult<i64>;
+    async fn knowledge_generation(&self) -> StoreResult<i64>;
+    async fn knowledge_document(&self, id: &str) -> StoreResult<Option<KnowledgeRow>>;
+    /// The articles of an instrument, in order.
+    async fn knowledge_articles(&self, instrument: &str) -> StoreResult<Vec<KnowledgeRow>>;
+    async fn knowledge_of_kind(&self, kind: &str) -> StoreResult<Vec<KnowledgeRow>>;
+    /// Documents with an identifier after `after`, in identifier order.
+    async fn knowledge_page(&self, after: &str, limit: i64) -> StoreResult<Vec<KnowledgeRow>>;
+    /// Documents per kind.
+    async fn knowledge_counts(&self) -> StoreResult<Vec<(String, i64)>>;
+}
+
 /// The audit log is append-only: there is no method to change or delete an
 /// entry, and both databases refuse UPDATE and DELETE on it by trigger.
 #[async_trait]
@@ -414,6 +452,7 @@ pub trait Store:
     + EvidenceStore
     + PeerStore
     + MessageStore
+    + KnowledgeStore
 {
     /// Whether the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -11,5 +11,6 @@ mod audit;
 mod cli;
 mod evidence;
 mod federation;
+mod knowledge;
 mod requests;
 mod web;
