@@ -83,9 +83,12 @@ impl Node {
             .map_err(crate::evidence::CustodyStartError::Key)?,
         )
         .map_err(crate::evidence::CustodyStartError::Key)?;
+        let federation_client = crate::messaging::federation_client(None)
+            .map_err(|e| StartError::Http(e.to_string()))?;
         let state = AppState {
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            federation_client,
             bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),
             store,
@@ -280,4 +283,6 @@ pub enum StartError {
     },
     #[error("TLS certificate or key: {0}")]
     Tls(std::io::Error),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
