@@ -767,7 +767,8 @@ mod tests {
         use base64::Engine;
         let id = Uuid::now_v7();
         let data = b"some bytes of an evidence package";
-        let (i, n, d) = parse_chunk(&chunk_payload(id, 7, data)).unwrap();
+        let payload = chunk_payload(id, 7, data);
+        let (i, n, d) = parse_chunk(&payload).unwrap();
         assert_eq!((i, n, d.as_ref()), (id, 7, &data[..]));
         let old = serde_json::to_vec(&AttachmentChunk {
             attachment: id,
