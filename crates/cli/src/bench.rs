@@ -7,6 +7,8 @@ use anyhow::{anyhow, Result};
 use clap::Subcommand;
 use entraide_custody_log::{leaf_hash, verify_inclusion, MerkleLog};
 
+mod federation;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Evidence ingest (stream → SHA-256 → content-addressed store) against
@@ -45,6 +47,27 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         proofs: u64,
     },
+    /// Two nodes in this process (SQLite, HTTPS on 127.0.0.1): notes per
+    /// second delivered with receipts, the latency of one note, and an
+    /// attachment against a plain HTTPS upload of the same file.
+    Federation {
+        /// Notes queued at once in the throughput run.
+        #[arg(long, default_value_t = 5_000)]
+        messages: u64,
+        /// Notes sent one at a time in the latency run.
+        #[arg(long, default_value_t = 500)]
+        latency_messages: u64,
+        /// Notes per second in the latency run.
+        #[arg(long, default_value_t = 50)]
+        rate: u64,
+        /// Size of the attachment, in MiB.
+        #[arg(long, default_value_t = 256)]
+        attachment_mib: u64,
+        /// Where to put the nodes and the test file (a temporary directory
+        /// by default).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
@@ -57,6 +80,22 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             concurrency,
             database_url,
         } => custody_append(events, batch, concurrency, database_url).await,
+        BenchCommand::Federation {
+            messages,
+            latency_messages,
+            rate,
+            attachment_mib,
+            dir,
+        } => {
+            federation::run(federation::Args {
+                messages,
+                latency_messages,
+                rate,
+                attachment_mib,
+                dir,
+            })
+            .await
+        }
     }
 }
 
@@ -205,8 +244,29 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn ingest(size_mib: u64, dir: Option<std::path::PathBuf>) -> Result<()> {
+/// Pseudo-random content, written in 1 MiB pieces (constant memory) and
+/// synced: the test file's own write-back must not compete with what is
+/// measured.
+fn write_test_file(file: &std::path::Path, size_mib: u64) -> Result<()> {
     use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..size_mib {
+        for word in buf.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+        }
+        out.write_all(&buf)?;
+    }
+    out.flush()?;
+    out.get_ref().sync_all()?;
+    Ok(())
+}
+
+fn ingest(size_mib: u64, dir: Option<std::path::PathBuf>) -> Result<()> {
     let temp;
     let dir = match dir {
         Some(d) => d,
@@ -217,25 +277,7 @@ fn ingest(size_mib: u64, dir: Option<std::path::PathBuf>) -> Result<()> {
     };
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("bench-input.bin");
-    {
-        // Pseudo-random content, written in 1 MiB pieces (constant memory).
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut buf = vec![0u8; 1 << 20];
-        for _ in 0..size_mib {
-            for word in buf.chunks_mut(8) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
-            }
-            out.write_all(&buf)?;
-        }
-        out.flush()?;
-        // On disk before measuring: the test file's own write-back must not
-        // compete with the ingest for the disk.
-        out.get_ref().sync_all()?;
-    }
+    write_test_file(&file, size_mib)?;
     let bytes = (size_mib as f64) * 1024.0 * 1024.0;
     let t = Instant::now();
     let openssl = std::process::Command::new("openssl")

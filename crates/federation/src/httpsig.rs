@@ -121,7 +121,11 @@ pub fn verify(
     }
     let created = number(p, "created")?;
     let expires = number(p, "expires")?;
-    if now_unix + 300 < created || now_unix > expires || expires - created > 3600 {
+    // Checked: a negative `created` with a far `expires` must not overflow
+    // (a panic in debug builds, and in release a wrapped difference that
+    // passed for a short validity).
+    let validity = expires.checked_sub(created).unwrap_or(i64::MAX);
+    if now_unix.saturating_add(300) < created || now_unix > expires || validity > 3600 {
         return Err(HttpSigError::OutOfTime);
     }
     let sig = headers
@@ -171,6 +175,19 @@ mod tests {
         );
         assert_eq!(
             verify(&pk, "POST", uri, &h, b"{}", 2_000),
+            Err(HttpSigError::OutOfTime)
+        );
+        // Times far apart do not overflow the validity computation.
+        let far = SignatureHeaders {
+            signature_input: format!(
+                "sig1=(\"@method\" \"@target-uri\" \"content-digest\");created={};expires={};keyid=\"fr-pc247\";alg=\"ed25519\"",
+                i64::MIN,
+                i64::MAX
+            ),
+            ..h.clone()
+        };
+        assert_eq!(
+            verify(&pk, "POST", uri, &far, b"{}", 1_010),
             Err(HttpSigError::OutOfTime)
         );
         let other = NodeKey::from_seed([8; 32]).public_key();

@@ -274,13 +274,17 @@ struct PackageMessage {
 /// encrypted, signed and receipted message (ordered, retried, resumed by
 /// the outbox), then named with its SHA-256 in the message that uses it.
 #[derive(Debug, Serialize, Deserialize)]
-struct AttachmentRef {
-    id: Uuid,
-    chunks: u32,
-    size: u64,
-    sha256: String,
+pub struct AttachmentRef {
+    pub id: Uuid,
+    pub chunks: u32,
+    pub size: u64,
+    pub sha256: String,
 }
 
+/// The first form of a chunk's payload (JSON, the bytes in base64), still
+/// read: the envelope base64-encodes its ciphertext anyway, so chunks are
+/// now sent in the binary form below (a quarter smaller, and no JSON over
+/// megabytes on either side).
 #[derive(Debug, Serialize, Deserialize)]
 struct AttachmentChunk {
     attachment: Uuid,
@@ -289,18 +293,47 @@ struct AttachmentChunk {
     data: String,
 }
 
+/// A chunk's payload: this tag, the attachment id (16 bytes), the chunk's
+/// index (4 bytes, big-endian), then its bytes.
+const CHUNK_TAG: &[u8] = b"entraide-chunk-1\n";
+
+fn chunk_payload(attachment: Uuid, index: u32, data: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(CHUNK_TAG.len() + 20 + data.len());
+    payload.extend_from_slice(CHUNK_TAG);
+    payload.extend_from_slice(attachment.as_bytes());
+    payload.extend_from_slice(&index.to_be_bytes());
+    payload.extend_from_slice(data);
+    payload
+}
+
+/// The attachment id, the index and the bytes of a chunk (either form).
+fn parse_chunk(payload: &[u8]) -> Result<(Uuid, u32, std::borrow::Cow<'_, [u8]>), String> {
+    use base64::Engine;
+    if let Some(rest) = payload.strip_prefix(CHUNK_TAG) {
+        let (id, rest) = rest.split_at_checked(16).ok_or("chunk too short")?;
+        let (index, data) = rest.split_at_checked(4).ok_or("chunk too short")?;
+        let id = Uuid::from_slice(id).map_err(|e| e.to_string())?;
+        let index = u32::from_be_bytes(index.try_into().map_err(|_| "chunk index")?);
+        return Ok((id, index, std::borrow::Cow::Borrowed(data)));
+    }
+    let c: AttachmentChunk = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(&c.data)
+        .map_err(|e| e.to_string())?;
+    Ok((c.attachment, c.index, std::borrow::Cow::Owned(data)))
+}
+
 /// Bytes per attachment chunk.
 pub const CHUNK_BYTES: usize = 2 * 1024 * 1024;
 
 /// Queues a file as attachment chunks to `peer`, reading it piece by piece
 /// (memory stays flat whatever its size).
-async fn send_attachment(
+pub async fn send_attachment(
     app: &AppState,
     actor: &Actor,
     peer: &str,
     path: &std::path::Path,
 ) -> AppResult<AttachmentRef> {
-    use base64::Engine;
     use sha2::Digest;
     use tokio::io::AsyncReadExt;
     let mut file = tokio::fs::File::open(path)
@@ -329,12 +362,7 @@ async fn send_attachment(
         buf.truncate(filled);
         hasher.update(&buf);
         size += filled as u64;
-        let payload = serde_json::to_vec(&AttachmentChunk {
-            attachment: id,
-            index,
-            data: base64::engine::general_purpose::STANDARD.encode(&buf),
-        })
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let payload = chunk_payload(id, index, &buf);
         crate::messaging::send(
             app,
             actor,
@@ -366,24 +394,20 @@ fn attachment_dir(app: &AppState, sender: &str, id: Uuid) -> std::path::PathBuf 
 
 /// Keeps a received chunk until the message that uses it arrives.
 async fn receive_chunk(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
-    use base64::Engine;
-    let c: AttachmentChunk = serde_json::from_slice(payload)
-        .map_err(|e| AppError::Internal(format!("attachment chunk: {e}")))?;
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(&c.data)
-        .map_err(|e| AppError::Internal(format!("attachment chunk: {e}")))?;
-    let dir = attachment_dir(app, &header.sender, c.attachment);
+    let (attachment, index, data) =
+        parse_chunk(payload).map_err(|e| AppError::Internal(format!("attachment chunk: {e}")))?;
+    let dir = attachment_dir(app, &header.sender, attachment);
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
-    tokio::fs::write(dir.join(format!("{:08}", c.index)), &data)
+    tokio::fs::write(dir.join(format!("{index:08}")), &data)
         .await
         .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
     Ok(())
 }
 
 /// Joins an attachment's chunks into `out`, checking count, size and hash.
-async fn assemble(
+pub async fn assemble(
     app: &AppState,
     sender: &str,
     a: &AttachmentRef,
@@ -732,4 +756,29 @@ pub async fn api_send(
         StatusCode::OK,
         &requests::request_view(&r, &events, OffsetDateTime::now_utc()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_read_in_both_forms() {
+        use base64::Engine;
+        let id = Uuid::now_v7();
+        let data = b"some bytes of an evidence package";
+        let payload = chunk_payload(id, 7, data);
+        let (i, n, d) = parse_chunk(&payload).unwrap();
+        assert_eq!((i, n, d.as_ref()), (id, 7, &data[..]));
+        let old = serde_json::to_vec(&AttachmentChunk {
+            attachment: id,
+            index: 3,
+            data: base64::engine::general_purpose::STANDARD.encode(data),
+        })
+        .unwrap();
+        let (i, n, d) = parse_chunk(&old).unwrap();
+        assert_eq!((i, n, d.as_ref()), (id, 3, &data[..]));
+        assert!(parse_chunk(b"entraide-chunk-1\nshort").is_err());
+        assert!(parse_chunk(b"").is_err());
+    }
 }

@@ -102,21 +102,100 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs_f64(base * jitter)
 }
 
-/// Delivers what is due (one message per peer at a time, in order).
+/// How long a delivery may take before it is given up for this round.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a claim on a peer's messages lasts.
+const LEASE: time::Duration = time::Duration::seconds(120);
+/// Peers served in one round, and messages claimed per peer.
+const PEERS_PER_ROUND: u32 = 32;
+const MESSAGES_PER_PEER: u32 = 256;
+
+/// The client a node uses to reach other nodes: no redirects, a timeout,
+/// connections kept alive and reused. `extra_root` (PEM) adds a trusted
+/// certificate authority (a private one, as in `entraide bench federation`).
+pub fn federation_client(extra_root: Option<&[u8]>) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(DELIVERY_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(60));
+    if let Some(pem) = extra_root {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem)?);
+    }
+    builder.build()
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Delivered (receipt stored), given up (dead), or no longer pending.
+    Done,
+    /// Not delivered this time: the peer's later messages must wait.
+    Retry,
+}
+
+/// Delivers what is due: the peers one after the other's claims are
+/// taken, each peer's messages in order (a batch per peer, one request
+/// after the other on a kept-alive connection), the peers side by side.
 pub async fn deliver_due(app: &AppState) -> AppResult<usize> {
     let now = OffsetDateTime::now_utc();
+    let lease_until = now + LEASE;
     let due = app
         .store
-        .claim_outbox(now, now + time::Duration::seconds(120), 32)
+        .claim_outbox(now, lease_until, PEERS_PER_ROUND, MESSAGES_PER_PEER)
         .await?;
     let n = due.len();
-    for m in due {
-        deliver_one(app, m).await?;
+    let mut per_peer: Vec<(String, Vec<Uuid>)> = Vec::new();
+    for (id, recipient) in due {
+        match per_peer.last_mut() {
+            Some((peer, ids)) if *peer == recipient => ids.push(id),
+            _ => per_peer.push((recipient, vec![id])),
+        }
+    }
+    let rounds = per_peer
+        .into_iter()
+        .map(|(peer, ids)| deliver_batch(app, peer, ids, lease_until));
+    for result in futures_util::future::join_all(rounds).await {
+        result?;
     }
     Ok(n)
 }
 
-async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
+/// One peer's claimed messages, in order; stops at the first that must be
+/// retried (or before the claim could run out) and gives the rest back.
+async fn deliver_batch(
+    app: &AppState,
+    peer: String,
+    ids: Vec<Uuid>,
+    lease_until: OffsetDateTime,
+) -> AppResult<()> {
+    for id in ids {
+        let deadline = OffsetDateTime::now_utc() + DELIVERY_TIMEOUT + time::Duration::seconds(5);
+        if deadline >= lease_until {
+            break;
+        }
+        match deliver_one(app, id).await {
+            Ok(Outcome::Done) => {}
+            Ok(Outcome::Retry) => break,
+            Err(e) => {
+                app.store.release_outbox(&peer, lease_until).await?;
+                return Err(e);
+            }
+        }
+    }
+    app.store.release_outbox(&peer, lease_until).await?;
+    Ok(())
+}
+
+async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
+    // Read here, not when claimed: one envelope in memory at a time.
+    let Some(m) = app
+        .store
+        .outbox_message(id)
+        .await?
+        .filter(|m| m.status == "pending")
+    else {
+        return Ok(Outcome::Done);
+    };
     let now = OffsetDateTime::now_utc();
     let not_delivered = |reason: String| {
         let audit = Actor::command_line()
@@ -134,15 +213,15 @@ async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
         ));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, "message not delivered: expired");
         app.store.outbox_dead(m.message_id, &reason, &audit).await?;
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let Some(peer) = app.store.peer(&m.recipient).await? else {
         let (reason, audit) = not_delivered("the peer was removed".into());
         app.store.outbox_dead(m.message_id, &reason, &audit).await?;
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let target = format!("{}{INBOX_PATH}", peer.base_url);
-    let body = m.envelope.clone().into_bytes();
+    let body = m.envelope.into_bytes();
     let sig = httpsig::sign(
         app.identity.federation_key(now),
         app.settings.node_id.as_str(),
@@ -151,11 +230,8 @@ async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
         &body,
         now.unix_timestamp(),
     );
-    let result = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    let result = app
+        .federation_client
         .post(&target)
         .header("content-type", "application/json")
         .header("content-digest", &sig.content_digest)
@@ -177,7 +253,7 @@ async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
         Ok(r) => r,
         Err(e) => {
             retry(format!("cannot reach {}: {e}", peer.base_url)).await?;
-            return Ok(());
+            return Ok(Outcome::Retry);
         }
     };
     let status = res.status();
@@ -196,8 +272,12 @@ async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
                 app.store
                     .outbox_delivered(m.message_id, &stored, OffsetDateTime::now_utc())
                     .await?;
+                Ok(Outcome::Done)
             }
-            _ => retry("the receipt is missing or not signed by the peer".into()).await?,
+            _ => {
+                retry("the receipt is missing or not signed by the peer".into()).await?;
+                Ok(Outcome::Retry)
+            }
         }
     } else if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
         // Refused: retrying would not help.
@@ -208,10 +288,11 @@ async fn deliver_one(app: &AppState, m: OutboxMessage) -> AppResult<()> {
         let (reason, audit) = not_delivered(format!("refused by {}: {code}", peer.node_id));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
         app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+        Ok(Outcome::Done)
     } else {
         retry(format!("{} answered {status}", peer.base_url)).await?;
+        Ok(Outcome::Retry)
     }
-    Ok(())
 }
 
 /// Runs deliveries: when woken (a message was queued) and every second.

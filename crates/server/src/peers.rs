@@ -185,13 +185,10 @@ pub async fn add_peer(
         code: "peer_unreachable",
         detail,
     };
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let res = client
+    let res = app
+        .federation_client
         .get(format!("{base}{WELL_KNOWN_PATH}"))
+        .timeout(std::time::Duration::from_secs(10))
         .send()
         .await
         .map_err(|e| unreachable(format!("cannot fetch the node document from {base}: {e}")))?;

@@ -86,10 +86,13 @@ impl Node {
         let knowledge =
             crate::knowledge::Knowledge::open(&settings.data_dir.join("knowledge-index"))
                 .map_err(|e| StartError::Knowledge(e.to_string()))?;
+        let federation_client = crate::messaging::federation_client(None)
+            .map_err(|e| StartError::Http(e.to_string()))?;
         let state = AppState {
             knowledge: Arc::new(knowledge),
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            federation_client,
             bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),
             store,
@@ -295,4 +298,6 @@ pub enum StartError {
     Tls(std::io::Error),
     #[error("knowledge index: {0}")]
     Knowledge(String),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }

@@ -28,6 +28,9 @@ pub struct AppState {
     pub identity: Arc<entraide_federation::NodeIdentity>,
     /// Wakes the outbox worker when a message is queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The HTTP client for other nodes (node documents, deliveries): one
+    /// per node, so connections to a peer are kept alive and reused.
+    pub federation_client: reqwest::Client,
     /// The address the node listens on, once bound (`http://127.0.0.1:8080`).
     pub bound: Arc<std::sync::OnceLock<String>>,
     /// Signing key, evidence blobs and the custody log.

@@ -332,14 +332,24 @@ pub trait MessageStore: Send + Sync {
     async fn outbox_message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>>;
     /// Newest first.
     async fn outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
-    /// The oldest pending message of each peer that is due, each claimed
-    /// until `lease_until` (one replica only gets it).
+    /// For each peer (at most `peers`) whose oldest pending message is due
+    /// and not claimed: that message and up to `per_peer - 1` of the
+    /// pending messages after it, all claimed until `lease_until`. Holding
+    /// the claim on a peer's oldest pending message is what lets one
+    /// replica deliver that peer's messages, in order: no other replica
+    /// claims anything for the peer until the claims are released or run
+    /// out. Returned as (message id, recipient), by peer and in order.
     async fn claim_outbox(
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxMessage>>;
+        peers: u32,
+        per_peer: u32,
+    ) -> StoreResult<Vec<(Uuid, String)>>;
+    /// Gives back the claims (taken until `lease_until`) on a peer's
+    /// messages still pending, for the next round.
+    async fn release_outbox(&self, recipient: &str, lease_until: OffsetDateTime)
+        -> StoreResult<()>;
     async fn outbox_delivered(
         &self,
         id: Uuid,

@@ -2123,7 +2123,12 @@ macro_rules! impl_sql_store {
                 }
             }
 
-            const OUTBOX_COLUMNS: &str = "message_id, recipient, message_type, envelope, status, attempts, next_attempt_at, last_error, receipt, retrieval_receipt, created_at, expires_at, delivered_at";
+            const OUTBOX_COLUMNS: &str = "message_id, recipient, message_type, status, attempts, next_attempt_at, last_error, receipt, retrieval_receipt, created_at, expires_at, delivered_at";
+            /// The envelope lives in `outbox_envelopes` (written once; the
+            /// message's row changes on every claim and delivery).
+            const OUTBOX_SELECT: &str = "SELECT o.message_id, o.recipient, o.message_type, e.envelope, o.status, o.attempts, o.next_attempt_at, \
+                o.last_error, o.receipt, o.retrieval_receipt, o.created_at, o.expires_at, o.delivered_at \
+                FROM outbox_messages o JOIN outbox_envelopes e ON e.message_id = o.message_id";
 
             fn outbox_from_row(row: &DbRow) -> StoreResult<OutboxMessage> {
                 let attempts: i64 = row.try_get("attempts").map_err(db_err)?;
@@ -2163,12 +2168,11 @@ macro_rules! impl_sql_store {
             impl $crate::MessageStore for $store {
                 async fn enqueue_outbox(&self, m: &OutboxMessage, audit: &NewAuditEntry) -> StoreResult<()> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    let sql = format!("INSERT INTO outbox_messages ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+                    let sql = format!("INSERT INTO outbox_messages ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
                     sqlx::query(&sql)
                         .bind(m.message_id)
                         .bind(&m.recipient)
                         .bind(&m.message_type)
-                        .bind(&m.envelope)
                         .bind(&m.status)
                         .bind(i64::from(m.attempts))
                         .bind(to_millis(m.next_attempt_at))
@@ -2181,13 +2185,19 @@ macro_rules! impl_sql_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| conflict_or(e, "message"))?;
+                    sqlx::query("INSERT INTO outbox_envelopes (message_id, envelope) VALUES ($1, $2)")
+                        .bind(m.message_id)
+                        .bind(&m.envelope)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
                     insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }
 
                 async fn outbox_message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>> {
-                    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox_messages WHERE message_id = $1");
+                    let sql = format!("{OUTBOX_SELECT} WHERE o.message_id = $1");
                     sqlx::query(&sql)
                         .bind(id)
                         .fetch_optional(&self.pool)
@@ -2199,7 +2209,7 @@ macro_rules! impl_sql_store {
                 }
 
                 async fn outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
-                    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox_messages ORDER BY seq DESC LIMIT $1");
+                    let sql = format!("{OUTBOX_SELECT} ORDER BY o.seq DESC LIMIT $1");
                     sqlx::query(&sql)
                         .bind(i64::from(limit))
                         .fetch_all(&self.pool)
@@ -2210,39 +2220,81 @@ macro_rules! impl_sql_store {
                         .collect()
                 }
 
-                async fn claim_outbox(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
-                    let sql = format!(
-                        "SELECT {OUTBOX_COLUMNS} FROM outbox_messages o WHERE o.status = 'pending' \
-                         AND o.seq = (SELECT MIN(p.seq) FROM outbox_messages p WHERE p.recipient = o.recipient AND p.status = 'pending') \
-                         AND o.next_attempt_at <= $1 AND (o.claimed_until IS NULL OR o.claimed_until < $2) ORDER BY o.seq LIMIT $3"
-                    );
-                    let candidates: Vec<OutboxMessage> = sqlx::query(&sql)
-                        .bind(to_millis(now))
-                        .bind(to_millis(now))
-                        .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .iter()
-                        .map(outbox_from_row)
-                        .collect::<StoreResult<_>>()?;
+                async fn claim_outbox(&self, now: OffsetDateTime, lease_until: OffsetDateTime, peers: u32, per_peer: u32) -> StoreResult<Vec<(Uuid, String)>> {
+                    // Each peer's oldest pending message, if due and free.
+                    let heads: Vec<(Uuid, String, i64)> = sqlx::query(
+                        "SELECT o.message_id, o.recipient, o.seq FROM outbox_messages o WHERE o.seq IN \
+                         (SELECT MIN(p.seq) FROM outbox_messages p WHERE p.status = 'pending' GROUP BY p.recipient) \
+                         AND o.next_attempt_at <= $1 AND (o.claimed_until IS NULL OR o.claimed_until < $2) ORDER BY o.seq LIMIT $3",
+                    )
+                    .bind(to_millis(now))
+                    .bind(to_millis(now))
+                    .bind(i64::from(peers))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|row| Ok((row.try_get(0).map_err(db_err)?, row.try_get(1).map_err(db_err)?, row.try_get(2).map_err(db_err)?)))
+                    .collect::<StoreResult<_>>()?;
                     let mut claimed = Vec::new();
-                    for m in candidates {
-                        let done = sqlx::query(
+                    for (head, recipient, seq) in heads {
+                        let won = sqlx::query(
                             "UPDATE outbox_messages SET claimed_until = $1 WHERE message_id = $2 AND status = 'pending' \
                              AND (claimed_until IS NULL OR claimed_until < $3)",
                         )
                         .bind(to_millis(lease_until))
-                        .bind(m.message_id)
+                        .bind(head)
                         .bind(to_millis(now))
                         .execute(&self.pool)
                         .await
                         .map_err(db_err)?;
-                        if done.rows_affected() == 1 {
-                            claimed.push(m);
+                        if won.rows_affected() != 1 {
+                            continue; // another replica has this peer
+                        }
+                        claimed.push((head, recipient.clone()));
+                        if per_peer <= 1 {
+                            continue;
+                        }
+                        // The peer is ours while we hold its oldest message:
+                        // the ones after it come along, in order.
+                        sqlx::query(
+                            "UPDATE outbox_messages SET claimed_until = $1 WHERE seq IN \
+                             (SELECT seq FROM outbox_messages WHERE recipient = $2 AND status = 'pending' AND seq > $3 ORDER BY seq LIMIT $4)",
+                        )
+                        .bind(to_millis(lease_until))
+                        .bind(&recipient)
+                        .bind(seq)
+                        .bind(i64::from(per_peer - 1))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                        let rest = sqlx::query(
+                            "SELECT message_id FROM outbox_messages WHERE recipient = $1 AND status = 'pending' \
+                             AND seq > $2 AND claimed_until = $3 ORDER BY seq",
+                        )
+                        .bind(&recipient)
+                        .bind(seq)
+                        .bind(to_millis(lease_until))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                        for row in rest {
+                            claimed.push((row.try_get(0).map_err(db_err)?, recipient.clone()));
                         }
                     }
                     Ok(claimed)
+                }
+
+                async fn release_outbox(&self, recipient: &str, lease_until: OffsetDateTime) -> StoreResult<()> {
+                    sqlx::query(
+                        "UPDATE outbox_messages SET claimed_until = NULL WHERE recipient = $1 AND status = 'pending' AND claimed_until = $2",
+                    )
+                    .bind(recipient)
+                    .bind(to_millis(lease_until))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
                 }
 
                 async fn outbox_delivered(&self, id: Uuid, receipt: &str, at: OffsetDateTime) -> StoreResult<()> {
