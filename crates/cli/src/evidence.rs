@@ -127,7 +127,8 @@ fn app_err(e: AppError) -> anyhow::Error {
     }
 }
 
-async fn node(dir: &DataDir) -> Result<Node> {
+/// Opens the node in `dir` without serving it (for offline commands).
+pub(crate) async fn node(dir: &DataDir) -> Result<Node> {
     let settings = NodeConfig::load(&dir.data_dir, std::env::vars())?.settings(&dir.data_dir)?;
     let store = open_store(&settings.database_url)
         .await

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use entraide_search::SearchRequest;
-use entraide_server::config::NodeConfig;
 use entraide_server::knowledge::{self, ImportFile, KnowledgeImportError};
-use entraide_server::{open_store, Node};
+use entraide_server::Node;
 
+use crate::evidence::node;
 use crate::DataDir;
 
 #[derive(Subcommand)]
@@ -44,14 +44,6 @@ pub enum KnowledgeCommand {
         #[command(flatten)]
         dir: DataDir,
     },
-}
-
-async fn node(dir: &DataDir) -> Result<Node> {
-    let settings = NodeConfig::load(&dir.data_dir, std::env::vars())?.settings(&dir.data_dir)?;
-    let store = open_store(&settings.database_url)
-        .await
-        .context("cannot open the database")?;
-    Ok(Node::with_store(settings, store)?)
 }
 
 /// The importable files under `paths`, in a stable order.
