@@ -8,6 +8,7 @@ use clap::Subcommand;
 use entraide_custody_log::{leaf_hash, verify_inclusion, MerkleLog};
 
 mod federation;
+mod knowledge;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -47,6 +48,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         proofs: u64,
     },
+    /// The knowledge index against SQLite FTS5 and PostgreSQL full-text
+    /// search: indexing time, size, and query latency over a fixed set of
+    /// queries in English, French and Spanish.
+    Knowledge {
+        /// The legal corpus (every Markdown file below it is indexed).
+        #[arg(long, default_value = "../shared/corpus")]
+        corpus: std::path::PathBuf,
+        /// postgres://... of a database to compare with (default: no
+        /// PostgreSQL run).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Times each query is run.
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
     /// Two nodes in this process (SQLite, HTTPS on 127.0.0.1): notes per
     /// second delivered with receipts, the latency of one note, and an
     /// attachment against a plain HTTPS upload of the same file.
@@ -80,6 +96,18 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             concurrency,
             database_url,
         } => custody_append(events, batch, concurrency, database_url).await,
+        BenchCommand::Knowledge {
+            corpus,
+            database_url,
+            repeat,
+        } => {
+            knowledge::run(knowledge::Args {
+                corpus,
+                database_url,
+                repeat: repeat.max(1),
+            })
+            .await
+        }
         BenchCommand::Federation {
             messages,
             latency_messages,
