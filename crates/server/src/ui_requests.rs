@@ -941,6 +941,12 @@ pub struct CounterpartBox {
     languages: String,
     channels: Vec<String>,
     bases: Vec<String>,
+    /// From the knowledge repository: instruments binding both States
+    /// today, what to check, the central authority, and the full helper.
+    kn_instruments: Vec<String>,
+    kn_warnings: Vec<String>,
+    kn_authority: String,
+    helper_href: String,
 }
 
 fn counterpart_box(tr: &Tr, ours: CountryCode, theirs: CountryCode) -> CounterpartBox {
@@ -971,7 +977,52 @@ fn counterpart_box(tr: &Tr, ours: CountryCode, theirs: CountryCode) -> Counterpa
             .iter()
             .map(|b| tr.t(&format!("rq-basis-{}", b.as_str())))
             .collect(),
+        kn_instruments: Vec::new(),
+        kn_warnings: Vec::new(),
+        kn_authority: String::new(),
+        helper_href: String::new(),
     }
+}
+
+/// The legal-basis helper's answer for a request being drafted.
+async fn with_legal_basis(
+    app: &AppState,
+    tr: &Tr,
+    mut b: CounterpartBox,
+    ours: CountryCode,
+    theirs: CountryCode,
+    kind: &str,
+) -> AppResult<CounterpartBox> {
+    let measure = crate::knowledge::measure_for(kind);
+    let q = entraide_knowledge::helper::HelperQuestion {
+        requesting: ours.as_str().to_owned(),
+        requested: theirs.as_str().to_owned(),
+        offence: None,
+        measure,
+        on: time::OffsetDateTime::now_utc().date(),
+    };
+    let a = crate::knowledge::legal_basis(app, &q).await?;
+    let lang = tr.locale.as_str();
+    b.kn_instruments = a
+        .instruments
+        .iter()
+        .filter(|i| i.binds_both)
+        .map(|i| entraide_knowledge::pick(&i.title, lang).to_owned())
+        .collect();
+    b.kn_warnings = a
+        .warnings
+        .iter()
+        .filter(|w| **w != "dual-criminality-unknown")
+        .map(|w| tr.t(&format!("kn-warning-{w}")))
+        .collect();
+    b.kn_authority = a.mla.map(|m| m.central_authority).unwrap_or_default();
+    b.helper_href = format!(
+        "/knowledge/helper?requesting={}&requested={}&measure={}",
+        ours.as_str(),
+        theirs.as_str(),
+        measure.map(|m| m.as_str()).unwrap_or_default()
+    );
+    Ok(b)
 }
 
 pub struct EventRow {
@@ -1187,7 +1238,8 @@ async fn request_page(
         counterpart: match (r.direction, r.requested_country) {
             (Direction::Outgoing, Some(theirs)) => {
                 let ours = app.store.own_organisation().await?.country;
-                Some(counterpart_box(&p.tr, ours, theirs))
+                let b = counterpart_box(&p.tr, ours, theirs);
+                Some(with_legal_basis(app, &p.tr, b, ours, theirs, r.kind.as_str()).await?)
             }
             _ => None,
         },

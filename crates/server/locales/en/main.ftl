@@ -897,3 +897,4 @@ kn-warning-dual-criminality-unknown = Whether the conduct is a crime in the requ
 kn-warning-no-country-profile = There is no profile of the requested country.
 kn-warning-no-preservation-power = The requested country has no expedited preservation power recorded.
 kn-warning-measure-not-available = The measure is not available in the requested country.
+rq-legal-basis-check = Check the legal basis and dual criminality for this request

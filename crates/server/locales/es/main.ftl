@@ -897,3 +897,4 @@ kn-warning-dual-criminality-unknown = No consta aquí si la conducta es delito e
 kn-warning-no-country-profile = No hay perfil del país requerido.
 kn-warning-no-preservation-power = El país requerido no tiene registrada una facultad de conservación rápida.
 kn-warning-measure-not-available = La medida no existe en el país requerido.
+rq-legal-basis-check = Verificar la base jurídica y la doble incriminación de esta solicitud

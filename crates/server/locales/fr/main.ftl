@@ -897,3 +897,4 @@ kn-warning-dual-criminality-unknown = L'incrimination du comportement dans le pa
 kn-warning-no-country-profile = Il n'existe pas de profil du pays requis.
 kn-warning-no-preservation-power = Le pays requis n'a pas de pouvoir de conservation rapide enregistré.
 kn-warning-measure-not-available = La mesure n'existe pas dans le pays requis.
+rq-legal-basis-check = Vérifier la base juridique et la double incrimination de cette demande
