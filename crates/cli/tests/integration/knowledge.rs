@@ -292,7 +292,7 @@ fn the_whole_corpus_imports_from_the_command_line() {
     // 90 legislation files (91 instruments: Budapest in English and in
     // Dutch) and the five files of starter content.
     assert!(
-        stdout.contains("imported 94 files: 91 instruments"),
+        stdout.contains("imported 95 files: 91 instruments"),
         "{stdout}"
     );
     let out = Command::new(bin)
