@@ -119,6 +119,16 @@ pub fn assess(
     if !instruments.iter().any(|i| i.binds_both) {
         warnings.push("no-shared-instrument");
     }
+    // Reservations can narrow what the treaty gives (Argentina, for
+    // instance, kept dual criminality for preservation under art. 29(4)).
+    if instruments.iter().any(|i| {
+        i.binds_both
+            && i.requested
+                .as_ref()
+                .is_some_and(|p| p.reservations.is_some() || p.declarations.is_some())
+    }) {
+        warnings.push("requested-reservations");
+    }
     if matches!(criminalisation, Criminalisation::NotRecorded) && dual_criminality_required {
         warnings.push("dual-criminality-unknown");
     }

@@ -274,6 +274,8 @@ pub struct HitView {
 }
 
 pub struct GroupView {
+    /// A document on its own (not articles of an instrument): no heading.
+    pub single: bool,
     pub title: String,
     pub href: String,
     pub hits: Vec<HitView>,
@@ -498,6 +500,11 @@ fn fill(
             })
             .collect();
         view.groups.push(GroupView {
+            single: g.hits.len() == 1
+                && g.hits
+                    .first()
+                    .and_then(|i| r.hits.get(*i))
+                    .is_some_and(|h| h.id == g.group),
             title: g.title.clone(),
             href: format!("/knowledge/documents/{}", encode(&g.group)),
             hits,

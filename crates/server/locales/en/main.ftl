@@ -898,3 +898,4 @@ kn-warning-no-country-profile = There is no profile of the requested country.
 kn-warning-no-preservation-power = The requested country has no expedited preservation power recorded.
 kn-warning-measure-not-available = The measure is not available in the requested country.
 rq-legal-basis-check = Check the legal basis and dual criminality for this request
+kn-warning-requested-reservations = The requested State made reservations or declarations to an instrument binding both: read them before relying on it.

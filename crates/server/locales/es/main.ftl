@@ -898,3 +898,4 @@ kn-warning-no-country-profile = No hay perfil del país requerido.
 kn-warning-no-preservation-power = El país requerido no tiene registrada una facultad de conservación rápida.
 kn-warning-measure-not-available = La medida no existe en el país requerido.
 rq-legal-basis-check = Verificar la base jurídica y la doble incriminación de esta solicitud
+kn-warning-requested-reservations = El Estado requerido formuló reservas o declaraciones a un instrumento que vincula a ambos: léalas antes de invocarlo.

@@ -898,3 +898,4 @@ kn-warning-no-country-profile = Il n'existe pas de profil du pays requis.
 kn-warning-no-preservation-power = Le pays requis n'a pas de pouvoir de conservation rapide enregistré.
 kn-warning-measure-not-available = La mesure n'existe pas dans le pays requis.
 rq-legal-basis-check = Vérifier la base juridique et la double incrimination de cette demande
+kn-warning-requested-reservations = L'État requis a formulé des réserves ou déclarations à un instrument qui lie les deux États : lisez-les avant de vous y fonder.
