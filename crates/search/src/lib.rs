@@ -376,9 +376,13 @@ impl KnowledgeIndex {
     }
 
     /// Searches the current index.
-    pub fn search(&self, req: &SearchRequest, taxonomy: &Taxonomy) -> SearchResult<SearchResults> {
-        let started = Instant::now();
-        let loaded = self.loaded().ok_or(SearchError::NotReady)?;
+    /// The tantivy query for a request, and the offence categories the
+    /// query named.
+    fn build_query(
+        loaded: &Loaded,
+        req: &SearchRequest,
+        taxonomy: &Taxonomy,
+    ) -> SearchResult<(BooleanQuery, Vec<String>)> {
         let f = loaded.fields;
         let parsed = query::parse(&req.query)?;
         let mut must: Vec<Box<dyn Query>> = Vec::new();
@@ -395,17 +399,17 @@ impl KnowledgeIndex {
             for n in top {
                 match n {
                     query::Node::Field(field, _) if field.is_filter() => {
-                        if let Some(q) = build(&loaded, n) {
+                        if let Some(q) = build(loaded, n) {
                             must.push(q);
                         }
                     }
                     query::Node::Not(inner) => {
-                        if let Some(q) = build(&loaded, inner) {
+                        if let Some(q) = build(loaded, inner) {
                             text.push((Occur::MustNot, q));
                         }
                     }
                     other => {
-                        if let Some(q) = build(&loaded, other) {
+                        if let Some(q) = build(loaded, other) {
                             text.push((Occur::Must, q));
                         }
                     }
@@ -457,7 +461,35 @@ impl KnowledgeIndex {
                 clauses.push((Occur::MustNot, q.box_clone()));
             }
         }
-        let final_query = BooleanQuery::new(clauses);
+        Ok((BooleanQuery::new(clauses), bridged))
+    }
+
+    /// The identifiers of the best `limit` documents only (no count,
+    /// facets or snippets): what the benchmark compares with other
+    /// engines' top-10 queries.
+    pub fn top_ids(&self, req: &SearchRequest, taxonomy: &Taxonomy) -> SearchResult<Vec<String>> {
+        let loaded = self.loaded().ok_or(SearchError::NotReady)?;
+        let (q, _) = Self::build_query(&loaded, req, taxonomy)?;
+        let searcher = loaded.reader.searcher();
+        let top = searcher.search(&q, &TopDocs::with_limit(req.limit.clamp(1, 200)))?;
+        let mut out = Vec::with_capacity(top.len());
+        for (_, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            out.push(
+                doc.get_first(loaded.fields.id)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        Ok(out)
+    }
+
+    pub fn search(&self, req: &SearchRequest, taxonomy: &Taxonomy) -> SearchResult<SearchResults> {
+        let started = Instant::now();
+        let loaded = self.loaded().ok_or(SearchError::NotReady)?;
+        let f = loaded.fields;
+        let (final_query, bridged) = Self::build_query(&loaded, req, taxonomy)?;
         let searcher = loaded.reader.searcher();
         let limit = req.limit.clamp(1, 200);
         let mut facets = FacetCollector::for_field("facet");
@@ -472,18 +504,9 @@ impl KnowledgeIndex {
                 facets,
             ),
         )?;
-        let generators: Vec<Option<SnippetGenerator>> = f
-            .body
-            .iter()
-            .map(|field| {
-                SnippetGenerator::create(&searcher, &final_query, *field)
-                    .ok()
-                    .map(|mut g| {
-                        g.set_max_num_chars(240);
-                        g
-                    })
-            })
-            .collect();
+        // Snippet generators only for the languages of the hits shown.
+        let mut generators: Vec<Option<Option<SnippetGenerator>>> =
+            (0..LANGS.len()).map(|_| None).collect();
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
@@ -496,8 +519,19 @@ impl KnowledgeIndex {
             let meta: Meta = serde_json::from_str(&get(f.meta))
                 .map_err(|e| SearchError::Index(format!("stored metadata: {e}")))?;
             let slot = lang_slot(&meta.original);
+            if generators[slot].is_none() {
+                generators[slot] = Some(
+                    SnippetGenerator::create(&searcher, &final_query, f.body[slot])
+                        .ok()
+                        .map(|mut g| {
+                            g.set_max_num_chars(240);
+                            g
+                        }),
+                );
+            }
             let snippet = generators[slot]
                 .as_ref()
+                .and_then(Option::as_ref)
                 .map(|g| {
                     let s = g.snippet_from_doc(&doc);
                     fragments(s.fragment(), s.highlighted())
