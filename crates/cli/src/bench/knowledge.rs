@@ -152,6 +152,24 @@ fn pg_query(q: &str) -> String {
     q.replace("NOT ", "-")
 }
 
+/// Runs every query `repeat` times: each run's duration, and the hits
+/// returned in all.
+fn time_queries(
+    repeat: usize,
+    mut run: impl FnMut(&str) -> Result<usize>,
+) -> Result<(Vec<Duration>, usize)> {
+    let mut times = Vec::with_capacity(repeat * QUERIES.len());
+    let mut hits = 0;
+    for _ in 0..repeat {
+        for q in QUERIES {
+            let t = Instant::now();
+            hits += run(q)?;
+            times.push(t.elapsed());
+        }
+    }
+    Ok((times, hits))
+}
+
 struct Engine {
     name: &'static str,
     index_seconds: f64,
@@ -219,45 +237,35 @@ pub async fn run(args: Args) -> Result<()> {
         offset: 0,
         lang: "en".into(),
     };
-    // Top 10 by score, as the other engines are asked.
-    let mut e = Engine {
+    // Top 10 by score, as the other engines are asked; then what the
+    // node serves: top 10 with the total count, six facets over every
+    // match, snippets and grouping.
+    let (times, hits) = time_queries(args.repeat, |q| {
+        index
+            .top_ids(&request(q), &taxonomy)
+            .map(|ids| ids.len())
+            .map_err(|e| anyhow!("{q}: {e}"))
+    })?;
+    engines.push(Engine {
         name: "entraide (tantivy), top 10",
         index_seconds,
         bytes: size,
-        times: Vec::new(),
-        hits: 0,
-    };
-    for _ in 0..args.repeat {
-        for q in QUERIES {
-            let t = Instant::now();
-            let ids = index
-                .top_ids(&request(q), &taxonomy)
-                .map_err(|e| anyhow!("{q}: {e}"))?;
-            e.times.push(t.elapsed());
-            e.hits += ids.len();
-        }
-    }
-    engines.push(e);
-    // What the node serves: top 10 with the total count, six facets over
-    // every match, snippets and grouping.
-    let mut e = Engine {
+        times,
+        hits,
+    });
+    let (times, hits) = time_queries(args.repeat, |q| {
+        index
+            .search(&request(q), &taxonomy)
+            .map(|r| r.hits.len())
+            .map_err(|e| anyhow!("{q}: {e}"))
+    })?;
+    engines.push(Engine {
         name: "entraide (tantivy), full page",
         index_seconds,
         bytes: size,
-        times: Vec::new(),
-        hits: 0,
-    };
-    for _ in 0..args.repeat {
-        for q in QUERIES {
-            let t = Instant::now();
-            let r = index
-                .search(&request(q), &taxonomy)
-                .map_err(|e| anyhow!("{q}: {e}"))?;
-            e.times.push(t.elapsed());
-            e.hits += r.hits.len();
-        }
-    }
-    engines.push(e);
+        times,
+        hits,
+    });
 
     // SQLite FTS5 (unicode61 with diacritics removed; FTS5 has no French
     // or Spanish stemmer).
