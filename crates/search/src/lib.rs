@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{
-    Facet, FacetOptions, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED,
-    STRING,
+    Facet, FacetOptions, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST,
+    STORED, STRING,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
@@ -129,7 +129,7 @@ fn schema() -> (Schema, Fields) {
             )
             .set_stored()
     };
-    let id = b.add_text_field("id", STRING | STORED);
+    let id = b.add_text_field("id", STRING | STORED | FAST);
     let kind = b.add_text_field("kind", STRING | STORED);
     let jurisdiction = b.add_text_field("jurisdiction", STRING | STORED);
     let group = b.add_text_field("group", STRING | STORED);
@@ -473,14 +473,24 @@ impl KnowledgeIndex {
         let searcher = loaded.reader.searcher();
         let top = searcher.search(&q, &TopDocs::with_limit(req.limit.clamp(1, 200)))?;
         let mut out = Vec::with_capacity(top.len());
+        // Identifiers from the fast field: no stored document to decompress.
+        let mut columns = std::collections::HashMap::new();
         for (_, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            out.push(
-                doc.get_first(loaded.fields.id)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            );
+            if let std::collections::hash_map::Entry::Vacant(v) = columns.entry(addr.segment_ord) {
+                v.insert(
+                    searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .str("id")?,
+                );
+            }
+            let mut id = String::new();
+            if let Some(Some(col)) = columns.get(&addr.segment_ord) {
+                if let Some(ord) = col.term_ords(addr.doc_id).next() {
+                    col.ord_to_str(ord, &mut id)?;
+                }
+            }
+            out.push(id);
         }
         Ok(out)
     }
@@ -731,7 +741,7 @@ fn text_query(loaded: &Loaded, text: &str, titles: bool, bodies: bool) -> Option
 fn build(loaded: &Loaded, node: &query::Node) -> Option<Box<dyn Query>> {
     use query::Node;
     match node {
-        Node::Word(w) | Node::Phrase(w) => text_query(loaded, w, true, true),
+        Node::Word(w) | Node::Phrase(w) => text_query(loaded, w, false, true),
         Node::Field(field, inner) => {
             let value = match inner.as_ref() {
                 Node::Word(v) | Node::Phrase(v) => v,
@@ -829,6 +839,9 @@ impl IndexBuilder<'_> {
             doc.add_text(f.lang, &t.lang);
             doc.add_facet(f.facet, Facet::from_path(["lang", t.lang.as_str()]));
             doc.add_text(f.title[slot], &t.title);
+            // The title is searched with the text (one posting list per
+            // language and word instead of two).
+            doc.add_text(f.body[slot], &t.title);
             doc.add_text(f.body[slot], &t.text);
             titles.insert(t.lang.clone(), t.title.clone());
         }
