@@ -368,6 +368,7 @@ impl KnowledgeIndex {
             owner: self,
             generation,
             dir,
+            index,
             writer,
             fields,
             count: 0,
@@ -792,6 +793,7 @@ pub struct IndexBuilder<'a> {
     owner: &'a KnowledgeIndex,
     generation: i64,
     dir: PathBuf,
+    index: Index,
     writer: IndexWriter,
     fields: Fields,
     count: u64,
@@ -867,6 +869,13 @@ impl IndexBuilder<'_> {
     /// current index; the previous generation is removed.
     pub fn finish(mut self) -> SearchResult<BuildStats> {
         self.writer.commit()?;
+        // One segment: every term of a query is then looked up once, not
+        // once per segment. The index is rebuilt whole, never updated, so
+        // it is merged once here.
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            self.writer.merge(&segments).wait()?;
+        }
         self.writer.wait_merging_threads()?;
         let final_dir = self.owner.root.join(format!("gen-{}", self.generation));
         let _ = std::fs::remove_dir_all(&final_dir);
