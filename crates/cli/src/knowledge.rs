@@ -39,6 +39,17 @@ pub enum KnowledgeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write everything but legislation text (treaties, country profiles,
+    /// offence categories, case law, good practices) in the import format;
+    /// with --parties-csv, also the treaty parties as CSV.
+    Export {
+        #[command(flatten)]
+        dir: DataDir,
+        /// The JSON file to write.
+        out: PathBuf,
+        #[arg(long)]
+        parties_csv: Option<PathBuf>,
+    },
     /// Rebuild the search index from the database.
     Reindex {
         #[command(flatten)]
@@ -189,6 +200,33 @@ pub async fn run(cmd: KnowledgeCommand) -> Result<()> {
                     )?;
                 }
             }
+            Ok(())
+        }
+        KnowledgeCommand::Export {
+            dir,
+            out,
+            parties_csv,
+        } => {
+            let node = node(&dir).await?;
+            let b = knowledge::export_bundle(&node.state)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let json = serde_json::to_string_pretty(&b)?;
+            std::fs::write(&out, json)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            if let Some(csv) = parties_csv {
+                std::fs::write(&csv, knowledge::parties_csv(&b))
+                    .with_context(|| format!("cannot write {}", csv.display()))?;
+            }
+            println!(
+                "exported {} treaties, {} country profiles, {} offence categories, {} decisions, {} good practices to {}",
+                b.treaties.len(),
+                b.country_profiles.len(),
+                b.offences.len(),
+                b.case_law.len(),
+                b.good_practices.len(),
+                out.display()
+            );
             Ok(())
         }
         KnowledgeCommand::Reindex { dir } => {

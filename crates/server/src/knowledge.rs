@@ -476,3 +476,50 @@ pub fn operator_audit(detail: String) -> NewAuditEntry {
         detail: serde_json::json!({ "summary": detail }).to_string(),
     }
 }
+
+/// Everything but legislation text, in the import format
+/// (`entraide-knowledge/1`): importing it elsewhere gives the same items.
+pub async fn export_bundle(app: &AppState) -> AppResult<bundle::Bundle> {
+    let mut b = bundle::Bundle {
+        format: bundle::FORMAT.to_owned(),
+        ..Default::default()
+    };
+    for kind in [
+        "treaty",
+        "country-profile",
+        "offence",
+        "case-law",
+        "good-practice",
+    ] {
+        for row in app.store.knowledge_of_kind(kind).await? {
+            match decode(&row)?.record {
+                Some(Record::Treaty(t)) => b.treaties.push(t),
+                Some(Record::CountryProfile(p)) => b.country_profiles.push(p),
+                Some(Record::Offence(o)) => b.offences.push(o),
+                Some(Record::CaseLaw(c)) => b.case_law.push(c),
+                Some(Record::GoodPractice(g)) => b.good_practices.push(g),
+                None => {}
+            }
+        }
+    }
+    Ok(b)
+}
+
+/// Treaty parties as CSV: treaty, country, signed, ratified, in force.
+pub fn parties_csv(b: &bundle::Bundle) -> String {
+    let date = |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    let mut out = String::from("treaty,country,signed,ratified,in_force\r\n");
+    for t in &b.treaties {
+        for p in &t.parties {
+            out.push_str(&format!(
+                "{},{},{},{},{}\r\n",
+                t.id,
+                p.country,
+                date(p.signed),
+                date(p.ratified),
+                date(p.in_force)
+            ));
+        }
+    }
+    out
+}

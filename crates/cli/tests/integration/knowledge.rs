@@ -313,6 +313,60 @@ fn the_whole_corpus_imports_from_the_command_line() {
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(r["total"].as_u64().unwrap() > 0);
+    // Export in the import format, then import it into a new node: the
+    // same items come back.
+    let export = dir.path().join("export.json");
+    let parties = dir.path().join("parties.csv");
+    let out = Command::new(bin)
+        .args(["knowledge", "export", "--data-dir", d])
+        .arg(&export)
+        .arg("--parties-csv")
+        .arg(&parties)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&parties)
+        .unwrap()
+        .starts_with("treaty,country,signed"));
+    let other = dir.path().join("other");
+    let o = other.to_str().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "init",
+            "--data-dir",
+            o,
+            "--node-id",
+            "ar-kn",
+            "--org-name",
+            "Otro",
+            "--org-kind",
+            "central-authority",
+            "--country",
+            "AR",
+            "--admin-email",
+            "a@otro.example",
+            "--admin-name",
+            "Admin",
+            "--admin-password-file",
+            pw.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = Command::new(bin)
+        .args(["knowledge", "import", "--data-dir", o])
+        .arg(&export)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imported 1 files: 0 instruments, 0 articles, 43 other items"),
+        "{stdout}"
+    );
     let out = Command::new(bin)
         .args(["knowledge", "search", "--data-dir", d, "a AND"])
         .output()
