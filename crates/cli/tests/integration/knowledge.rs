@@ -236,6 +236,36 @@ async fn knowledge_is_imported_searched_compared_and_shown(backend: Backend) -> 
     Ok(())
 }
 
+/// `entraide init` of a node in `dir`, which must succeed.
+fn init(bin: &str, dir: &str, node_id: &str, country: &str, password_file: &Path) {
+    let out = Command::new(bin)
+        .args([
+            "init",
+            "--data-dir",
+            dir,
+            "--node-id",
+            node_id,
+            "--org-name",
+            node_id,
+        ])
+        .args(["--org-kind", "central-authority", "--country", country])
+        .args([
+            "--admin-email",
+            &format!("admin@{node_id}.example"),
+            "--admin-name",
+            "Admin",
+        ])
+        .arg("--admin-password-file")
+        .arg(password_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_whole_corpus_imports_from_the_command_line() {
     let Some(corpus) = corpus() else { return };
@@ -245,33 +275,7 @@ fn the_whole_corpus_imports_from_the_command_line() {
     std::fs::write(&pw, "a-long-password-for-tests").unwrap();
     let bin = env!("CARGO_BIN_EXE_entraide");
     let d = data.to_str().unwrap();
-    let out = Command::new(bin)
-        .args([
-            "init",
-            "--data-dir",
-            d,
-            "--node-id",
-            "fr-kn",
-            "--org-name",
-            "Test",
-            "--org-kind",
-            "central-authority",
-            "--country",
-            "FR",
-            "--admin-email",
-            "a@kn.example",
-            "--admin-name",
-            "Admin",
-            "--admin-password-file",
-            pw.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init(bin, d, "fr-kn", "FR", &pw);
     let out = Command::new(bin)
         .args([
             "knowledge",
@@ -334,29 +338,7 @@ fn the_whole_corpus_imports_from_the_command_line() {
         .starts_with("treaty,country,signed"));
     let other = dir.path().join("other");
     let o = other.to_str().unwrap();
-    let out = Command::new(bin)
-        .args([
-            "init",
-            "--data-dir",
-            o,
-            "--node-id",
-            "ar-kn",
-            "--org-name",
-            "Otro",
-            "--org-kind",
-            "central-authority",
-            "--country",
-            "AR",
-            "--admin-email",
-            "a@otro.example",
-            "--admin-name",
-            "Admin",
-            "--admin-password-file",
-            pw.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    init(bin, o, "ar-kn", "AR", &pw);
     let out = Command::new(bin)
         .args(["knowledge", "import", "--data-dir", o])
         .arg(&export)
