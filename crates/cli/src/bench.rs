@@ -259,17 +259,23 @@ async fn custody_append(
     Ok(())
 }
 
-fn peak_rss_mib() -> f64 {
+/// A memory figure of this process from /proc/self/status, in MiB
+/// (`VmHWM:` the peak resident set, `VmRSS:` the current one).
+fn status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
 }
 
 /// Pseudo-random content, written in 1 MiB pieces (constant memory) and

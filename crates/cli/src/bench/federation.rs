@@ -308,16 +308,7 @@ async fn latency(a: &AppState, n: u64, rate: u64) -> Result<(f64, f64, f64)> {
 }
 
 fn current_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    super::status_mib("VmRSS:")
 }
 
 /// Resets the process's peak RSS (VmHWM) to its current RSS, so each phase
