@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::model::{
-    pick, valid_slug, ContentType, Document, Jurisdiction, LangText, Localised, Record,
+    pick, pick_opt, valid_slug, ContentType, Document, Jurisdiction, LangText, Localised, Record,
 };
 use crate::ImportError;
 
@@ -527,12 +527,6 @@ fn doc(
     }
 }
 
-fn opt(l: &Option<Localised>, lang: &str) -> String {
-    l.as_ref()
-        .map(|l| pick(l, lang).to_owned())
-        .unwrap_or_default()
-}
-
 fn join(parts: Vec<String>) -> String {
     parts
         .into_iter()
@@ -557,10 +551,10 @@ pub fn documents(b: &Bundle) -> Vec<Document> {
             &langs,
             |l| pick(&t.title, l).to_owned(),
             |l| {
-                let mut parts = vec![opt(&t.short_title, l), opt(&t.summary, l)];
+                let mut parts = vec![pick_opt(&t.short_title, l), pick_opt(&t.summary, l)];
                 for a in &t.articles {
                     parts.push(format!("{} {}. {}", "Art.", a.number, pick(&a.title, l)));
-                    parts.push(opt(&a.summary, l));
+                    parts.push(pick_opt(&a.summary, l));
                 }
                 join(parts)
             },
@@ -578,14 +572,14 @@ pub fn documents(b: &Bundle) -> Vec<Document> {
             &langs,
             |l| pick(&p.name, l).to_owned(),
             |l| {
-                let mut parts = vec![opt(&p.summary, l), p.mla.central_authority.clone()];
-                parts.push(opt(&p.mla.requirements, l));
+                let mut parts = vec![pick_opt(&p.summary, l), p.mla.central_authority.clone()];
+                parts.push(pick_opt(&p.mla.requirements, l));
                 for e in &p.powers {
                     parts.push(e.citation.clone().unwrap_or_default());
-                    parts.push(opt(&e.note, l));
+                    parts.push(pick_opt(&e.note, l));
                 }
                 for r in &p.retention {
-                    parts.push(opt(&r.note, l));
+                    parts.push(pick_opt(&r.note, l));
                 }
                 join(parts)
             },
@@ -603,7 +597,7 @@ pub fn documents(b: &Bundle) -> Vec<Document> {
             &langs,
             |l| pick(&o.labels, l).to_owned(),
             |l| {
-                let mut parts = vec![opt(&o.description, l)];
+                let mut parts = vec![pick_opt(&o.description, l)];
                 if let Some(s) = o.synonyms.get(l) {
                     parts.push(s.join(", "));
                 }
@@ -631,7 +625,7 @@ pub fn documents(b: &Bundle) -> Vec<Document> {
                 t
             },
             |l| {
-                let mut parts = vec![pick(&c.summary, l).to_owned(), opt(&c.outcome, l)];
+                let mut parts = vec![pick(&c.summary, l).to_owned(), pick_opt(&c.outcome, l)];
                 parts.extend(c.provisions_cited.iter().map(|p| p.citation.clone()));
                 join(parts)
             },

@@ -115,6 +115,13 @@ pub fn pick<'a>(l: &'a Localised, lang: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// [`pick`] of optional text; empty when there is none.
+pub fn pick_opt(l: &Option<Localised>, lang: &str) -> String {
+    l.as_ref()
+        .map(|l| pick(l, lang).to_owned())
+        .unwrap_or_default()
+}
+
 /// One language version of a document's title and text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LangText {

@@ -938,15 +938,6 @@ pub async fn audit_export(
 }
 
 pub fn csv_response(entries: &[AuditEntry]) -> Response {
-    fn field(s: &str) -> String {
-        // Quote everything; neutralise spreadsheet formulas (CSV injection).
-        let s = if s.starts_with(['=', '+', '-', '@']) {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
     let mut out = String::from(
         "id,at,actor,actor_id,action,outcome,case_id,target,client_ip,request_id,detail\r\n",
     );
@@ -967,7 +958,13 @@ pub fn csv_response(entries: &[AuditEntry]) -> Response {
             e.request_id.clone().unwrap_or_default(),
             e.detail.clone(),
         ];
-        out.push_str(&cols.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &cols
+                .iter()
+                .map(|c| crate::http::csv_field(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push_str("\r\n");
     }
     (

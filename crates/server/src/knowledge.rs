@@ -19,6 +19,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::{AppError, AppResult};
+use crate::http::csv_field;
 use crate::state::AppState;
 
 /// The index and a cache of the small reference tables (treaties, country
@@ -84,7 +85,11 @@ fn row(d: &Document) -> AppResult<KnowledgeRow> {
 
 /// The reference tables of the current generation.
 pub async fn reference(app: &AppState) -> AppResult<Arc<Reference>> {
-    let generation = app.store.knowledge_generation().await?;
+    reference_at(app, app.store.knowledge_generation().await?).await
+}
+
+/// The reference tables of `generation`, read once per generation.
+async fn reference_at(app: &AppState, generation: i64) -> AppResult<Arc<Reference>> {
     if let Some(r) = app
         .knowledge
         .reference
@@ -140,7 +145,7 @@ async fn build_index(app: &AppState, force: bool) -> AppResult<Option<BuildStats
     if !force && app.knowledge.index.generation() == Some(generation) {
         return Ok(None);
     }
-    let reference = reference(app).await?;
+    let reference = reference_at(app, generation).await?;
     let mut builder = app.knowledge.index.builder(generation)?;
     let mut after = String::new();
     loop {
@@ -296,8 +301,13 @@ fn parse_files(files: &[ImportFile]) -> Result<(Vec<Document>, ImportSummary), I
 
 /// Search, with the index brought up to date first.
 pub async fn search(app: &AppState, req: &SearchRequest) -> AppResult<SearchResults> {
-    ensure_index(app).await?;
-    let reference = reference(app).await?;
+    // One read of the generation serves both the index check and the
+    // reference tables.
+    let generation = app.store.knowledge_generation().await?;
+    if app.knowledge.index.generation() != Some(generation) {
+        ensure_index(app).await?;
+    }
+    let reference = reference_at(app, generation).await?;
     Ok(app.knowledge.index.search(req, &reference.taxonomy)?)
 }
 
@@ -395,14 +405,6 @@ pub async fn comparison(
 /// The comparison as CSV: country, citation, reference, exists, penalty,
 /// text.
 pub fn comparison_csv(c: &Comparison, lang: &str) -> String {
-    fn field(s: &str) -> String {
-        let s = if s.starts_with(['=', '+', '-', '@']) {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
     let mut out = String::from("country,citation,reference,exists,penalty,text\r\n");
     for (country, cells) in &c.columns {
         for p in cells {
@@ -411,20 +413,15 @@ pub fn comparison_csv(c: &Comparison, lang: &str) -> String {
                 Some(false) => "no",
                 None => "unknown",
             };
-            let penalty = p
-                .entry
-                .penalty
-                .as_ref()
-                .map(|l| entraide_knowledge::pick(l, lang).to_owned())
-                .unwrap_or_default();
+            let penalty = entraide_knowledge::pick_opt(&p.entry.penalty, lang);
             out.push_str(
                 &[
-                    field(country),
-                    field(&p.entry.citation),
-                    field(p.entry.reference.as_deref().unwrap_or("")),
-                    field(exists),
-                    field(&penalty),
-                    field(p.text.as_deref().unwrap_or("")),
+                    csv_field(country),
+                    csv_field(&p.entry.citation),
+                    csv_field(p.entry.reference.as_deref().unwrap_or("")),
+                    csv_field(exists),
+                    csv_field(&penalty),
+                    csv_field(p.text.as_deref().unwrap_or("")),
                 ]
                 .join(","),
             );

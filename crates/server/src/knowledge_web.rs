@@ -8,7 +8,7 @@ use entraide_domain::Locale;
 use entraide_knowledge::bundle::ProceduralPower;
 use entraide_knowledge::compare::Subject;
 use entraide_knowledge::helper::HelperQuestion;
-use entraide_knowledge::{pick, ContentType, Record};
+use entraide_knowledge::{pick, pick_opt, ContentType, Record};
 use entraide_search::query::Field;
 use entraide_search::{SearchRequest, SearchResults};
 use serde::Deserialize;
@@ -602,10 +602,7 @@ pub async fn ui_document(
                     date(p.signed),
                     date(p.ratified),
                     date(p.in_force),
-                    p.reservations
-                        .as_ref()
-                        .map(|r| pick(r, lang).to_owned())
-                        .unwrap_or_default(),
+                    pick_opt(&p.reservations, lang),
                 ]);
             }
         }
@@ -649,10 +646,7 @@ pub async fn ui_document(
                     tr.t(&format!("kn-power-{}", e.power.as_str())),
                     yes_no(&tr, e.exists),
                     e.citation.clone().unwrap_or_default(),
-                    e.note
-                        .as_ref()
-                        .map(|n| pick(n, lang).to_owned())
-                        .unwrap_or_default(),
+                    pick_opt(&e.note, lang),
                 ]);
             }
         }
@@ -679,10 +673,7 @@ pub async fn ui_document(
                         .clone()
                         .unwrap_or_else(|| tr.t("kn-international")),
                     p.citation.clone(),
-                    p.penalty
-                        .as_ref()
-                        .map(|x| pick(x, lang).to_owned())
-                        .unwrap_or_default(),
+                    pick_opt(&p.penalty, lang),
                 ]);
             }
         }
@@ -858,12 +849,6 @@ pub async fn ui_compare(
         }
     }
     Ok(render(&view))
-}
-
-pub fn pick_opt(l: &Option<entraide_knowledge::Localised>, lang: &str) -> String {
-    l.as_ref()
-        .map(|l| pick(l, lang).to_owned())
-        .unwrap_or_default()
 }
 
 #[derive(askama::Template)]
