@@ -57,6 +57,12 @@ pub enum EvidenceCommand {
         /// Also compute MD5 and SHA-1.
         #[arg(long)]
         legacy_hashes: bool,
+        /// Move the file into the evidence store instead of copying it (it
+        /// must be on the same file system as the data directory): one read
+        /// at the speed of the hash, no second copy on disk. The file is
+        /// gone from its old place afterwards.
+        #[arg(long = "move")]
+        move_file: bool,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -193,6 +199,7 @@ pub async fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             authorisation,
             file_name,
             legacy_hashes,
+            move_file,
             quiet,
         } => {
             let node = node(&dir).await?;
@@ -230,13 +237,16 @@ pub async fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             let ingested = tokio::task::spawn_blocking(move || {
                 let bar = progress_bar(total, quiet);
                 let progress = bar.as_ref().map(|b| b as &(dyn Fn(u64) + Sync));
-                let result = custody.blobs().store_stream(
-                    &mut source_file,
-                    &entraide_evidence::IngestOptions {
-                        legacy_hashes,
-                        progress,
-                    },
-                );
+                let options = entraide_evidence::IngestOptions {
+                    legacy_hashes,
+                    progress,
+                };
+                let result = if move_file {
+                    drop(source_file);
+                    custody.blobs().store_moved(&file, &options)
+                } else {
+                    custody.blobs().store_stream(&mut source_file, &options)
+                };
                 if bar.is_some() {
                     eprintln!();
                 }

@@ -27,6 +27,8 @@ pub enum BlobError {
     BadHash(String),
     #[error("the hashing thread stopped")]
     Hasher,
+    #[error("{0}")]
+    Move(String),
 }
 
 /// What an ingest produced.
@@ -54,6 +56,10 @@ pub trait BlobStore: Send + Sync {
     ) -> Result<Ingested, BlobError>;
     /// Takes a complete local file (a finished resumable upload).
     fn store_file(&self, path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError>;
+    /// Moves a file of the node's file system into the store instead of
+    /// copying it (`entraide evidence ingest --move`): the original name
+    /// is gone afterwards.
+    fn store_moved(&self, path: &Path, options: &IngestOptions<'_>) -> Result<Ingested, BlobError>;
     /// The content, if stored.
     fn open(&self, sha256: &str) -> Result<Option<Box<dyn Read + Send>>, BlobError>;
     fn contains(&self, sha256: &str) -> Result<bool, BlobError>;
@@ -96,6 +102,10 @@ impl BlobStore for LocalBlobStore {
 
     fn store_file(&self, path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError> {
         self.adopt(path, legacy_hashes)
+    }
+
+    fn store_moved(&self, path: &Path, options: &IngestOptions<'_>) -> Result<Ingested, BlobError> {
+        self.ingest_by_move(path, options)
     }
 
     fn open(&self, sha256: &str) -> Result<Option<Box<dyn Read + Send>>, BlobError> {
@@ -150,6 +160,96 @@ fn valid_hash(hex: &str) -> Result<(), BlobError> {
     } else {
         Err(BlobError::BadHash(hex.chars().take(80).collect()))
     }
+}
+
+/// What one pass over the content computed.
+struct Hashed {
+    sha256: String,
+    md5: Option<String>,
+    sha1: Option<String>,
+    size: u64,
+}
+
+/// Reads `source` to its end once: SHA-256 (and the legacy hashes if asked)
+/// on a second thread while this one reads and, with a sink, writes.
+/// Buffers go round: the reader fills one (and writes it), the hasher
+/// hashes it and hands it back. No allocation per chunk, at most
+/// IN_FLIGHT chunks in memory.
+fn hash_pipeline(
+    mut source: impl Read,
+    mut sink: Option<&mut File>,
+    options: &IngestOptions<'_>,
+) -> Result<Hashed, BlobError> {
+    let (to_hasher, full) = mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+    let (to_reader, empty) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+    for _ in 0..IN_FLIGHT {
+        to_reader
+            .send(vec![0u8; CHUNK])
+            .map_err(|_| BlobError::Hasher)?;
+    }
+    let legacy = options.legacy_hashes;
+    let hasher = std::thread::spawn(move || {
+        let mut h = Sha256::new();
+        let mut old = legacy.then(|| (Md5::new(), Sha1::new()));
+        for (buf, len) in full {
+            h.update(&buf[..len]);
+            if let Some((md5, sha1)) = old.as_mut() {
+                md5.update(&buf[..len]);
+                sha1.update(&buf[..len]);
+            }
+            // The reader may be gone (finished or failed): keep hashing
+            // what is queued all the same.
+            let _ = to_reader.send(buf);
+        }
+        (
+            h.finalize(),
+            old.map(|(md5, sha1)| (hex::encode(md5.finalize()), hex::encode(sha1.finalize()))),
+        )
+    });
+    let mut size = 0u64;
+    let result = (|| -> Result<(), BlobError> {
+        loop {
+            let mut buf = empty.recv().map_err(|_| BlobError::Hasher)?;
+            let mut filled = 0;
+            while filled < CHUNK {
+                let n = source.read(&mut buf[filled..])?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                return Ok(());
+            }
+            if let Some(file) = sink.as_mut() {
+                file.write_all(&buf[..filled])?;
+            }
+            size += filled as u64;
+            if let Some(progress) = options.progress {
+                progress(size);
+            }
+            to_hasher
+                .send((buf, filled))
+                .map_err(|_| BlobError::Hasher)?;
+            if filled < CHUNK {
+                return Ok(());
+            }
+        }
+    })();
+    drop(to_hasher);
+    drop(empty);
+    let (digest, old) = hasher.join().map_err(|_| BlobError::Hasher)?;
+    result?;
+    let (md5, sha1) = match old {
+        Some((m, s)) => (Some(m), Some(s)),
+        None => (None, None),
+    };
+    Ok(Hashed {
+        sha256: hex::encode(digest),
+        md5,
+        sha1,
+        size,
+    })
 }
 
 impl LocalBlobStore {
@@ -254,148 +354,45 @@ impl LocalBlobStore {
     /// legacy hashes if asked and progress reported after every chunk.
     pub fn ingest_with(
         &self,
-        mut source: impl Read,
+        source: impl Read,
         options: &IngestOptions<'_>,
     ) -> Result<Ingested, BlobError> {
-        let tmp_path = self.root.join("tmp").join(format!(
-            "{}-{}",
+        let tmp_path = self.tmp_path("");
+        let mut file = File::create(&tmp_path)?;
+        let hashed = match hash_pipeline(source, Some(&mut file), options) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp_path);
+                return Err(e);
+            }
+        };
+        file.sync_all()?;
+        drop(file);
+        self.place(&tmp_path, hashed)
+    }
+
+    /// A new temporary name in `tmp/`, starting with the process id so that
+    /// `open` can tell a leftover of a dead process.
+    fn tmp_path(&self, tag: &str) -> PathBuf {
+        self.root.join("tmp").join(format!(
+            "{}-{tag}{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
-        ));
-        let mut file = File::create(&tmp_path)?;
-        // Buffers go round: the reader fills one and writes it to the file,
-        // the hasher hashes it and hands it back. No allocation per chunk,
-        // at most IN_FLIGHT chunks in memory.
-        let (to_hasher, full) = mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
-        let (to_reader, empty) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
-        for _ in 0..IN_FLIGHT {
-            to_reader
-                .send(vec![0u8; CHUNK])
-                .map_err(|_| BlobError::Hasher)?;
-        }
-        let legacy = options.legacy_hashes;
-        let hasher = std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            let mut old = legacy.then(|| (Md5::new(), Sha1::new()));
-            for (buf, len) in full {
-                h.update(&buf[..len]);
-                if let Some((md5, sha1)) = old.as_mut() {
-                    md5.update(&buf[..len]);
-                    sha1.update(&buf[..len]);
-                }
-                // The reader may be gone (finished or failed): keep hashing
-                // what is queued all the same.
-                let _ = to_reader.send(buf);
-            }
-            (
-                h.finalize(),
-                old.map(|(md5, sha1)| (hex::encode(md5.finalize()), hex::encode(sha1.finalize()))),
-            )
-        });
-        let mut size = 0u64;
-        let result = (|| -> Result<(), BlobError> {
-            loop {
-                let mut buf = empty.recv().map_err(|_| BlobError::Hasher)?;
-                let mut filled = 0;
-                while filled < CHUNK {
-                    let n = source.read(&mut buf[filled..])?;
-                    if n == 0 {
-                        break;
-                    }
-                    filled += n;
-                }
-                if filled == 0 {
-                    return Ok(());
-                }
-                file.write_all(&buf[..filled])?;
-                size += filled as u64;
-                if let Some(progress) = options.progress {
-                    progress(size);
-                }
-                to_hasher
-                    .send((buf, filled))
-                    .map_err(|_| BlobError::Hasher)?;
-                if filled < CHUNK {
-                    return Ok(());
-                }
-            }
-        })();
-        drop(to_hasher);
-        drop(empty);
-        let (digest, old) = hasher.join().map_err(|_| BlobError::Hasher)?;
-        let (md5, sha1) = match old {
-            Some((m, s)) => (Some(m), Some(s)),
-            None => (None, None),
-        };
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp_path);
-            return Err(e);
-        }
-        file.sync_all()?;
-        drop(file);
-        let sha256 = hex::encode(digest);
-        let target = self.path(&sha256)?;
-        if target.is_file() {
-            fs::remove_file(&tmp_path)?;
-            return Ok(Ingested {
-                sha256,
-                md5,
-                sha1,
-                size,
-                new: false,
-            });
-        }
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        fs::rename(&tmp_path, &target)?;
-        if let Some(dir) = target.parent() {
-            // Make the rename itself durable.
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(Ingested {
+        ))
+    }
+
+    /// Puts a complete, synced file under its hash (or drops it when the
+    /// content is already stored) and makes the rename durable.
+    fn place(&self, file_path: &Path, hashed: Hashed) -> Result<Ingested, BlobError> {
+        let Hashed {
             sha256,
             md5,
             sha1,
             size,
-            new: true,
-        })
-    }
-
-    /// Takes a complete file written elsewhere on the same file system (a
-    /// finished resumable upload): hashes it in one pass and moves it into
-    /// place, or removes it if the content is already stored.
-    pub fn adopt(&self, file_path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError> {
-        let mut file = File::open(file_path)?;
-        file.sync_all()?;
-        let mut h = Sha256::new();
-        let mut old = legacy_hashes.then(|| (Md5::new(), Sha1::new()));
-        let mut buf = vec![0u8; CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            if let Some((md5, sha1)) = old.as_mut() {
-                md5.update(&buf[..n]);
-                sha1.update(&buf[..n]);
-            }
-            size += n as u64;
-        }
-        drop(file);
-        let sha256 = hex::encode(h.finalize());
-        let (md5, sha1) = match old {
-            Some((m, s)) => (
-                Some(hex::encode(m.finalize())),
-                Some(hex::encode(s.finalize())),
-            ),
-            None => (None, None),
-        };
+        } = hashed;
         let target = self.path(&sha256)?;
         let new = !target.is_file();
         if new {
@@ -416,6 +413,92 @@ impl LocalBlobStore {
             size,
             new,
         })
+    }
+
+    /// Takes a complete file written elsewhere on the same file system (a
+    /// finished resumable upload): hashes it in one pass and moves it into
+    /// place, or removes it if the content is already stored.
+    pub fn adopt(&self, file_path: &Path, legacy_hashes: bool) -> Result<Ingested, BlobError> {
+        let file = File::open(file_path)?;
+        file.sync_all()?;
+        let hashed = hash_pipeline(
+            &file,
+            None,
+            &IngestOptions {
+                legacy_hashes,
+                progress: None,
+            },
+        )?;
+        drop(file);
+        self.place(file_path, hashed)
+    }
+
+    /// Moves a file into the store instead of copying it: for disk images
+    /// already on the store's file system, ingest then costs one read at
+    /// the speed of the hash and no second copy on disk. The file gets a
+    /// second name inside the store first (a hard link: nothing is copied,
+    /// and a crash at any point leaves the original where it was), is
+    /// hashed through it, goes under its hash, and only then loses its old
+    /// name. A file written to while it is hashed (size or modification
+    /// time changed) is refused and left where it was.
+    pub fn ingest_by_move(
+        &self,
+        source: &Path,
+        options: &IngestOptions<'_>,
+    ) -> Result<Ingested, BlobError> {
+        let before = fs::metadata(source)?;
+        if !before.is_file() {
+            return Err(BlobError::Move(format!(
+                "{} is not a regular file",
+                source.display()
+            )));
+        }
+        let link = self.tmp_path("move-");
+        if let Err(e) = fs::hard_link(source, &link) {
+            return Err(BlobError::Move(
+                if e.kind() == io::ErrorKind::CrossesDevices {
+                    format!(
+                        "{} is on another file system than the evidence store ({}); \
+                     moving needs both on the same one (without moving, the file is copied)",
+                        source.display(),
+                        self.root.display()
+                    )
+                } else {
+                    format!("cannot move {} into the store: {e}", source.display())
+                },
+            ));
+        }
+        let hashed = (|| -> Result<Hashed, BlobError> {
+            let file = File::open(&link)?;
+            file.sync_all()?;
+            let hashed = hash_pipeline(&file, None, options)?;
+            let after = file.metadata()?;
+            if after.len() != before.len()
+                || hashed.size != before.len()
+                || after.modified().ok() != before.modified().ok()
+            {
+                return Err(BlobError::Move(format!(
+                    "{} was written to while it was being ingested; it is left where it was",
+                    source.display()
+                )));
+            }
+            Ok(hashed)
+        })();
+        let hashed = match hashed {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = fs::remove_file(&link);
+                return Err(e);
+            }
+        };
+        let ingested = self.place(&link, hashed)?;
+        fs::remove_file(source)?;
+        let parent = match source.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent)?.sync_all()?;
+        Ok(ingested)
     }
 
     /// Recomputes a blob's hash: false when the bytes on disk no longer
@@ -503,5 +586,105 @@ mod tests {
         assert!(store.ingest(Failing(10)).is_err());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(fs::read_dir(dir.path().join("sha256")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn moving_ingest_links_hashes_and_removes_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(&dir.path().join("store")).unwrap();
+        let data: Vec<u8> = (0..(CHUNK * 2 + 77)).map(|i| (i % 253) as u8).collect();
+        let image = dir.path().join("image.dd");
+        fs::write(&image, &data).unwrap();
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        let progress = |n: u64| seen.store(n, std::sync::atomic::Ordering::Relaxed);
+        let got = store
+            .ingest_by_move(
+                &image,
+                &IngestOptions {
+                    legacy_hashes: true,
+                    progress: Some(&progress),
+                },
+            )
+            .unwrap();
+        assert_eq!(got.sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(got.md5, Some(hex::encode(Md5::digest(&data))));
+        assert_eq!(got.size, data.len() as u64);
+        assert!(got.new);
+        assert_eq!(seen.into_inner(), data.len() as u64);
+        assert!(!image.exists(), "the original name is gone");
+        assert_eq!(fs::read(store.path(&got.sha256).unwrap()).unwrap(), data);
+        assert_eq!(
+            fs::read_dir(dir.path().join("store/tmp")).unwrap().count(),
+            0
+        );
+
+        // The same content again: already stored, the second file goes too.
+        fs::write(&image, &data).unwrap();
+        let again = store
+            .ingest_by_move(&image, &IngestOptions::default())
+            .unwrap();
+        assert!(!again.new);
+        assert!(!image.exists());
+        assert!(store.verify(&got.sha256).unwrap());
+    }
+
+    #[test]
+    fn a_file_written_while_moved_in_is_refused_and_left_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(&dir.path().join("store")).unwrap();
+        let image = dir.path().join("image.dd");
+        fs::write(&image, vec![7u8; CHUNK * 2]).unwrap();
+        // Another program appends to the image while it is being hashed.
+        let writer = |_: u64| {
+            let mut f = fs::OpenOptions::new().append(true).open(&image).unwrap();
+            f.write_all(b"more").unwrap();
+        };
+        let err = store
+            .ingest_by_move(
+                &image,
+                &IngestOptions {
+                    legacy_hashes: false,
+                    progress: Some(&writer),
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("written to while"), "{err}");
+        assert!(image.is_file(), "the original stays");
+        assert!(store.list().unwrap().is_empty());
+        assert_eq!(
+            fs::read_dir(dir.path().join("store/tmp")).unwrap().count(),
+            0
+        );
+
+        let err = store
+            .ingest_by_move(dir.path(), &IngestOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(store
+            .ingest_by_move(&dir.path().join("missing"), &IngestOptions::default())
+            .is_err());
+    }
+
+    #[test]
+    fn moving_across_file_systems_is_refused_with_the_reason() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let shm = Path::new("/dev/shm");
+        if !shm.is_dir()
+            || fs::metadata(shm).unwrap().dev() == fs::metadata(dir.path()).unwrap().dev()
+        {
+            eprintln!("skipped: no second file system (/dev/shm) here");
+            return;
+        }
+        let other = tempfile::tempdir_in(shm).unwrap();
+        let image = other.path().join("image.dd");
+        fs::write(&image, b"seized").unwrap();
+        let store = LocalBlobStore::open(&dir.path().join("store")).unwrap();
+        let err = store
+            .ingest_by_move(&image, &IngestOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("another file system"), "{err}");
+        assert!(image.is_file());
+        assert!(store.list().unwrap().is_empty());
     }
 }

@@ -234,6 +234,12 @@ impl BlobStore for S3BlobStore {
         Ok(ingested)
     }
 
+    fn store_moved(&self, path: &Path, options: &IngestOptions<'_>) -> Result<Ingested, BlobError> {
+        let ingested = self.staging.ingest_by_move(path, options)?;
+        self.upload_staged(&ingested)?;
+        Ok(ingested)
+    }
+
     fn open(&self, sha256: &str) -> Result<Option<Box<dyn Read + Send>>, BlobError> {
         let key = Self::key(sha256)?;
         let url = self

@@ -886,6 +886,68 @@ async fn cli_node(dir: &std::path::Path) -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_with_move_takes_the_file_without_a_copy() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("node");
+    cli_node(&dir).await?;
+    let d = dir.to_str().unwrap();
+    let image = tmp.path().join("laptop.E01");
+    let bytes: Vec<u8> = (0..2_500_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&image, &bytes)?;
+    let o = entraide(&[
+        "evidence",
+        "ingest",
+        "--data-dir",
+        d,
+        "--case",
+        "LAB-2026-0001",
+        "--move",
+        "--quiet",
+        image.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains(&sha256(&bytes)), "{}", stdout(&o));
+    assert!(stdout(&o).contains("laptop.E01"));
+    assert!(!image.exists(), "moved, not copied");
+    let blob = dir
+        .join("blobs")
+        .join("sha256")
+        .join(&sha256(&bytes)[..2])
+        .join(&sha256(&bytes)[2..4])
+        .join(sha256(&bytes));
+    assert_eq!(std::fs::read(&blob)?, bytes);
+    let scrub = entraide(&["evidence", "scrub", "--data-dir", d]);
+    assert!(scrub.status.success(), "{}", stdout(&scrub));
+    assert!(stdout(&scrub).contains("1 items checked: 1 intact, 0 corrupted"));
+
+    // Not a regular file: one line, non-zero exit, nothing recorded.
+    let o = entraide(&[
+        "evidence",
+        "ingest",
+        "--data-dir",
+        d,
+        "--case",
+        "LAB-2026-0001",
+        "--move",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a regular file"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let list = entraide(&[
+        "evidence",
+        "list",
+        "--data-dir",
+        d,
+        "--case",
+        "LAB-2026-0001",
+    ]);
+    assert_eq!(stdout(&list).lines().count(), 1, "{}", stdout(&list));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_ingest_leaves_store_and_log_consistent_then_export_verifies() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("node");
