@@ -255,6 +255,10 @@ struct Loaded {
     reader: IndexReader,
     fields: Fields,
     analyzers: Vec<TextAnalyzer>,
+    /// Each segment's document identifiers by document number, read once
+    /// when the generation is opened: looking one up in the fast field's
+    /// dictionary per hit cost more than the search itself.
+    ids: Vec<Vec<Box<str>>>,
 }
 
 /// The index of the knowledge repository, swapped whole on rebuild.
@@ -293,11 +297,36 @@ fn open_dir(dir: &Path, generation: i64) -> SearchResult<Loaded> {
         .reload_policy(ReloadPolicy::Manual)
         .try_into()?;
     let analyzers = LANGS.iter().map(|(_, l)| analyzer(*l)).collect();
+    let searcher = reader.searcher();
+    let mut ids = Vec::with_capacity(searcher.segment_readers().len());
+    for segment in searcher.segment_readers() {
+        let mut per_doc: Vec<Box<str>> = vec![Box::from(""); segment.max_doc() as usize];
+        if let Some(column) = segment.fast_fields().str("id")? {
+            // The dictionary in order once, then each document's ordinal.
+            let mut terms: Vec<Box<str>> = Vec::with_capacity(column.num_terms());
+            let mut stream = column.dictionary().stream()?;
+            while stream.advance() {
+                terms.push(Box::from(String::from_utf8_lossy(stream.key()).as_ref()));
+            }
+            for (doc, slot) in per_doc.iter_mut().enumerate() {
+                let doc = u32::try_from(doc).unwrap_or(u32::MAX);
+                if let Some(term) = column
+                    .term_ords(doc)
+                    .next()
+                    .and_then(|ord| terms.get(usize::try_from(ord).ok()?))
+                {
+                    slot.clone_from(term);
+                }
+            }
+        }
+        ids.push(per_doc);
+    }
     Ok(Loaded {
         generation,
         reader,
         fields,
         analyzers,
+        ids,
     })
 }
 
@@ -383,11 +412,12 @@ impl KnowledgeIndex {
         loaded: &Loaded,
         req: &SearchRequest,
         taxonomy: &Taxonomy,
-    ) -> SearchResult<(BooleanQuery, Vec<String>)> {
+    ) -> SearchResult<(Box<dyn Query>, Vec<String>)> {
         let f = loaded.fields;
         let parsed = query::parse(&req.query)?;
         let mut must: Vec<Box<dyn Query>> = Vec::new();
-        let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut positive: Vec<&query::Node> = Vec::new();
+        let mut excluded: Vec<Box<dyn Query>> = Vec::new();
         let mut bridged = Vec::new();
         if let Some(node) = &parsed {
             bridged = taxonomy.named_in(&query::free_text(node));
@@ -404,16 +434,13 @@ impl KnowledgeIndex {
                             must.push(q);
                         }
                     }
+                    // Excluded in every language.
                     query::Node::Not(inner) => {
                         if let Some(q) = build(loaded, inner) {
-                            text.push((Occur::MustNot, q));
+                            excluded.push(q);
                         }
                     }
-                    other => {
-                        if let Some(q) = build(loaded, other) {
-                            text.push((Occur::Must, q));
-                        }
-                    }
+                    other => positive.push(other),
                 }
             }
         }
@@ -422,13 +449,32 @@ impl KnowledgeIndex {
                 must.push(q);
             }
         }
-        let has_positive_text = text.iter().any(|(o, _)| *o == Occur::Must);
-        let mut text_query: Option<Box<dyn Query>> = if has_positive_text {
-            Some(Box::new(BooleanQuery::new(
-                text.iter().map(|(o, q)| (*o, q.box_clone())).collect(),
-            )))
-        } else {
-            None
+        // The words must all be found in the text of one language: one
+        // sub-query per language, OR-ed. Each is then an intersection of
+        // plain term scorers, which tantivy advances by skipping, instead of
+        // an intersection of five-field unions it would have to read whole.
+        // A single word stays a flat union of terms, which it prunes
+        // (block-max WAND).
+        let mut analysed = Analysed::default();
+        let per_language: Vec<(Occur, Box<dyn Query>)> = (0..LANGS.len())
+            .filter_map(|slot| {
+                let clauses: Vec<(Occur, Box<dyn Query>)> = positive
+                    .iter()
+                    .filter_map(|n| build_in(loaded, n, slot, &mut analysed))
+                    .map(|q| (Occur::Must, q))
+                    .collect();
+                match clauses.len() {
+                    0 => None,
+                    1 => clauses.into_iter().next().map(|(_, q)| q),
+                    _ => Some(Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>),
+                }
+            })
+            .map(|q| (Occur::Should, q))
+            .collect();
+        let mut text_query: Option<Box<dyn Query>> = match per_language.len() {
+            0 => None,
+            1 => per_language.into_iter().next().map(|(_, q)| q),
+            _ => Some(Box::new(BooleanQuery::new(per_language))),
         };
         if !bridged.is_empty() {
             let bridge: Vec<(Occur, Box<dyn Query>)> = bridged
@@ -457,12 +503,17 @@ impl KnowledgeIndex {
             Some(t) => clauses.push((Occur::Must, t)),
             None => clauses.push((Occur::Must, Box::new(AllQuery))),
         }
-        for (o, q) in &text {
-            if *o == Occur::MustNot {
-                clauses.push((Occur::MustNot, q.box_clone()));
+        for q in excluded {
+            clauses.push((Occur::MustNot, q));
+        }
+        // A lone required clause is the query itself: wrapped, tantivy
+        // could not see a union of terms and prune it (block-max WAND).
+        if clauses.len() == 1 && clauses[0].0 == Occur::Must {
+            if let Some((_, q)) = clauses.pop() {
+                return Ok((q, bridged));
             }
         }
-        Ok((BooleanQuery::new(clauses), bridged))
+        Ok((Box::new(BooleanQuery::new(clauses)), bridged))
     }
 
     /// The identifiers of the best `limit` documents only (no count,
@@ -473,27 +524,17 @@ impl KnowledgeIndex {
         let (q, _) = Self::build_query(&loaded, req, taxonomy)?;
         let searcher = loaded.reader.searcher();
         let top = searcher.search(&q, &TopDocs::with_limit(req.limit.clamp(1, 200)))?;
-        let mut out = Vec::with_capacity(top.len());
-        // Identifiers from the fast field: no stored document to decompress.
-        let mut columns = std::collections::HashMap::new();
-        for (_, addr) in top {
-            if let std::collections::hash_map::Entry::Vacant(v) = columns.entry(addr.segment_ord) {
-                v.insert(
-                    searcher
-                        .segment_reader(addr.segment_ord)
-                        .fast_fields()
-                        .str("id")?,
-                );
-            }
-            let mut id = String::new();
-            if let Some(Some(col)) = columns.get(&addr.segment_ord) {
-                if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                    col.ord_to_str(ord, &mut id)?;
-                }
-            }
-            out.push(id);
-        }
-        Ok(out)
+        Ok(top
+            .into_iter()
+            .map(|(_, addr)| {
+                loaded
+                    .ids
+                    .get(addr.segment_ord as usize)
+                    .and_then(|seg| seg.get(addr.doc_id as usize))
+                    .map(|id| id.to_string())
+                    .unwrap_or_default()
+            })
+            .collect())
     }
 
     pub fn search(&self, req: &SearchRequest, taxonomy: &Taxonomy) -> SearchResult<SearchResults> {
@@ -501,6 +542,7 @@ impl KnowledgeIndex {
         let loaded = self.loaded().ok_or(SearchError::NotReady)?;
         let f = loaded.fields;
         let (final_query, bridged) = Self::build_query(&loaded, req, taxonomy)?;
+        let final_query = final_query.as_ref();
         let searcher = loaded.reader.searcher();
         let limit = req.limit.clamp(1, 200);
         let mut facets = FacetCollector::for_field("facet");
@@ -508,7 +550,7 @@ impl KnowledgeIndex {
             facets.add_facet(Facet::from(&format!("/{name}")));
         }
         let (top, total, facet_counts) = searcher.search(
-            &final_query,
+            final_query,
             &(
                 TopDocs::with_limit(limit).and_offset(req.offset),
                 Count,
@@ -532,7 +574,7 @@ impl KnowledgeIndex {
             let slot = lang_slot(&meta.original);
             if generators[slot].is_none() {
                 generators[slot] = Some(
-                    SnippetGenerator::create(&searcher, &final_query, f.body[slot])
+                    SnippetGenerator::create(&searcher, final_query, f.body[slot])
                         .ok()
                         .map(|mut g| {
                             g.set_max_num_chars(240);
@@ -693,32 +735,60 @@ fn analyse(loaded: &Loaded, slot: usize, text: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// A word or phrase searched in the title and body fields of every
-/// language (titles count double).
-fn text_query(loaded: &Loaded, text: &str, titles: bool, bodies: bool) -> Option<Box<dyn Query>> {
+/// A text's tokens, (position, token), for each language slot.
+type PerSlot = Arc<Vec<Vec<(usize, String)>>>;
+
+/// Each word or phrase of a query analysed once per language slot.
+#[derive(Default)]
+struct Analysed(std::collections::HashMap<String, PerSlot>);
+
+impl Analysed {
+    fn get(&mut self, loaded: &Loaded, text: &str) -> PerSlot {
+        self.0
+            .entry(text.to_owned())
+            .or_insert_with(|| {
+                Arc::new(
+                    (0..LANGS.len())
+                        .map(|slot| analyse(loaded, slot, text))
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+}
+
+/// A word or phrase in the title and/or body field of one language slot
+/// (titles count double); `None` when it has no words there.
+fn leaf_in(
+    loaded: &Loaded,
+    text: &str,
+    slot: usize,
+    titles: bool,
+    bodies: bool,
+    analysed: &mut Analysed,
+) -> Option<Box<dyn Query>> {
     let f = loaded.fields;
-    let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let per_slot: Vec<Vec<(usize, String)>> = (0..LANGS.len())
-        .map(|slot| analyse(loaded, slot, text))
-        .collect();
+    let per_slot = analysed.get(loaded, text);
     // A single word that is a stop word in one language ("de", "la") is
-    // not required: that language's texts do not index it.
+    // not required in any: that language's texts do not index it.
     let is_word = per_slot.last().is_some_and(|plain| plain.len() == 1);
     if is_word && per_slot.iter().any(Vec::is_empty) {
         return None;
     }
-    for (slot, tokens) in per_slot.into_iter().enumerate() {
-        if tokens.is_empty() {
-            continue;
-        }
-        let mut targets = Vec::new();
-        if titles {
-            targets.push((f.title[slot], 2.0));
-        }
-        if bodies {
-            targets.push((f.body[slot], 1.0));
-        }
-        for (field, boost) in targets {
+    let tokens = per_slot.get(slot)?;
+    if tokens.is_empty() {
+        return None;
+    }
+    let mut targets = Vec::new();
+    if titles {
+        targets.push((f.title[slot], 2.0));
+    }
+    if bodies {
+        targets.push((f.body[slot], 1.0));
+    }
+    let mut queries: Vec<Box<dyn Query>> = targets
+        .into_iter()
+        .map(|(field, boost)| {
             let q: Box<dyn Query> = if tokens.len() == 1 {
                 Box::new(TermQuery::new(
                     Term::from_field_text(field, &tokens[0].1),
@@ -733,10 +803,89 @@ fn text_query(loaded: &Loaded, text: &str, titles: bool, bodies: bool) -> Option
                         .collect(),
                 ))
             };
-            should.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
-        }
+            // Body terms keep their plain form (no boost wrapper) so that a
+            // union of them stays prunable.
+            if boost == 1.0 {
+                q
+            } else {
+                Box::new(BoostQuery::new(q, boost))
+            }
+        })
+        .collect();
+    match queries.len() {
+        0 => None,
+        1 => queries.pop(),
+        _ => Some(Box::new(BooleanQuery::new(
+            queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))),
     }
+}
+
+/// A word or phrase searched in the title and body fields of every
+/// language (titles count double).
+fn text_query(loaded: &Loaded, text: &str, titles: bool, bodies: bool) -> Option<Box<dyn Query>> {
+    let mut analysed = Analysed::default();
+    let should: Vec<(Occur, Box<dyn Query>)> = (0..LANGS.len())
+        .filter_map(|slot| leaf_in(loaded, text, slot, titles, bodies, &mut analysed))
+        .map(|q| (Occur::Should, q))
+        .collect();
     (!should.is_empty()).then(|| Box::new(BooleanQuery::new(should)) as Box<dyn Query>)
+}
+
+/// The query for `node` in the text of one language slot (filters are the
+/// same in every language).
+fn build_in(
+    loaded: &Loaded,
+    node: &query::Node,
+    slot: usize,
+    analysed: &mut Analysed,
+) -> Option<Box<dyn Query>> {
+    use query::Node;
+    match node {
+        Node::Word(w) | Node::Phrase(w) => leaf_in(loaded, w, slot, false, true, analysed),
+        Node::Field(field, inner) => {
+            let value = match inner.as_ref() {
+                Node::Word(v) | Node::Phrase(v) => v,
+                _ => return None,
+            };
+            match field {
+                query::Field::Title => leaf_in(loaded, value, slot, true, false, analysed),
+                query::Field::Text => leaf_in(loaded, value, slot, false, true, analysed),
+                _ => filter_query(&loaded.fields, *field, value),
+            }
+        }
+        Node::And(items) => {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = items
+                .iter()
+                .filter_map(|n| match n {
+                    Node::Not(inner) => {
+                        build_in(loaded, inner, slot, analysed).map(|q| (Occur::MustNot, q))
+                    }
+                    other => build_in(loaded, other, slot, analysed).map(|q| (Occur::Must, q)),
+                })
+                .collect();
+            if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                if clauses.is_empty() {
+                    return None;
+                }
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+            }
+            Some(Box::new(BooleanQuery::new(clauses)))
+        }
+        Node::Or(items) => {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = items
+                .iter()
+                .filter_map(|n| build_in(loaded, n, slot, analysed).map(|q| (Occur::Should, q)))
+                .collect();
+            (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+        }
+        Node::Not(inner) => build_in(loaded, inner, slot, analysed).map(|q| {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                (Occur::MustNot, q),
+            ])) as Box<dyn Query>
+        }),
+    }
 }
 
 fn build(loaded: &Loaded, node: &query::Node) -> Option<Box<dyn Query>> {

@@ -15,6 +15,8 @@ pub struct Args {
     pub corpus: PathBuf,
     pub database_url: Option<String>,
     pub repeat: usize,
+    /// Also print each query's median in every engine.
+    pub per_query: bool,
 }
 
 /// The fixed query set: 20 per language, words, phrases and operators, in
@@ -183,7 +185,7 @@ impl Engine {
         let mut t = self.times.clone();
         t.sort();
         format!(
-            "| {} | {:.1} s | {:.0} MB | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            "| {} | {:.1} s | {:.0} MB | {:.3} ms | {:.3} ms | {:.2} ms | {} |",
             self.name,
             self.index_seconds,
             self.bytes as f64 / 1e6,
@@ -418,6 +420,31 @@ pub async fn run(args: Args) -> Result<()> {
                 other.name,
                 p50(other) / p50(ours).max(1e-9)
             );
+        }
+    }
+    if args.per_query {
+        // Times are kept in run order: run r, query i at r * QUERIES.len() + i.
+        let median = |e: &Engine, i: usize| {
+            let mut t: Vec<Duration> = e
+                .times
+                .iter()
+                .skip(i)
+                .step_by(QUERIES.len())
+                .copied()
+                .collect();
+            t.sort();
+            percentile(&t, 0.5)
+        };
+        println!();
+        let names: Vec<&str> = engines.iter().map(|e| e.name).collect();
+        println!("| query | {} |", names.join(" | "));
+        println!("|---|{}", "---:|".repeat(engines.len()));
+        for (i, q) in QUERIES.iter().enumerate() {
+            let cells: Vec<String> = engines
+                .iter()
+                .map(|e| format!("{:.3} ms", median(e, i)))
+                .collect();
+            println!("| `{q}` | {} |", cells.join(" | "));
         }
     }
     Ok(())
