@@ -146,17 +146,53 @@ async fn build_index(app: &AppState, force: bool) -> AppResult<Option<BuildStats
         return Ok(None);
     }
     let reference = reference_at(app, generation).await?;
-    let mut builder = app.knowledge.index.builder(generation)?;
-    let mut after = String::new();
-    loop {
-        let page = app.store.knowledge_page(&after, 2_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id.clone();
-        for r in &page {
-            builder.add(&decode(r)?, &reference.taxonomy)?;
+    // Analysing, writing and merging the index is CPU and disk work of
+    // seconds: it runs on a blocking thread, fed page by page from the
+    // database, so that the async workers keep serving requests.
+    // `None` ends the build; an error abandons it (never made current).
+    let (pages, mut incoming) = tokio::sync::mpsc::channel::<Option<Vec<Document>>>(2);
+    let knowledge = app.knowledge.clone();
+    let builder = tokio::task::spawn_blocking(move || -> AppResult<BuildStats> {
+        let mut builder = knowledge.index.builder(generation)?;
+        loop {
+            match incoming.blocking_recv() {
+                Some(Some(page)) => {
+                    for d in &page {
+                        builder.add(d, &reference.taxonomy)?;
+                    }
+                }
+                Some(None) => return Ok(builder.finish()?),
+                None => {
+                    return Err(AppError::Internal(
+                        "index build abandoned: reading the database failed".into(),
+                    ))
+                }
+            }
+        }
+    });
+    let fed: AppResult<()> = async {
+        let mut after = String::new();
+        loop {
+            let page = app.store.knowledge_page(&after, 2_000).await?;
+            let Some(last) = page.last() else {
+                let _ = pages.send(None).await;
+                return Ok(());
+            };
+            after = last.id.clone();
+            let docs = page.iter().map(decode).collect::<AppResult<Vec<_>>>()?;
+            if pages.send(Some(docs)).await.is_err() {
+                // The builder stopped: its error is the one to report.
+                return Ok(());
+            }
         }
     }
-    Ok(Some(builder.finish()?))
+    .await;
+    drop(pages);
+    let built = builder
+        .await
+        .map_err(|e| AppError::Internal(format!("index build: {e}")))?;
+    fed?;
+    Ok(Some(built?))
 }
 
 /// A file to import: its name (for messages and the identifier of
