@@ -566,6 +566,48 @@ pub struct NewPeerMessage {
     pub expires_in_hours: Option<u32>,
 }
 
+/// The answer to `POST /federation/inbox/batch`: one result per envelope
+/// sent, in the same order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchReceipts {
+    pub results: Vec<BatchResult>,
+}
+
+/// An envelope's signed receipt, or the problem that refused it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<BatchProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchProblem {
+    /// The stable code the single inbox would answer with.
+    pub code: String,
+    pub detail: String,
+}
+
+impl BatchResult {
+    pub fn receipt(receipt: serde_json::Value) -> Self {
+        Self {
+            receipt: Some(receipt),
+            problem: None,
+        }
+    }
+
+    pub fn problem(code: &str, detail: String) -> Self {
+        Self {
+            receipt: None,
+            problem: Some(BatchProblem {
+                code: code.to_owned(),
+                detail,
+            }),
+        }
+    }
+}
+
 /// A message in the outbox, with its delivery evidence.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OutboxMessageView {

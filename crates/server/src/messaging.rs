@@ -32,6 +32,13 @@ use crate::peers::base_url;
 use crate::state::AppState;
 
 pub const INBOX_PATH: &str = "/federation/inbox";
+/// Several small envelopes in one request (see `inbox_batch`).
+pub const INBOX_BATCH_PATH: &str = "/federation/inbox/batch";
+/// At most this many envelopes, and bytes, in one batch.
+pub const MAX_BATCH_ENVELOPES: usize = 256;
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Envelopes larger than this travel alone.
+const BATCHED_ENVELOPE_MAX: usize = 64 * 1024;
 
 /// Queues a message for a peer (evidence: "accepted for sending").
 pub async fn send(
@@ -162,28 +169,225 @@ pub async fn deliver_due(app: &AppState) -> AppResult<usize> {
 
 /// One peer's claimed messages, in order; stops at the first that must be
 /// retried (or before the claim could run out) and gives the rest back.
+/// Small messages in a row travel together (`/federation/inbox/batch`);
+/// a large one, or any to a peer that does not take batches, alone.
 async fn deliver_batch(
     app: &AppState,
     peer: String,
     ids: Vec<Uuid>,
     lease_until: OffsetDateTime,
 ) -> AppResult<()> {
-    for id in ids {
+    let result = deliver_in_order(app, &ids, lease_until).await;
+    app.store.release_outbox(&peer, lease_until).await?;
+    result
+}
+
+async fn deliver_in_order(
+    app: &AppState,
+    ids: &[Uuid],
+    lease_until: OffsetDateTime,
+) -> AppResult<()> {
+    let mut next = 0;
+    let mut batches = true;
+    while next < ids.len() {
         let deadline = OffsetDateTime::now_utc() + DELIVERY_TIMEOUT + time::Duration::seconds(5);
         if deadline >= lease_until {
             break;
         }
-        match deliver_one(app, id).await {
-            Ok(Outcome::Done) => {}
-            Ok(Outcome::Retry) => break,
-            Err(e) => {
-                app.store.release_outbox(&peer, lease_until).await?;
-                return Err(e);
+        let group = if batches {
+            gather(app, &ids[next..]).await?
+        } else {
+            Vec::new()
+        };
+        if group.len() < 2 {
+            match deliver_one(app, ids[next]).await? {
+                Outcome::Done => next += 1,
+                Outcome::Retry => break,
+            }
+            continue;
+        }
+        match deliver_group(app, &group).await? {
+            Grouped::Done => next += group.len(),
+            // The rest waits for the next round.
+            Grouped::Partly => break,
+            // An older node: one message per request from now on.
+            Grouped::Unsupported => batches = false,
+        }
+    }
+    Ok(())
+}
+
+/// The pending, unexpired, small messages at the head of `ids`, as many
+/// as one batch takes.
+async fn gather(app: &AppState, ids: &[Uuid]) -> AppResult<Vec<OutboxMessage>> {
+    let now = OffsetDateTime::now_utc();
+    let mut group: Vec<OutboxMessage> = Vec::new();
+    let mut bytes = 0;
+    for id in ids.iter().take(MAX_BATCH_ENVELOPES) {
+        let Some(m) = app.store.outbox_message(*id).await? else {
+            break;
+        };
+        let len = m.envelope.len() + 1;
+        if m.status != "pending"
+            || m.expires_at <= now
+            || m.envelope.len() > BATCHED_ENVELOPE_MAX
+            || bytes + len > MAX_BATCH_BYTES
+            || group.first().is_some_and(|f| f.recipient != m.recipient)
+        {
+            break;
+        }
+        bytes += len;
+        group.push(m);
+    }
+    Ok(group)
+}
+
+/// What became of a batch.
+enum Grouped {
+    /// Every message delivered or given up.
+    Done,
+    /// Stopped at a message that must be retried (those before it were
+    /// delivered or given up).
+    Partly,
+    /// The peer has no batch inbox.
+    Unsupported,
+}
+
+fn not_delivered_audit(m: &OutboxMessage, reason: &str) -> entraide_store::NewAuditEntry {
+    Actor::command_line()
+        .entry(AuditAction::MessageNotDelivered, AuditOutcome::Failure)
+        .target(m.message_id.to_string())
+        .detail(serde_json::json!({ "recipient": m.recipient, "reason": reason }))
+}
+
+/// Sends a group of pending messages to their peer in one request and
+/// records, in order, each one's receipt (all in one transaction) or its
+/// refusal.
+async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Grouped> {
+    let Some(first) = group.first() else {
+        return Ok(Grouped::Done);
+    };
+    let Some(peer) = app.store.peer(&first.recipient).await? else {
+        // Each goes its own way (given up: the peer was removed).
+        return Ok(Grouped::Unsupported);
+    };
+    let now = OffsetDateTime::now_utc();
+    let target = format!("{}{INBOX_BATCH_PATH}", peer.base_url);
+    let mut body = Vec::with_capacity(group.iter().map(|m| m.envelope.len() + 1).sum());
+    for m in group {
+        body.extend_from_slice(m.envelope.as_bytes());
+        body.push(b'\n');
+    }
+    let sig = httpsig::sign(
+        app.identity.federation_key(now),
+        app.settings.node_id.as_str(),
+        "POST",
+        &target,
+        &body,
+        now.unix_timestamp(),
+    );
+    let result = app
+        .federation_client
+        .post(&target)
+        .header("content-type", "application/x-ndjson")
+        .header("content-digest", &sig.content_digest)
+        .header("signature-input", &sig.signature_input)
+        .header("signature", &sig.signature)
+        .body(body)
+        .send()
+        .await;
+    let retry_first = |error: String| async move {
+        let attempts = first.attempts + 1;
+        let next = OffsetDateTime::now_utc() + backoff(attempts);
+        tracing::info!(message = %first.message_id, peer = %first.recipient, attempts, %error, "delivery failed; will retry");
+        app.store
+            .outbox_retry(first.message_id, attempts, next, &error)
+            .await
+    };
+    let res = match result {
+        Ok(r) => r,
+        Err(e) => {
+            retry_first(format!("cannot reach {}: {e}", peer.base_url)).await?;
+            return Ok(Grouped::Partly);
+        }
+    };
+    let status = res.status();
+    if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(Grouped::Unsupported);
+    }
+    let text = res.text().await.unwrap_or_default();
+    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+        // The request itself was refused (its signature, the sender):
+        // each message would be, alone.
+        let code = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| status.to_string());
+        for m in group {
+            let reason = format!("refused by {}: {code}", peer.node_id);
+            tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
+            app.store
+                .outbox_dead(m.message_id, &reason, &not_delivered_audit(m, &reason))
+                .await?;
+        }
+        return Ok(Grouped::Done);
+    }
+    if !status.is_success() {
+        retry_first(format!("{} answered {status}", peer.base_url)).await?;
+        return Ok(Grouped::Partly);
+    }
+    let key = PublicKey::parse(&peer.signing_key)
+        .ok_or_else(|| AppError::Internal("pinned key unreadable".into()))?;
+    let results = serde_json::from_str::<proto::BatchReceipts>(&text)
+        .ok()
+        .map(|r| r.results)
+        .filter(|r| r.len() == group.len());
+    let Some(results) = results else {
+        retry_first("the batch answer is malformed or incomplete".into()).await?;
+        return Ok(Grouped::Partly);
+    };
+    let mut delivered: Vec<(Uuid, String)> = Vec::new();
+    let mut outcome = Grouped::Done;
+    for (m, r) in group.iter().zip(results) {
+        if let Some(problem) = r.problem {
+            let reason = format!("refused by {}: {}", peer.node_id, problem.code);
+            tracing::warn!(message = %m.message_id, peer = %m.recipient, code = %problem.code, "message refused by the peer");
+            app.store
+                .outbox_dead(m.message_id, &reason, &not_delivered_audit(m, &reason))
+                .await?;
+            continue;
+        }
+        let receipt = r
+            .receipt
+            .and_then(|v| serde_json::from_value::<SignedReceipt>(v).ok())
+            .and_then(|s| s.verify(&key).map(|r| (s, r)));
+        match receipt {
+            Some((signed, r)) if r.message_id == m.message_id && r.status == "delivered" => {
+                delivered.push((
+                    m.message_id,
+                    serde_json::to_string(&signed)
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                ));
+            }
+            _ => {
+                let attempts = m.attempts + 1;
+                app.store
+                    .outbox_retry(
+                        m.message_id,
+                        attempts,
+                        OffsetDateTime::now_utc() + backoff(attempts),
+                        "the receipt is missing or not signed by the peer",
+                    )
+                    .await?;
+                outcome = Grouped::Partly;
+                break;
             }
         }
     }
-    app.store.release_outbox(&peer, lease_until).await?;
-    Ok(())
+    app.store
+        .outbox_delivered_many(&delivered, OffsetDateTime::now_utc())
+        .await?;
+    Ok(outcome)
 }
 
 async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
@@ -197,11 +401,12 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
         return Ok(Outcome::Done);
     };
     let now = OffsetDateTime::now_utc();
+    let (message_id, recipient) = (m.message_id, m.recipient.clone());
     let not_delivered = |reason: String| {
         let audit = Actor::command_line()
             .entry(AuditAction::MessageNotDelivered, AuditOutcome::Failure)
-            .target(m.message_id.to_string())
-            .detail(serde_json::json!({ "recipient": m.recipient, "reason": reason }));
+            .target(message_id.to_string())
+            .detail(serde_json::json!({ "recipient": recipient, "reason": reason }));
         (reason, audit)
     };
     if m.expires_at <= now {
@@ -333,6 +538,47 @@ async fn audit_refusal(app: &AppState, sender: &str, code: &str, detail: &str) -
 
 /// A message from a peer: an envelope, the request signed (RFC 9421) by a
 /// pinned peer. Answers with the signed delivery receipt.
+/// Reads a request body up to `limit` bytes: an oversize one is refused
+/// (problem+json) and audited.
+async fn read_limited(
+    app: &AppState,
+    body: axum::body::Body,
+    limit: usize,
+    what: &str,
+) -> AppResult<Bytes> {
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(_) => {
+            audit_refusal(
+                app,
+                "unknown",
+                "payload_too_large",
+                &format!("{what} is larger than accepted"),
+            )
+            .await?;
+            Err(AppError::PayloadTooLarge)
+        }
+    }
+}
+
+/// Audits a refused inbox request under the node its signature names.
+async fn audit_if_refused<T>(
+    app: &AppState,
+    headers: &HeaderMap,
+    result: &AppResult<T>,
+) -> AppResult<()> {
+    if let Err(e) = result {
+        let (_, code) = e.status_and_code();
+        let sender = headers
+            .get("signature-input")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpsig::keyid(v).ok())
+            .unwrap_or_else(|| "unknown".into());
+        audit_refusal(app, &sender, code, &e.to_string()).await?;
+    }
+    Ok(())
+}
+
 #[utoipa::path(post, path = "/federation/inbox", tag = "federation",
     request_body(content = String, content_type = "application/json", description = "the envelope"),
     responses((status = 200, body = proto::SignedNodeDocumentView, description = "the signed receipt"),
@@ -345,38 +591,30 @@ pub async fn inbox(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> AppResult<Response> {
-    // Read with a limit: an oversize envelope is a problem+json refusal.
-    let body: Bytes = match axum::body::to_bytes(body, MAX_ENVELOPE_BYTES).await {
-        Ok(b) => b,
-        Err(_) => {
-            audit_refusal(
-                &app,
-                "unknown",
-                "payload_too_large",
-                "the envelope is larger than accepted",
-            )
-            .await?;
-            return Err(AppError::PayloadTooLarge);
-        }
-    };
+    let body = read_limited(&app, body, MAX_ENVELOPE_BYTES, "the envelope").await?;
     let result = receive(&app, &headers, &body).await;
-    if let Err(e) = &result {
-        let (_, code) = e.status_and_code();
-        let sender = headers
-            .get("signature-input")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpsig::keyid(v).ok())
-            .unwrap_or_else(|| "unknown".into());
-        audit_refusal(&app, &sender, code, &e.to_string()).await?;
-    }
+    audit_if_refused(&app, &headers, &result).await?;
     let signed = result?;
     Ok(json_response(StatusCode::OK, &signed))
 }
 
-async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<SignedReceipt> {
-    if body.len() > MAX_ENVELOPE_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
+/// A pinned, active peer whose HTTP signature on this request holds.
+struct Authenticated {
+    peer: entraide_store::Peer,
+    /// The peer's keys valid now (two during a rotation's overlap).
+    keys: Vec<PublicKey>,
+    /// The one that signed the request.
+    key: PublicKey,
+}
+
+/// Checks the HTTP signature of a request to `path` against the keys of
+/// the peer it names.
+async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+) -> AppResult<Authenticated> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -411,28 +649,52 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     };
     let now = OffsetDateTime::now_utc();
     let keys = crate::peers::peer_keys(app, &peer, now).await?;
-    let target = format!("{}{INBOX_PATH}", base_url(app));
+    let target = format!("{}{path}", base_url(app));
     let headers_sig = SignatureHeaders {
         content_digest,
         signature_input,
         signature,
     };
     let mut last = httpsig::HttpSigError::BadSignature;
-    let mut key = None;
     for k in &keys {
         match httpsig::verify(k, "POST", &target, &headers_sig, body, now.unix_timestamp()) {
             Ok(()) => {
-                key = Some(*k);
-                break;
+                let key = *k;
+                return Ok(Authenticated { peer, keys, key });
             }
             Err(e) => last = e,
         }
     }
-    let Some(key) = key else {
-        return Err(refused("request_signature_invalid", last.to_string()));
-    };
+    Err(refused("request_signature_invalid", last.to_string()))
+}
+
+/// A checked envelope not seen before, with what to store and answer.
+struct Checked {
+    header: entraide_federation::EnvelopeHeader,
+    payload: Vec<u8>,
+    receipt: SignedReceipt,
+    stored: InboxMessage,
+    audit: entraide_store::NewAuditEntry,
+}
+
+enum Arrival {
+    /// Seen before: its receipt again, and nothing else.
+    Seen(SignedReceipt),
+    New(Box<Checked>),
+}
+
+/// Everything about one envelope from an authenticated peer short of
+/// storing it: its form, sender, recipient, expiry, signature (with either
+/// of the peer's valid keys), decryption, and who may send requests here.
+async fn check_envelope(
+    app: &AppState,
+    from: &Authenticated,
+    raw: &[u8],
+    now: OffsetDateTime,
+) -> AppResult<Arrival> {
+    let peer = &from.peer;
     let envelope: Envelope =
-        serde_json::from_slice(body).map_err(|e| refused("envelope_malformed", e.to_string()))?;
+        serde_json::from_slice(raw).map_err(|e| refused("envelope_malformed", e.to_string()))?;
     let peek = envelope
         .peek()
         .map_err(|e| refused(e.code(), e.to_string()))?;
@@ -442,23 +704,21 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
             format!("the envelope says it comes from {}", peek.sender),
         ));
     }
-    // A message seen before gets its receipt again, and nothing else.
     if let Some(seen) = app.store.inbox_message(peek.message_id).await? {
-        return serde_json::from_str(&seen.receipt).map_err(|e| AppError::Internal(e.to_string()));
+        return serde_json::from_str(&seen.receipt)
+            .map(Arrival::Seen)
+            .map_err(|e| AppError::Internal(e.to_string()));
     }
     // The envelope may be signed with the other valid key (queued before a
     // rotation, delivered after).
-    let mut opened = app
-        .identity
-        .open(&envelope, &key, app.settings.node_id.as_str(), now);
+    let me = app.settings.node_id.as_str();
+    let mut opened = app.identity.open(&envelope, &from.key, me, now);
     if matches!(
         opened,
         Err(entraide_federation::EnvelopeError::BadSignature)
     ) {
-        for k in keys.iter().filter(|k| **k != key) {
-            opened = app
-                .identity
-                .open(&envelope, k, app.settings.node_id.as_str(), now);
+        for k in from.keys.iter().filter(|k| **k != from.key) {
+            opened = app.identity.open(&envelope, k, me, now);
             if opened.is_ok() {
                 break;
             }
@@ -496,7 +756,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         message_id: h.message_id,
         sender: h.sender.clone(),
         message_type: h.message_type.clone(),
-        envelope: String::from_utf8_lossy(body).into_owned(),
+        envelope: String::from_utf8_lossy(raw).into_owned(),
         receipt: serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
         received_at: now,
         retrieved_at: None,
@@ -506,17 +766,24 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         .entry(AuditAction::MessageReceived, AuditOutcome::Success)
         .target(h.message_id.to_string())
         .detail(serde_json::json!({ "sender": h.sender, "type": h.message_type }));
-    if let Some(existing) = app.store.insert_inbox(&stored, &audit).await? {
-        // Two deliveries raced: the first one's receipt stands.
-        return serde_json::from_str(&existing.receipt)
-            .map_err(|e| AppError::Internal(e.to_string()));
-    }
+    Ok(Arrival::New(Box::new(Checked {
+        header: h,
+        payload,
+        receipt,
+        stored,
+        audit,
+    })))
+}
+
+/// What a stored message does here beyond being kept.
+async fn apply(app: &AppState, from: &Authenticated, c: &Checked) -> AppResult<()> {
+    let (h, payload) = (&c.header, &c.payload);
     // Requests and their updates move the request registers.
     if matches!(
         h.message_type.as_str(),
         "request" | "request-update" | "evidence-package" | "attachment-chunk"
     ) {
-        if let Err(e) = crate::federated::on_message(app, &h, &payload).await {
+        if let Err(e) = crate::federated::on_message(app, h, payload).await {
             tracing::error!(message = %h.message_id, error = %e, "received message not applied");
             // Kept in the inbox, and shown to administrators with the reason.
             let reason = match &e {
@@ -528,7 +795,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     }
     // A key rotation the peer announces.
     if h.message_type == "key-rotation" {
-        if let Err(e) = crate::peers::on_key_rotation(app, &h.sender, &payload).await {
+        if let Err(e) = crate::peers::on_key_rotation(app, &h.sender, payload).await {
             tracing::error!(message = %h.message_id, error = %e, "key rotation not applied");
         }
     }
@@ -536,10 +803,10 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     if h.message_type == "receipt" {
         if let (Some(original), Ok(signed)) = (
             h.in_reply_to,
-            serde_json::from_slice::<SignedReceipt>(&payload),
+            serde_json::from_slice::<SignedReceipt>(payload),
         ) {
             if signed
-                .verify(&key)
+                .verify(&from.key)
                 .is_some_and(|r| r.message_id == original && r.status == "retrieved")
             {
                 let text = serde_json::to_string(&signed)
@@ -548,7 +815,113 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
             }
         }
     }
-    Ok(receipt)
+    Ok(())
+}
+
+async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<SignedReceipt> {
+    if body.len() > MAX_ENVELOPE_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let from = authenticate(app, headers, body, INBOX_PATH).await?;
+    let now = OffsetDateTime::now_utc();
+    let checked = match check_envelope(app, &from, body, now).await? {
+        Arrival::Seen(receipt) => return Ok(receipt),
+        Arrival::New(c) => c,
+    };
+    if let Some(existing) = app
+        .store
+        .insert_inbox(&checked.stored, &checked.audit)
+        .await?
+    {
+        // Two deliveries raced: the first one's receipt stands.
+        return serde_json::from_str(&existing.receipt)
+            .map_err(|e| AppError::Internal(e.to_string()));
+    }
+    apply(app, &from, &checked).await?;
+    Ok(checked.receipt)
+}
+
+#[utoipa::path(post, path = "/federation/inbox/batch", tag = "federation",
+    request_body(content = String, content_type = "application/x-ndjson", description = "envelopes, one per line"),
+    responses((status = 200, description = "each envelope's signed receipt or problem, in order"),
+              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem)))]
+/// `POST /federation/inbox/batch`: several envelopes from one peer in one
+/// HTTP-signed request, one per line (`application/x-ndjson`), in the
+/// peer's order. Each is checked as at `/federation/inbox`; those accepted
+/// are stored in one transaction; the answer gives, in the same order,
+/// each one's signed receipt or the problem that refused it.
+pub async fn inbox_batch(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> AppResult<Response> {
+    let body = read_limited(&app, body, MAX_BATCH_BYTES, "the batch").await?;
+    let result = receive_batch(&app, &headers, &body).await;
+    audit_if_refused(&app, &headers, &result).await?;
+    Ok(json_response(StatusCode::OK, &result?))
+}
+
+async fn receive_batch(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AppResult<proto::BatchReceipts> {
+    let from = authenticate(app, headers, body, INBOX_BATCH_PATH).await?;
+    let lines: Vec<&[u8]> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    if lines.len() > MAX_BATCH_ENVELOPES {
+        return Err(refused(
+            "batch_too_large",
+            format!(
+                "{} envelopes in one batch; at most {MAX_BATCH_ENVELOPES}",
+                lines.len()
+            ),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut results: Vec<Option<proto::BatchResult>> = Vec::with_capacity(lines.len());
+    let mut new: Vec<(usize, Box<Checked>)> = Vec::new();
+    for (i, raw) in lines.iter().enumerate() {
+        match check_envelope(app, &from, raw, now).await {
+            Ok(Arrival::Seen(receipt)) => results.push(Some(proto::BatchResult::receipt(
+                serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
+            ))),
+            Ok(Arrival::New(c)) => {
+                results.push(None);
+                new.push((i, c));
+            }
+            Err(e) => {
+                let (_, code) = e.status_and_code();
+                audit_refusal(app, &from.peer.node_id, code, &e.to_string()).await?;
+                results.push(Some(proto::BatchResult::problem(code, e.to_string())));
+            }
+        }
+    }
+    let items: Vec<(InboxMessage, entraide_store::NewAuditEntry)> = new
+        .iter()
+        .map(|(_, c)| (c.stored.clone(), c.audit.clone()))
+        .collect();
+    let stored = app.store.insert_inbox_many(&items).await?;
+    for ((i, c), existing) in new.iter().zip(stored) {
+        let receipt = match existing {
+            // The same message twice (in this batch or raced with another
+            // delivery): the first one's receipt stands.
+            Some(existing) => serde_json::from_str::<serde_json::Value>(&existing.receipt)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            None => {
+                apply(app, &from, c).await?;
+                serde_json::to_value(&c.receipt).map_err(|e| AppError::Internal(e.to_string()))?
+            }
+        };
+        if let Some(slot) = results.get_mut(*i) {
+            *slot = Some(proto::BatchResult::receipt(receipt));
+        }
+    }
+    Ok(proto::BatchReceipts {
+        results: results.into_iter().flatten().collect(),
+    })
 }
 
 fn receipt_value(text: &Option<String>) -> Option<serde_json::Value> {

@@ -133,6 +133,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         api(
             M::POST,
+            "/federation/inbox/batch",
+            Rule::Public,
+            post(messaging::inbox_batch),
+        ),
+        api(
+            M::POST,
             "/api/v1/peers/{node_id}/messages",
             ADMIN,
             post(messaging::api_send),

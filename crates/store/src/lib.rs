@@ -356,6 +356,12 @@ pub trait MessageStore: Send + Sync {
         receipt: &str,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Several messages delivered (their receipts), in one transaction.
+    async fn outbox_delivered_many(
+        &self,
+        delivered: &[(Uuid, String)],
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
     async fn outbox_retry(
         &self,
         id: Uuid,
@@ -372,6 +378,13 @@ pub trait MessageStore: Send + Sync {
         m: &InboxMessage,
         audit: &NewAuditEntry,
     ) -> StoreResult<Option<InboxMessage>>;
+    /// Stores several received messages in one transaction, in order; for
+    /// each, the stored one when its id was seen before (in an earlier
+    /// transaction or earlier in this batch), as `insert_inbox`.
+    async fn insert_inbox_many(
+        &self,
+        items: &[(InboxMessage, NewAuditEntry)],
+    ) -> StoreResult<Vec<Option<InboxMessage>>>;
     async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>>;
     /// Newest first.
     async fn inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>>;

@@ -2298,16 +2298,24 @@ macro_rules! impl_sql_store {
                 }
 
                 async fn outbox_delivered(&self, id: Uuid, receipt: &str, at: OffsetDateTime) -> StoreResult<()> {
-                    sqlx::query(
-                        "UPDATE outbox_messages SET status = 'delivered', receipt = $1, delivered_at = $2, claimed_until = NULL, \
-                         attempts = attempts + 1 WHERE message_id = $3",
-                    )
-                    .bind(receipt)
-                    .bind(to_millis(at))
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_err)?;
+                    self.outbox_delivered_many(&[(id, receipt.to_owned())], at).await
+                }
+
+                async fn outbox_delivered_many(&self, delivered: &[(Uuid, String)], at: OffsetDateTime) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    for (id, receipt) in delivered {
+                        sqlx::query(
+                            "UPDATE outbox_messages SET status = 'delivered', receipt = $1, delivered_at = $2, claimed_until = NULL, \
+                             attempts = attempts + 1 WHERE message_id = $3",
+                        )
+                        .bind(receipt)
+                        .bind(to_millis(at))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    }
+                    tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }
 
@@ -2354,27 +2362,39 @@ macro_rules! impl_sql_store {
                 }
 
                 async fn insert_inbox(&self, m: &InboxMessage, audit: &NewAuditEntry) -> StoreResult<Option<InboxMessage>> {
+                    let stored = self.insert_inbox_many(&[(m.clone(), audit.clone())]).await?;
+                    Ok(stored.into_iter().next().flatten())
+                }
+
+                async fn insert_inbox_many(&self, items: &[(InboxMessage, NewAuditEntry)]) -> StoreResult<Vec<Option<InboxMessage>>> {
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
                     let sql = format!("INSERT INTO inbox_messages ({INBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING");
-                    let done = sqlx::query(&sql)
-                        .bind(m.message_id)
-                        .bind(&m.sender)
-                        .bind(&m.message_type)
-                        .bind(&m.envelope)
-                        .bind(&m.receipt)
-                        .bind(to_millis(m.received_at))
-                        .bind(m.retrieved_at.map(to_millis))
-                        .bind(&m.retrieved_by)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        tx.rollback().await.map_err(db_err)?;
-                        return self.inbox_message(m.message_id).await;
+                    let mut seen_before = Vec::with_capacity(items.len());
+                    for (m, audit) in items {
+                        let done = sqlx::query(&sql)
+                            .bind(m.message_id)
+                            .bind(&m.sender)
+                            .bind(&m.message_type)
+                            .bind(&m.envelope)
+                            .bind(&m.receipt)
+                            .bind(to_millis(m.received_at))
+                            .bind(m.retrieved_at.map(to_millis))
+                            .bind(&m.retrieved_by)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        let duplicate = done.rows_affected() == 0;
+                        if !duplicate {
+                            insert_audit(&mut *tx, audit).await?;
+                        }
+                        seen_before.push(duplicate);
                     }
-                    insert_audit(&mut *tx, audit).await?;
                     tx.commit().await.map_err(db_err)?;
-                    Ok(None)
+                    let mut out = Vec::with_capacity(items.len());
+                    for ((m, _), duplicate) in items.iter().zip(seen_before) {
+                        out.push(if duplicate { self.inbox_message(m.message_id).await? } else { None });
+                    }
+                    Ok(out)
                 }
 
                 async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>> {

@@ -25,6 +25,17 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Where a node's local blob store keeps `bytes`.
+fn blob_path(node_dir: &std::path::Path, bytes: &[u8]) -> std::path::PathBuf {
+    let hash = sha256(bytes);
+    node_dir
+        .join("blobs")
+        .join("sha256")
+        .join(&hash[..2])
+        .join(&hash[2..4])
+        .join(&hash)
+}
+
 async fn case_with(
     node: &TestNode,
     owner: &TestUser,
@@ -909,12 +920,7 @@ async fn ingest_with_move_takes_the_file_without_a_copy() -> Result<()> {
     assert!(stdout(&o).contains(&sha256(&bytes)), "{}", stdout(&o));
     assert!(stdout(&o).contains("laptop.E01"));
     assert!(!image.exists(), "moved, not copied");
-    let blob = dir
-        .join("blobs")
-        .join("sha256")
-        .join(&sha256(&bytes)[..2])
-        .join(&sha256(&bytes)[2..4])
-        .join(sha256(&bytes));
+    let blob = blob_path(&dir, &bytes);
     assert_eq!(std::fs::read(&blob)?, bytes);
     let scrub = entraide(&["evidence", "scrub", "--data-dir", d]);
     assert!(scrub.status.success(), "{}", stdout(&scrub));
@@ -1139,12 +1145,7 @@ async fn killed_ingest_leaves_store_and_log_consistent_then_export_verifies() ->
     }
 
     // A corrupted blob is found by the scrub and never served as valid.
-    let blob = dir
-        .join("blobs")
-        .join("sha256")
-        .join(&sha256(&bytes)[..2])
-        .join(&sha256(&bytes)[2..4])
-        .join(sha256(&bytes));
+    let blob = blob_path(&dir, &bytes);
     let mut damaged = std::fs::read(&blob)?;
     damaged[5] ^= 1;
     std::fs::write(&blob, damaged)?;

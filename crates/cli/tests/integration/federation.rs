@@ -257,34 +257,72 @@ async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode)
     Ok(())
 }
 
+/// POSTs `sent` to `path` at `to`, the request signed by `from` as if
+/// its body were `signed` (the same, but for forgeries).
+async fn post_signed_as(
+    from: &entraide_testkit::TestNode,
+    to: &entraide_testkit::TestNode,
+    path: &str,
+    content_type: &str,
+    signed: &[u8],
+    sent: &[u8],
+) -> Result<entraide_testkit::Reply> {
+    let target = format!("{}{path}", to.url);
+    let sig = entraide_federation::httpsig::sign(
+        &from.state.identity.signing,
+        from.state.settings.node_id.as_str(),
+        "POST",
+        &target,
+        signed,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    to.api(None)
+        .send(
+            reqwest::Method::POST,
+            path,
+            &[
+                ("content-type", content_type),
+                ("content-digest", &sig.content_digest),
+                ("signature-input", &sig.signature_input),
+                ("signature", &sig.signature),
+            ],
+            sent.to_vec(),
+        )
+        .await
+}
+
 /// POSTs an envelope to `to`'s inbox, the request signed by `from`.
 async fn post_envelope(
     from: &entraide_testkit::TestNode,
     to: &entraide_testkit::TestNode,
     body: &[u8],
 ) -> Result<entraide_testkit::Reply> {
-    let target = format!("{}/federation/inbox", to.url);
-    let sig = entraide_federation::httpsig::sign(
-        &from.state.identity.signing,
-        from.state.settings.node_id.as_str(),
-        "POST",
-        &target,
+    post_signed_as(
+        from,
+        to,
+        "/federation/inbox",
+        "application/json",
         body,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    );
-    to.api(None)
-        .send(
-            reqwest::Method::POST,
-            "/federation/inbox",
-            &[
-                ("content-type", "application/json"),
-                ("content-digest", &sig.content_digest),
-                ("signature-input", &sig.signature_input),
-                ("signature", &sig.signature),
-            ],
-            body.to_vec(),
-        )
-        .await
+        body,
+    )
+    .await
+}
+
+/// POSTs several envelopes (one per line) to `to`'s batch inbox.
+async fn post_batch(
+    from: &entraide_testkit::TestNode,
+    to: &entraide_testkit::TestNode,
+    body: &[u8],
+) -> Result<entraide_testkit::Reply> {
+    post_signed_as(
+        from,
+        to,
+        "/federation/inbox/batch",
+        "application/x-ndjson",
+        body,
+        body,
+    )
+    .await
 }
 
 async fn wait_for<F, Fut>(mut check: F) -> Result<serde_json::Value>
@@ -416,28 +454,15 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
     );
 
     // A body that is not what was signed.
-    let target = format!("{}/federation/inbox", b.url);
-    let sig = entraide_federation::httpsig::sign(
-        &a.state.identity.signing,
-        "fr-pc247",
-        "POST",
-        &target,
+    let swapped = post_signed_as(
+        &a,
+        &b,
+        "/federation/inbox",
+        "application/json",
         b"{}",
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    );
-    let swapped = b
-        .api(None)
-        .send(
-            reqwest::Method::POST,
-            "/federation/inbox",
-            &[
-                ("content-digest", &sig.content_digest),
-                ("signature-input", &sig.signature_input),
-                ("signature", &sig.signature),
-            ],
-            stored.envelope.clone().into_bytes(),
-        )
-        .await?;
+        stored.envelope.as_bytes(),
+    )
+    .await?;
     assert_eq!(swapped.code(), "request_signature_invalid");
     let unsigned = b
         .api(None)
@@ -519,6 +544,149 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
             .contains("unknown_sender"),
         "{dead}"
     );
+    Ok(())
+}
+
+on_both_backends!(a_batch_is_answered_in_order_with_receipts_and_refusals);
+
+async fn a_batch_is_answered_in_order_with_receipts_and_refusals(backend: Backend) -> Result<()> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
+    let c = spawn_named(backend, "xx-unknown").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    let b_admin = b.admin().await?;
+    let b_api = b.api(Some(&b_admin.token));
+    let seal = |recipient: &str, text: &str| {
+        let payload = serde_json::to_vec(&json!({ "text": text })).unwrap();
+        let (_, envelope) = entraide_federation::envelope::seal(
+            &a.state.identity.signing,
+            &b.state.identity.encryption_public_hex(),
+            &entraide_federation::Outgoing {
+                sender: "fr-pc247",
+                recipient,
+                message_type: "note",
+                in_reply_to: None,
+                lifetime: time::Duration::hours(1),
+                payload: &payload,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        serde_json::to_string(&envelope).unwrap()
+    };
+    let first = seal("ar-ufeci", "first");
+    let elsewhere = seal("br-pf", "not for you");
+    let second = seal("ar-ufeci", "second");
+    // The same envelope twice, one for another node, a malformed line.
+    let body = [
+        first.as_str(),
+        first.as_str(),
+        elsewhere.as_str(),
+        "not json",
+        second.as_str(),
+    ]
+    .join("\n");
+    let r = post_batch(&a, &b, body.as_bytes()).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let results = r.json["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 5, "{}", r.text);
+    let key = b.state.identity.signing_public();
+    let receipt_of = |v: &serde_json::Value| {
+        serde_json::from_value::<entraide_federation::SignedReceipt>(v["receipt"].clone())
+            .unwrap()
+            .verify(&key)
+            .expect("signed by the recipient")
+    };
+    let r0 = receipt_of(&results[0]);
+    assert_eq!(r0.status, "delivered");
+    assert_eq!(
+        results[1]["receipt"], results[0]["receipt"],
+        "one message, one receipt"
+    );
+    assert_eq!(results[2]["problem"]["code"], "envelope_wrong_recipient");
+    assert_eq!(results[3]["problem"]["code"], "envelope_malformed");
+    let r4 = receipt_of(&results[4]);
+    assert_ne!(r4.message_id, r0.message_id);
+    let inbox = b_api.get("/api/v1/inbox").await?.json;
+    let texts: Vec<String> = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts.len(), 2, "{inbox}");
+    assert!(
+        texts.contains(&r0.message_id.to_string()) && texts.contains(&r4.message_id.to_string())
+    );
+
+    // The whole batch again: the same receipts, nothing stored twice.
+    let again = post_batch(&a, &b, body.as_bytes()).await?;
+    assert_eq!(again.json["results"][0], results[0]);
+    assert_eq!(again.json["results"][4], results[4]);
+    assert_eq!(
+        b_api
+            .get("/api/v1/inbox")
+            .await?
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Refused as a whole: an unknown node, a body not the one signed, too
+    // many envelopes.
+    let r = post_batch(&c, &b, first.as_bytes()).await?;
+    assert_eq!(r.code(), "unknown_sender");
+    let swapped = post_signed_as(
+        &a,
+        &b,
+        "/federation/inbox/batch",
+        "application/x-ndjson",
+        b"{}",
+        first.as_bytes(),
+    )
+    .await?;
+    assert_eq!(swapped.code(), "request_signature_invalid");
+    let many = vec!["x"; 257].join("\n");
+    let r = post_batch(&a, &b, many.as_bytes()).await?;
+    assert_eq!(r.code(), "batch_too_large");
+
+    // Through the outbox: notes queued while nothing is delivered go in
+    // batches and all arrive, in order, each with its receipt.
+    let a_admin = a.admin().await?;
+    let a_api = a.api(Some(&a_admin.token));
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let sent = a_api
+            .post(
+                "/api/v1/peers/ar-ufeci/messages",
+                &json!({ "text": format!("note {i}") }),
+            )
+            .await?;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+        ids.push(sent.json["message_id"].as_str().unwrap().to_owned());
+    }
+    let last = ids.last().unwrap().clone();
+    wait_for(|| {
+        let a_api = &a_api;
+        let last = last.clone();
+        async move {
+            let m = a_api.get(&format!("/api/v1/outbox/{last}")).await?.json;
+            Ok((m["status"] == "delivered").then_some(m))
+        }
+    })
+    .await?;
+    for id in &ids {
+        let m = a_api.get(&format!("/api/v1/outbox/{id}")).await?.json;
+        assert_eq!(m["status"], "delivered", "{m}");
+        let receipt: entraide_federation::SignedReceipt =
+            serde_json::from_value(m["receipt"].clone())?;
+        assert_eq!(receipt.verify(&key).unwrap().message_id.to_string(), *id);
+    }
+    let inbox = b_api.get("/api/v1/inbox").await?.json;
+    assert_eq!(inbox.as_array().unwrap().len(), 42);
     Ok(())
 }
 
