@@ -217,6 +217,34 @@ async fn deliver_in_order(
     Ok(())
 }
 
+/// POSTs `body` to a peer, the request signed (RFC 9421) with this node's
+/// current key.
+async fn post_signed(
+    app: &AppState,
+    target: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let sig = httpsig::sign(
+        app.identity.federation_key(now),
+        app.settings.node_id.as_str(),
+        "POST",
+        target,
+        &body,
+        now.unix_timestamp(),
+    );
+    app.federation_client
+        .post(target)
+        .header("content-type", content_type)
+        .header("content-digest", &sig.content_digest)
+        .header("signature-input", &sig.signature_input)
+        .header("signature", &sig.signature)
+        .body(body)
+        .send()
+        .await
+}
+
 /// The pending, unexpired, small messages at the head of `ids`, as many
 /// as one batch takes.
 async fn gather(app: &AppState, ids: &[Uuid]) -> AppResult<Vec<OutboxMessage>> {
@@ -278,24 +306,7 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
         body.extend_from_slice(m.envelope.as_bytes());
         body.push(b'\n');
     }
-    let sig = httpsig::sign(
-        app.identity.federation_key(now),
-        app.settings.node_id.as_str(),
-        "POST",
-        &target,
-        &body,
-        now.unix_timestamp(),
-    );
-    let result = app
-        .federation_client
-        .post(&target)
-        .header("content-type", "application/x-ndjson")
-        .header("content-digest", &sig.content_digest)
-        .header("signature-input", &sig.signature_input)
-        .header("signature", &sig.signature)
-        .body(body)
-        .send()
-        .await;
+    let result = post_signed(app, &target, "application/x-ndjson", body, now).await;
     let retry_first = |error: String| async move {
         let attempts = first.attempts + 1;
         let next = OffsetDateTime::now_utc() + backoff(attempts);
@@ -427,24 +438,7 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
     };
     let target = format!("{}{INBOX_PATH}", peer.base_url);
     let body = m.envelope.into_bytes();
-    let sig = httpsig::sign(
-        app.identity.federation_key(now),
-        app.settings.node_id.as_str(),
-        "POST",
-        &target,
-        &body,
-        now.unix_timestamp(),
-    );
-    let result = app
-        .federation_client
-        .post(&target)
-        .header("content-type", "application/json")
-        .header("content-digest", &sig.content_digest)
-        .header("signature-input", &sig.signature_input)
-        .header("signature", &sig.signature)
-        .body(body)
-        .send()
-        .await;
+    let result = post_signed(app, &target, "application/json", body, now).await;
     let (id, peer_id, attempts) = (m.message_id, m.recipient.clone(), m.attempts + 1);
     let retry = |error: String| {
         let peer_id = peer_id.clone();
