@@ -52,7 +52,7 @@ use crate::state::AppState;
         crate::knowledge_web::api_compare, crate::knowledge_web::api_helper,
         crate::peers::well_known, crate::peers::identity, crate::directory::api, crate::peers::list, crate::peers::create,
         crate::peers::update, crate::peers::delete,
-        crate::messaging::inbox, crate::messaging::inbox_batch, crate::messaging::api_send, crate::messaging::api_outbox,
+        crate::messaging::inbox, crate::messaging::inbox_batch, crate::attachments::status, crate::attachments::put_chunk, crate::messaging::api_send, crate::messaging::api_outbox,
         crate::messaging::api_inbox, crate::messaging::api_inbox_message,
         audit_entries, audit_export
     ),

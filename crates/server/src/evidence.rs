@@ -57,6 +57,8 @@ pub struct Custody {
     blobs: Box<dyn BlobStore>,
     uploads: PathBuf,
     work: PathBuf,
+    /// Attachments streamed to and from peers (`outgoing/`, `incoming/`).
+    attachments: PathBuf,
     node_id: String,
     log: tokio::sync::Mutex<MerkleLog>,
     writer: tokio::sync::OnceCell<CustodyWriter>,
@@ -137,7 +139,13 @@ impl Custody {
         // file system: a finished upload is renamed into place).
         let uploads = blob_dir.join("uploads");
         let work = blob_dir.join("work");
-        for dir in [&uploads, &work] {
+        let attachments = blob_dir.join("attachments");
+        for dir in [
+            &uploads,
+            &work,
+            &attachments.join("outgoing"),
+            &attachments.join("incoming"),
+        ] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| blob_err(entraide_evidence::BlobError::Io(e)))?;
         }
@@ -146,6 +154,7 @@ impl Custody {
             blobs,
             uploads,
             work,
+            attachments,
             node_id: node_id.to_owned(),
             log: tokio::sync::Mutex::new(MerkleLog::new()),
             writer: tokio::sync::OnceCell::new(),
@@ -166,6 +175,12 @@ impl Custody {
 
     pub fn upload_path(&self, id: Uuid) -> PathBuf {
         self.uploads.join(id.to_string())
+    }
+
+    /// Where attachments to peers wait (`outgoing`) and attachments from
+    /// peers arrive (`incoming`).
+    pub fn attachment_dir(&self, direction: &str) -> PathBuf {
+        self.attachments.join(direction)
     }
 
     /// A fresh path for a package being built or received.

@@ -270,15 +270,20 @@ struct PackageMessage {
     attachment: Option<AttachmentRef>,
 }
 
-/// A file too large for one message: sent as numbered chunks, each its own
-/// encrypted, signed and receipted message (ordered, retried, resumed by
-/// the outbox), then named with its SHA-256 in the message that uses it.
-#[derive(Debug, Serialize, Deserialize)]
+/// A file too large for one message: streamed after its manifest message
+/// (`crate::attachments`), then named with its SHA-256 in the message that
+/// uses it, which travels after it in the peer's queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttachmentRef {
     pub id: Uuid,
     pub chunks: u32,
     pub size: u64,
     pub sha256: String,
+    /// Set for an attachment streamed after its manifest
+    /// (`crate::attachments`): `id` is the manifest message. Absent for
+    /// the first form, chunks as messages (still received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_bytes: Option<u64>,
 }
 
 /// The first form of a chunk's payload (JSON, the bytes in base64), still
@@ -293,10 +298,13 @@ struct AttachmentChunk {
     data: String,
 }
 
-/// A chunk's payload: this tag, the attachment id (16 bytes), the chunk's
-/// index (4 bytes, big-endian), then its bytes.
+/// A chunk's payload in the second form (chunks as messages, before
+/// attachments were streamed; still received from older nodes): this tag,
+/// the attachment id (16 bytes), the chunk's index (4 bytes, big-endian),
+/// then its bytes.
 const CHUNK_TAG: &[u8] = b"entraide-chunk-1\n";
 
+#[cfg(test)]
 fn chunk_payload(attachment: Uuid, index: u32, data: &[u8]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(CHUNK_TAG.len() + 20 + data.len());
     payload.extend_from_slice(CHUNK_TAG);
@@ -323,67 +331,15 @@ fn parse_chunk(payload: &[u8]) -> Result<(Uuid, u32, std::borrow::Cow<'_, [u8]>)
     Ok((c.attachment, c.index, std::borrow::Cow::Owned(data)))
 }
 
-/// Bytes per attachment chunk.
-pub const CHUNK_BYTES: usize = 2 * 1024 * 1024;
-
-/// Queues a file as attachment chunks to `peer`, reading it piece by piece
-/// (memory stays flat whatever its size).
+/// Queues a file for `peer` as a streamed attachment (see
+/// `crate::attachments`): the file moves into the outgoing spool.
 pub async fn send_attachment(
     app: &AppState,
     actor: &Actor,
     peer: &str,
     path: &std::path::Path,
 ) -> AppResult<AttachmentRef> {
-    use sha2::Digest;
-    use tokio::io::AsyncReadExt;
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
-    let id = Uuid::now_v7();
-    let mut hasher = sha2::Sha256::new();
-    let mut index = 0u32;
-    let mut size = 0u64;
-    loop {
-        let mut buf = vec![0u8; CHUNK_BYTES];
-        let mut filled = 0;
-        while filled < CHUNK_BYTES {
-            let n = file
-                .read(&mut buf[filled..])
-                .await
-                .map_err(|e| AppError::Internal(format!("attachment: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        buf.truncate(filled);
-        hasher.update(&buf);
-        size += filled as u64;
-        let payload = chunk_payload(id, index, &buf);
-        crate::messaging::send(
-            app,
-            actor,
-            peer,
-            "attachment-chunk",
-            &payload,
-            None,
-            time::Duration::days(7),
-        )
-        .await?;
-        index += 1;
-        if filled < CHUNK_BYTES {
-            break;
-        }
-    }
-    Ok(AttachmentRef {
-        id,
-        chunks: index,
-        size,
-        sha256: hex::encode(hasher.finalize()),
-    })
+    crate::attachments::send(app, actor, peer, path).await
 }
 
 fn attachment_dir(app: &AppState, sender: &str, id: Uuid) -> std::path::PathBuf {
@@ -415,6 +371,9 @@ pub async fn assemble(
 ) -> AppResult<()> {
     use sha2::Digest;
     use tokio::io::AsyncWriteExt;
+    if a.chunk_bytes.is_some() {
+        return crate::attachments::take(app, sender, a, out).await;
+    }
     let dir = attachment_dir(app, sender, a.id);
     let mut file = tokio::fs::File::create(out)
         .await

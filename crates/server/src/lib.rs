@@ -3,6 +3,7 @@
 //! traits (`entraide-store`).
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod blob_s3;
 pub mod calendar;

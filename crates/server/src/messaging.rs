@@ -50,6 +50,20 @@ pub async fn send(
     in_reply_to: Option<Uuid>,
     lifetime: time::Duration,
 ) -> AppResult<OutboxMessage> {
+    let m = seal_for(app, recipient, message_type, payload, in_reply_to, lifetime).await?;
+    enqueue(app, actor, m).await
+}
+
+/// Seals a message for a peer without queueing it (its id is known before
+/// anything it depends on is put in place).
+pub async fn seal_for(
+    app: &AppState,
+    recipient: &str,
+    message_type: &str,
+    payload: &[u8],
+    in_reply_to: Option<Uuid>,
+    lifetime: time::Duration,
+) -> AppResult<OutboxMessage> {
     let peer = app
         .store
         .peer(recipient)
@@ -92,10 +106,15 @@ pub async fn send(
         expires_at: now + lifetime,
         delivered_at: None,
     };
+    Ok(m)
+}
+
+/// Queues a sealed message (evidence: "accepted for sending").
+pub async fn enqueue(app: &AppState, actor: &Actor, m: OutboxMessage) -> AppResult<OutboxMessage> {
     let audit = actor
         .entry(AuditAction::MessageSent, AuditOutcome::Success)
         .target(m.message_id.to_string())
-        .detail(serde_json::json!({ "recipient": recipient, "type": message_type }));
+        .detail(serde_json::json!({ "recipient": m.recipient, "type": m.message_type }));
     app.store.enqueue_outbox(&m, &audit).await?;
     app.outbox_wake.notify_one();
     Ok(m)
@@ -217,10 +236,11 @@ async fn deliver_in_order(
     Ok(())
 }
 
-/// POSTs `body` to a peer, the request signed (RFC 9421) with this node's
-/// current key.
-async fn post_signed(
+/// Sends `body` to a peer with `method`, the request signed (RFC 9421)
+/// with this node's current key.
+pub(crate) async fn send_signed(
     app: &AppState,
+    method: reqwest::Method,
     target: &str,
     content_type: &str,
     body: Vec<u8>,
@@ -229,13 +249,13 @@ async fn post_signed(
     let sig = httpsig::sign(
         app.identity.federation_key(now),
         app.settings.node_id.as_str(),
-        "POST",
+        method.as_str(),
         target,
         &body,
         now.unix_timestamp(),
     );
     app.federation_client
-        .post(target)
+        .request(method, target)
         .header("content-type", content_type)
         .header("content-digest", &sig.content_digest)
         .header("signature-input", &sig.signature_input)
@@ -257,6 +277,7 @@ async fn gather(app: &AppState, ids: &[Uuid]) -> AppResult<Vec<OutboxMessage>> {
         };
         let len = m.envelope.len() + 1;
         if m.status != "pending"
+            || m.message_type == crate::attachments::MESSAGE_TYPE
             || m.expires_at <= now
             || m.envelope.len() > BATCHED_ENVELOPE_MAX
             || bytes + len > MAX_BATCH_BYTES
@@ -306,7 +327,15 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
         body.extend_from_slice(m.envelope.as_bytes());
         body.push(b'\n');
     }
-    let result = post_signed(app, &target, "application/x-ndjson", body, now).await;
+    let result = send_signed(
+        app,
+        reqwest::Method::POST,
+        &target,
+        "application/x-ndjson",
+        body,
+        now,
+    )
+    .await;
     let retry_first = |error: String| async move {
         let attempts = first.attempts + 1;
         let next = OffsetDateTime::now_utc() + backoff(attempts);
@@ -401,6 +430,22 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
     Ok(outcome)
 }
 
+/// Marks a message not delivered (audited); an attachment's file leaves
+/// the outgoing spool with it.
+async fn give_up(
+    app: &AppState,
+    id: Uuid,
+    message_type: &str,
+    reason: &str,
+    audit: &entraide_store::NewAuditEntry,
+) -> AppResult<()> {
+    app.store.outbox_dead(id, reason, audit).await?;
+    if message_type == crate::attachments::MESSAGE_TYPE {
+        crate::attachments::forget_outgoing(app, id);
+    }
+    Ok(())
+}
+
 async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
     // Read here, not when claimed: one envelope in memory at a time.
     let Some(m) = app
@@ -428,17 +473,25 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
                 .unwrap_or_else(|| "never attempted".into())
         ));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, "message not delivered: expired");
-        app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+        give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
         return Ok(Outcome::Done);
     }
     let Some(peer) = app.store.peer(&m.recipient).await? else {
         let (reason, audit) = not_delivered("the peer was removed".into());
-        app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+        give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
         return Ok(Outcome::Done);
     };
     let target = format!("{}{INBOX_PATH}", peer.base_url);
     let body = m.envelope.into_bytes();
-    let result = post_signed(app, &target, "application/json", body, now).await;
+    let result = send_signed(
+        app,
+        reqwest::Method::POST,
+        &target,
+        "application/json",
+        body,
+        now,
+    )
+    .await;
     let (id, peer_id, attempts) = (m.message_id, m.recipient.clone(), m.attempts + 1);
     let retry = |error: String| {
         let peer_id = peer_id.clone();
@@ -466,6 +519,14 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
                 .and_then(|s| s.verify(&key).map(|r| (s, r)));
         match receipt {
             Some((signed, r)) if r.message_id == m.message_id && r.status == "delivered" => {
+                // An attachment's manifest is in: its bytes follow, and only
+                // then is the message delivered.
+                if m.message_type == crate::attachments::MESSAGE_TYPE {
+                    if let Err(error) = crate::attachments::push(app, &peer, m.message_id).await {
+                        retry(error).await?;
+                        return Ok(Outcome::Retry);
+                    }
+                }
                 let stored = serde_json::to_string(&signed)
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 app.store
@@ -486,7 +547,7 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
             .unwrap_or_else(|| status.to_string());
         let (reason, audit) = not_delivered(format!("refused by {}: {code}", peer.node_id));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
-        app.store.outbox_dead(m.message_id, &reason, &audit).await?;
+        give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
         Ok(Outcome::Done)
     } else {
         retry(format!("{} answered {status}", peer.base_url)).await?;
@@ -516,7 +577,7 @@ pub fn start_worker(app: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn refused(code: &'static str, detail: String) -> AppError {
+pub(crate) fn refused(code: &'static str, detail: String) -> AppError {
     AppError::BadRequest { code, detail }
 }
 
@@ -534,7 +595,7 @@ async fn audit_refusal(app: &AppState, sender: &str, code: &str, detail: &str) -
 /// pinned peer. Answers with the signed delivery receipt.
 /// Reads a request body up to `limit` bytes: an oversize one is refused
 /// (problem+json) and audited.
-async fn read_limited(
+pub(crate) async fn read_limited(
     app: &AppState,
     body: axum::body::Body,
     limit: usize,
@@ -556,7 +617,7 @@ async fn read_limited(
 }
 
 /// Audits a refused inbox request under the node its signature names.
-async fn audit_if_refused<T>(
+pub(crate) async fn audit_if_refused<T>(
     app: &AppState,
     headers: &HeaderMap,
     result: &AppResult<T>,
@@ -593,20 +654,21 @@ pub async fn inbox(
 }
 
 /// A pinned, active peer whose HTTP signature on this request holds.
-struct Authenticated {
-    peer: entraide_store::Peer,
+pub(crate) struct Authenticated {
+    pub(crate) peer: entraide_store::Peer,
     /// The peer's keys valid now (two during a rotation's overlap).
     keys: Vec<PublicKey>,
     /// The one that signed the request.
     key: PublicKey,
 }
 
-/// Checks the HTTP signature of a request to `path` against the keys of
-/// the peer it names.
-async fn authenticate(
+/// Checks the HTTP signature of a `method` request to `path` against the
+/// keys of the peer it names.
+pub(crate) async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    method: &str,
     path: &str,
 ) -> AppResult<Authenticated> {
     let header = |name: &str| {
@@ -651,7 +713,7 @@ async fn authenticate(
     };
     let mut last = httpsig::HttpSigError::BadSignature;
     for k in &keys {
-        match httpsig::verify(k, "POST", &target, &headers_sig, body, now.unix_timestamp()) {
+        match httpsig::verify(k, method, &target, &headers_sig, body, now.unix_timestamp()) {
             Ok(()) => {
                 let key = *k;
                 return Ok(Authenticated { peer, keys, key });
@@ -660,6 +722,30 @@ async fn authenticate(
         }
     }
     Err(refused("request_signature_invalid", last.to_string()))
+}
+
+/// Checks and decrypts an envelope from an authenticated peer, signed with
+/// either of its valid keys (queued before a rotation, delivered after).
+pub(crate) fn open_from(
+    app: &AppState,
+    from: &Authenticated,
+    envelope: &Envelope,
+    now: OffsetDateTime,
+) -> AppResult<(entraide_federation::EnvelopeHeader, Vec<u8>)> {
+    let me = app.settings.node_id.as_str();
+    let mut opened = app.identity.open(envelope, &from.key, me, now);
+    if matches!(
+        opened,
+        Err(entraide_federation::EnvelopeError::BadSignature)
+    ) {
+        for k in from.keys.iter().filter(|k| **k != from.key) {
+            opened = app.identity.open(envelope, k, me, now);
+            if opened.is_ok() {
+                break;
+            }
+        }
+    }
+    opened.map_err(|e| refused(e.code(), e.to_string()))
 }
 
 /// A checked envelope not seen before, with what to store and answer.
@@ -703,22 +789,7 @@ async fn check_envelope(
             .map(Arrival::Seen)
             .map_err(|e| AppError::Internal(e.to_string()));
     }
-    // The envelope may be signed with the other valid key (queued before a
-    // rotation, delivered after).
-    let me = app.settings.node_id.as_str();
-    let mut opened = app.identity.open(&envelope, &from.key, me, now);
-    if matches!(
-        opened,
-        Err(entraide_federation::EnvelopeError::BadSignature)
-    ) {
-        for k in from.keys.iter().filter(|k| **k != from.key) {
-            opened = app.identity.open(&envelope, k, me, now);
-            if opened.is_ok() {
-                break;
-            }
-        }
-    }
-    let (h, payload) = opened.map_err(|e| refused(e.code(), e.to_string()))?;
+    let (h, payload) = open_from(app, from, &envelope, now)?;
     // A service provider takes requests only from authorities.
     if h.message_type == "request" {
         let own = app.store.own_organisation().await?;
@@ -816,7 +887,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     if body.len() > MAX_ENVELOPE_BYTES {
         return Err(AppError::PayloadTooLarge);
     }
-    let from = authenticate(app, headers, body, INBOX_PATH).await?;
+    let from = authenticate(app, headers, body, "POST", INBOX_PATH).await?;
     let now = OffsetDateTime::now_utc();
     let checked = match check_envelope(app, &from, body, now).await? {
         Arrival::Seen(receipt) => return Ok(receipt),
@@ -860,7 +931,7 @@ async fn receive_batch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> AppResult<proto::BatchReceipts> {
-    let from = authenticate(app, headers, body, INBOX_BATCH_PATH).await?;
+    let from = authenticate(app, headers, body, "POST", INBOX_BATCH_PATH).await?;
     let lines: Vec<&[u8]> = body
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))

@@ -138,6 +138,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(messaging::inbox_batch),
         ),
         api(
+            M::GET,
+            "/federation/attachments/{id}",
+            Rule::Public,
+            get(crate::attachments::status),
+        ),
+        api(
+            M::PUT,
+            "/federation/attachments/{id}/{n}",
+            Rule::Public,
+            put(crate::attachments::put_chunk),
+        ),
+        api(
             M::POST,
             "/api/v1/peers/{node_id}/messages",
             ADMIN,

@@ -92,6 +92,8 @@ impl Node {
             knowledge: Arc::new(knowledge),
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            attachment_writes: Arc::new(tokio::sync::Mutex::new(())),
+            attachment_written: Arc::new(tokio::sync::Notify::new()),
             federation_client,
             bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),

@@ -1268,9 +1268,11 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
     Ok(())
 }
 
-on_both_backends!(a_package_too_large_for_one_message_travels_in_chunks);
+on_both_backends!(a_package_too_large_for_one_message_is_streamed_after_its_manifest);
 
-async fn a_package_too_large_for_one_message_travels_in_chunks(backend: Backend) -> Result<()> {
+async fn a_package_too_large_for_one_message_is_streamed_after_its_manifest(
+    backend: Backend,
+) -> Result<()> {
     let a = spawn_named(backend.clone(), "fr-pc247").await?;
     let b = spawn_named(backend, "ar-ufeci").await?;
     pin(&a, &b).await?;
@@ -1313,14 +1315,15 @@ async fn a_package_too_large_for_one_message_travels_in_chunks(backend: Backend)
         )
         .await?;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
-    let chunks = a
-        .store
-        .outbox(100)
-        .await?
+    // One small manifest message; the bytes are streamed after it.
+    let queued = a.store.outbox(100).await?;
+    let manifests: Vec<_> = queued
         .iter()
-        .filter(|m| m.message_type == "attachment-chunk")
-        .count();
-    assert!(chunks >= 4, "{chunks} chunks");
+        .filter(|m| m.message_type == "attachment")
+        .collect();
+    assert_eq!(manifests.len(), 1);
+    assert!(manifests[0].envelope.len() < 16 * 1024);
+    assert!(!queued.iter().any(|m| m.message_type == "attachment-chunk"));
     let bo = b.api(Some(&b_officer.token));
     let received = wait_for(|| {
         let bo = &bo;
@@ -1344,7 +1347,191 @@ async fn a_package_too_large_for_one_message_travels_in_chunks(backend: Backend)
         .map(|e| e["kind"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(custody, ["received", "verified"]);
+    // Nothing left in either side's spool.
+    let spool = |node: &entraide_testkit::TestNode, dir: &str| {
+        std::fs::read_dir(node.state.custody.attachment_dir(dir))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let a_spool =
+        wait_for(|| async { Ok((spool(&a, "outgoing") == 0).then_some(serde_json::Value::Null)) })
+            .await;
+    assert!(a_spool.is_ok(), "the sender's spool is emptied");
+    assert_eq!(spool(&b, "incoming"), 0);
     Ok(())
+}
+
+on_both_backends!(a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes);
+
+async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
+    backend: Backend,
+) -> Result<()> {
+    use entraide_server::attachments::{seal_chunk, Manifest, CHUNK_BYTES};
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
+    let c = spawn_named(backend, "xx-unknown").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    // Four chunks, the last one short.
+    let size = (CHUNK_BYTES * 3 + 1000) as usize;
+    let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let chunk = |i: usize| {
+        let start = i * CHUNK_BYTES as usize;
+        &content[start..(start + CHUNK_BYTES as usize).min(size)]
+    };
+    let key = hex::encode([7u8; 32]);
+    let manifest = Manifest {
+        v: 1,
+        size: size as u64,
+        sha256: sha256_hex(&content),
+        chunk_bytes: CHUNK_BYTES,
+        chunk_sha256: (0..4).map(|i| sha256_hex(chunk(i))).collect(),
+        key: key.clone(),
+    };
+    let (header, envelope) = entraide_federation::envelope::seal(
+        &a.state.identity.signing,
+        &b.state.identity.encryption_public_hex(),
+        &entraide_federation::Outgoing {
+            sender: "fr-pc247",
+            recipient: "ar-ufeci",
+            message_type: "attachment",
+            in_reply_to: None,
+            lifetime: time::Duration::hours(1),
+            payload: &serde_json::to_vec(&manifest)?,
+        },
+        time::OffsetDateTime::now_utc(),
+    )?;
+    let id = header.message_id;
+    let signed_request = |from: &entraide_testkit::TestNode,
+                          method: reqwest::Method,
+                          path: String,
+                          body: Vec<u8>| {
+        let target = format!("{}{path}", b.url);
+        let sig = entraide_federation::httpsig::sign(
+            &from.state.identity.signing,
+            from.state.settings.node_id.as_str(),
+            method.as_str(),
+            &target,
+            &body,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        );
+        let api = b.api(None);
+        async move {
+            api.send(
+                method,
+                &path,
+                &[
+                    ("content-type", "application/octet-stream"),
+                    ("content-digest", &sig.content_digest),
+                    ("signature-input", &sig.signature_input),
+                    ("signature", &sig.signature),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+    let put = |n: u32, body: Vec<u8>| {
+        signed_request(
+            &a,
+            reqwest::Method::PUT,
+            format!("/federation/attachments/{id}/{n}"),
+            body,
+        )
+    };
+    let status = || {
+        signed_request(
+            &a,
+            reqwest::Method::GET,
+            format!("/federation/attachments/{id}"),
+            Vec::new(),
+        )
+    };
+
+    // Before its manifest, an attachment is unknown.
+    let r = put(0, seal_chunk(&key, 0, chunk(0)).unwrap()).await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = post_envelope(&a, &b, serde_json::to_string(&envelope)?.as_bytes()).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(status().await?.json["received_chunks"], 0);
+
+    let r = put(0, seal_chunk(&key, 0, chunk(0)).unwrap()).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json, json!({"received_chunks": 1, "chunks": 4}));
+    // Too far ahead, then the wrong content, then a chunk sealed for
+    // another place, then bytes flipped: refused, nothing written.
+    let r = put(3, seal_chunk(&key, 3, chunk(3)).unwrap()).await?;
+    assert_eq!(r.code(), "attachment_chunk_out_of_order");
+    let r = put(1, seal_chunk(&key, 1, chunk(0)).unwrap()).await?;
+    assert_eq!(r.code(), "attachment_chunk_mismatch");
+    let r = put(1, seal_chunk(&key, 0, chunk(1)).unwrap()).await?;
+    assert_eq!(r.code(), "attachment_chunk_tampered");
+    let mut flipped = seal_chunk(&key, 1, chunk(1)).unwrap();
+    flipped[10] ^= 1;
+    let r = put(1, flipped).await?;
+    assert_eq!(r.code(), "attachment_chunk_tampered");
+    // Another node cannot add to it.
+    let r = signed_request(
+        &c,
+        reqwest::Method::PUT,
+        format!("/federation/attachments/{id}/1"),
+        seal_chunk(&key, 1, chunk(1)).unwrap(),
+    )
+    .await?;
+    assert_eq!(r.code(), "unknown_sender");
+    // The cut transfer resumes where the receiver stands; a repeat is
+    // answered as it was.
+    assert_eq!(status().await?.json["received_chunks"], 1);
+    let r = put(0, seal_chunk(&key, 0, chunk(0)).unwrap()).await?;
+    assert_eq!(r.json["received_chunks"], 1);
+    // One chunk ahead waits for the one before it, then both are written
+    // in order.
+    let ahead = put(2, seal_chunk(&key, 2, chunk(2)).unwrap());
+    let before = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        put(1, seal_chunk(&key, 1, chunk(1)).unwrap()).await
+    };
+    let (ahead, before) = tokio::join!(ahead, before);
+    assert_eq!(before?.json["received_chunks"], 2);
+    assert_eq!(ahead?.json["received_chunks"], 3);
+    let r = put(3, seal_chunk(&key, 3, chunk(3)).unwrap()).await?;
+    assert_eq!(r.json["received_chunks"], 4, "{}", r.text);
+    assert_eq!(
+        status().await?.json,
+        json!({"received_chunks": 4, "chunks": 4})
+    );
+
+    // Taken whole by the message that names it, checked against its hash.
+    let out = tempfile::tempdir()?;
+    let reference = entraide_server::federated::AttachmentRef {
+        id,
+        chunks: 4,
+        size: size as u64,
+        sha256: manifest.sha256.clone(),
+        chunk_bytes: Some(CHUNK_BYTES),
+    };
+    let wrong = entraide_server::federated::AttachmentRef {
+        sha256: "00".repeat(32),
+        ..reference.clone()
+    };
+    assert!(entraide_server::federated::assemble(
+        &b.state,
+        "fr-pc247",
+        &wrong,
+        &out.path().join("x")
+    )
+    .await
+    .is_err());
+    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &out.path().join("got"))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(std::fs::read(out.path().join("got"))?, content);
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 on_both_backends!(oversize_envelopes_and_mismatched_attachments_are_refused);
