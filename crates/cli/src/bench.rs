@@ -73,6 +73,9 @@ pub enum BenchCommand {
         /// Notes queued at once in the throughput run.
         #[arg(long, default_value_t = 5_000)]
         messages: u64,
+        /// Concurrent senders in the second throughput run.
+        #[arg(long, default_value_t = 4)]
+        senders: u64,
         /// Notes sent one at a time in the latency run.
         #[arg(long, default_value_t = 500)]
         latency_messages: u64,
@@ -115,6 +118,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Federation {
             messages,
+            senders,
             latency_messages,
             rate,
             attachment_mib,
@@ -122,6 +126,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
         } => {
             federation::run(federation::Args {
                 messages,
+                senders,
                 latency_messages,
                 rate,
                 attachment_mib,

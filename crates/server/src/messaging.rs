@@ -271,10 +271,16 @@ async fn gather(app: &AppState, ids: &[Uuid]) -> AppResult<Vec<OutboxMessage>> {
     let now = OffsetDateTime::now_utc();
     let mut group: Vec<OutboxMessage> = Vec::new();
     let mut bytes = 0;
-    for id in ids.iter().take(MAX_BATCH_ENVELOPES) {
-        let Some(m) = app.store.outbox_message(*id).await? else {
+    let head: Vec<Uuid> = ids.iter().take(MAX_BATCH_ENVELOPES).copied().collect();
+    let found = app
+        .store
+        .outbox_messages(&head, BATCHED_ENVELOPE_MAX)
+        .await?;
+    for (id, m) in head.iter().zip(found) {
+        // One missing or large in between: the group stops there.
+        if m.message_id != *id {
             break;
-        };
+        }
         let len = m.envelope.len() + 1;
         if m.status != "pending"
             || m.message_type == crate::attachments::MESSAGE_TYPE
@@ -766,11 +772,16 @@ enum Arrival {
 /// Everything about one envelope from an authenticated peer short of
 /// storing it: its form, sender, recipient, expiry, signature (with either
 /// of the peer's valid keys), decryption, and who may send requests here.
+///
+/// `seen_first`: look for the message among those stored before opening
+/// it (one query); a batch leaves that to its insert, which keeps the first
+/// copy's receipt all the same.
 async fn check_envelope(
     app: &AppState,
     from: &Authenticated,
     raw: &[u8],
     now: OffsetDateTime,
+    seen_first: bool,
 ) -> AppResult<Arrival> {
     let peer = &from.peer;
     let envelope: Envelope =
@@ -784,10 +795,12 @@ async fn check_envelope(
             format!("the envelope says it comes from {}", peek.sender),
         ));
     }
-    if let Some(seen) = app.store.inbox_message(peek.message_id).await? {
-        return serde_json::from_str(&seen.receipt)
-            .map(Arrival::Seen)
-            .map_err(|e| AppError::Internal(e.to_string()));
+    if seen_first {
+        if let Some(seen) = app.store.inbox_message(peek.message_id).await? {
+            return serde_json::from_str(&seen.receipt)
+                .map(Arrival::Seen)
+                .map_err(|e| AppError::Internal(e.to_string()));
+        }
     }
     let (h, payload) = open_from(app, from, &envelope, now)?;
     // A service provider takes requests only from authorities.
@@ -889,7 +902,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
     }
     let from = authenticate(app, headers, body, "POST", INBOX_PATH).await?;
     let now = OffsetDateTime::now_utc();
-    let checked = match check_envelope(app, &from, body, now).await? {
+    let checked = match check_envelope(app, &from, body, now, true).await? {
         Arrival::Seen(receipt) => return Ok(receipt),
         Arrival::New(c) => c,
     };
@@ -949,7 +962,7 @@ async fn receive_batch(
     let mut results: Vec<Option<proto::BatchResult>> = Vec::with_capacity(lines.len());
     let mut new: Vec<(usize, Box<Checked>)> = Vec::new();
     for (i, raw) in lines.iter().enumerate() {
-        match check_envelope(app, &from, raw, now).await {
+        match check_envelope(app, &from, raw, now, false).await {
             Ok(Arrival::Seen(receipt)) => results.push(Some(proto::BatchResult::receipt(
                 serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
             ))),

@@ -330,6 +330,14 @@ pub trait PeerStore: Send + Sync {
 pub trait MessageStore: Send + Sync {
     async fn enqueue_outbox(&self, m: &OutboxMessage, audit: &NewAuditEntry) -> StoreResult<()>;
     async fn outbox_message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>>;
+    /// Several small messages at once, in the order of `ids`: those missing
+    /// or whose envelope is longer than `max_envelope` bytes are left out
+    /// (never read).
+    async fn outbox_messages(
+        &self,
+        ids: &[Uuid],
+        max_envelope: usize,
+    ) -> StoreResult<Vec<OutboxMessage>>;
     /// Newest first.
     async fn outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
     /// For each peer (at most `peers`) whose oldest pending message is due

@@ -2208,6 +2208,30 @@ macro_rules! impl_sql_store {
                         .transpose()
                 }
 
+                async fn outbox_messages(&self, ids: &[Uuid], max_envelope: usize) -> StoreResult<Vec<OutboxMessage>> {
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let marks: Vec<String> = (2..=ids.len() + 1).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "{OUTBOX_SELECT} WHERE length(e.envelope) <= $1 AND o.message_id IN ({})",
+                        marks.join(", ")
+                    );
+                    let mut q = sqlx::query(&sql).bind(i64::try_from(max_envelope).unwrap_or(i64::MAX));
+                    for id in ids {
+                        q = q.bind(*id);
+                    }
+                    let mut found: std::collections::HashMap<Uuid, OutboxMessage> = q
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(outbox_from_row)
+                        .map(|m| m.map(|m| (m.message_id, m)))
+                        .collect::<StoreResult<_>>()?;
+                    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+                }
+
                 async fn outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
                     let sql = format!("{OUTBOX_SELECT} ORDER BY o.seq DESC LIMIT $1");
                     sqlx::query(&sql)

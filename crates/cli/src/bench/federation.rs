@@ -18,6 +18,7 @@ use super::{peak_rss_mib, write_test_file};
 
 pub struct Args {
     pub messages: u64,
+    pub senders: u64,
     pub latency_messages: u64,
     pub rate: u64,
     pub attachment_mib: u64,
@@ -60,11 +61,15 @@ pub async fn run(args: Args) -> Result<()> {
         a_node.addr, b_node.addr
     );
 
-    let (rate, queued_rate) = throughput(&a, &b, args.messages).await?;
-    println!(
-        "throughput: {} notes delivered with receipts at {rate:.0} messages/s (queued at {queued_rate:.0}/s)",
-        args.messages
-    );
+    // Queued by one sender, then by several at once (a node's users do not
+    // take turns); delivered to the peer in queue order either way.
+    for senders in [1, args.senders.max(1)] {
+        let (rate, queued_rate) = throughput(&a, &b, args.messages, senders).await?;
+        println!(
+            "throughput: {} notes from {senders} sender(s) delivered with receipts at {rate:.0} messages/s (queued at {queued_rate:.0}/s)",
+            args.messages
+        );
+    }
     let lat = latency(&a, args.latency_messages, args.rate).await?;
     println!(
         "latency ({} notes at {}/s, queued → receipt stored): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -248,16 +253,35 @@ async fn wait_delivered(a: &AppState, id: uuid::Uuid, every: Duration) -> Result
     }
 }
 
-/// `n` notes queued as fast as possible; done when the last one's receipt
-/// is stored (the outbox delivers each peer's messages in order).
-async fn throughput(a: &AppState, b: &AppState, n: u64) -> Result<(f64, f64)> {
+/// `n` notes queued as fast as possible by `senders` concurrent tasks; done
+/// when every one's receipt is stored (the outbox delivers each peer's
+/// messages in order).
+async fn throughput(a: &AppState, b: &AppState, n: u64, senders: u64) -> Result<(f64, f64)> {
     let start = Instant::now();
-    let mut last = None;
-    for i in 0..n {
-        last = Some(send_note(a, i).await?);
+    let per_sender = n / senders;
+    let tasks: Vec<_> = (0..senders)
+        .map(|s| {
+            let a = a.clone();
+            let count = if s + 1 == senders {
+                n - per_sender * (senders - 1)
+            } else {
+                per_sender
+            };
+            tokio::spawn(async move {
+                let mut last = None;
+                for i in 0..count {
+                    last = Some(send_note(&a, s * per_sender + i).await?);
+                }
+                Ok::<_, anyhow::Error>(last)
+            })
+        })
+        .collect();
+    let mut lasts = Vec::new();
+    for t in tasks {
+        lasts.extend(t.await??);
     }
     let queued = start.elapsed().as_secs_f64();
-    if let Some(id) = last {
+    for id in lasts {
         wait_delivered(a, id, Duration::from_millis(2)).await?;
     }
     let total = start.elapsed().as_secs_f64();
