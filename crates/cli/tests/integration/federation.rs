@@ -245,6 +245,23 @@ async fn spawn_named(backend: Backend, id: &str) -> Result<entraide_testkit::Tes
     .await
 }
 
+/// Two peers, fr-pc247 (a) and ar-ufeci (b), pinned both ways, and a node
+/// neither knows (c, xx-unknown).
+async fn three_nodes(
+    backend: Backend,
+) -> Result<(
+    entraide_testkit::TestNode,
+    entraide_testkit::TestNode,
+    entraide_testkit::TestNode,
+)> {
+    let a = spawn_named(backend.clone(), "fr-pc247").await?;
+    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
+    let c = spawn_named(backend, "xx-unknown").await?;
+    pin(&a, &b).await?;
+    pin(&b, &a).await?;
+    Ok((a, b, c))
+}
+
 /// `from` pins `to`.
 async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode) -> Result<()> {
     let admin = from.admin().await?;
@@ -344,11 +361,7 @@ on_both_backends!(messages_are_delivered_once_with_receipts_and_forgeries_refuse
 async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
     backend: Backend,
 ) -> Result<()> {
-    let a = spawn_named(backend.clone(), "fr-pc247").await?;
-    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
-    let c = spawn_named(backend, "xx-unknown").await?;
-    pin(&a, &b).await?;
-    pin(&b, &a).await?;
+    let (a, b, c) = three_nodes(backend).await?;
     let a_admin = a.admin().await?;
     let b_admin = b.admin().await?;
     let a_api = a.api(Some(&a_admin.token));
@@ -557,11 +570,7 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
 on_both_backends!(a_batch_is_answered_in_order_with_receipts_and_refusals);
 
 async fn a_batch_is_answered_in_order_with_receipts_and_refusals(backend: Backend) -> Result<()> {
-    let a = spawn_named(backend.clone(), "fr-pc247").await?;
-    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
-    let c = spawn_named(backend, "xx-unknown").await?;
-    pin(&a, &b).await?;
-    pin(&b, &a).await?;
+    let (a, b, c) = three_nodes(backend).await?;
     let b_admin = b.admin().await?;
     let b_api = b.api(Some(&b_admin.token));
     let seal = |recipient: &str, text: &str| {
@@ -1374,11 +1383,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
     backend: Backend,
 ) -> Result<()> {
     use entraide_server::attachments::{seal_chunk, Manifest, CHUNK_BYTES};
-    let a = spawn_named(backend.clone(), "fr-pc247").await?;
-    let b = spawn_named(backend.clone(), "ar-ufeci").await?;
-    let c = spawn_named(backend, "xx-unknown").await?;
-    pin(&a, &b).await?;
-    pin(&b, &a).await?;
+    let (a, b, c) = three_nodes(backend).await?;
     // Four chunks, the last one short.
     let size = (CHUNK_BYTES * 3 + 1000) as usize;
     let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
