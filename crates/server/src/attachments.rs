@@ -44,7 +44,7 @@ pub const CHUNK_BYTES: u64 = 4 * 1024 * 1024;
 const TAG_BYTES: usize = 16;
 /// Chunks on the wire at once; the receiver takes a chunk at most this
 /// far ahead of those it holds and writes them in order.
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 3;
 /// How long a chunk that came ahead waits for the one before it.
 const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long an attachment may take to arrive.
@@ -285,8 +285,8 @@ pub async fn push(app: &AppState, peer: &entraide_store::Peer, id: Uuid) -> Resu
                 let _ = tx.blocking_send(Err(format!("reading the attachment: {e}")));
             }
         });
-        // Two chunks on the wire at a time: the receiver opens and checks
-        // one while the other arrives, and writes them in order.
+        // IN_FLIGHT chunks on the wire at a time: the receiver opens and
+        // checks one while the next arrives, and writes them in order.
         let (base, progress) = (&base, &progress);
         let put = |index: u32, sealed: Vec<u8>| async move {
             let res = messaging::send_signed(

@@ -114,6 +114,26 @@ impl CustodyWriter {
     }
 }
 
+/// Removes the files of `dir` last modified longer ago than `age`
+/// (best effort: what cannot be read or removed stays).
+fn remove_older_than(dir: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Custody {
     /// `s3`: keep content in object storage (`blob_dir` then only stages
     /// ingests and uploads).
@@ -148,6 +168,11 @@ impl Custody {
         ] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| blob_err(entraide_evidence::BlobError::Io(e)))?;
+        }
+        // Attachments outlive their manifest message (seven days) only if
+        // a transfer was abandoned: neither side can finish them any more.
+        for dir in [attachments.join("outgoing"), attachments.join("incoming")] {
+            remove_older_than(&dir, std::time::Duration::from_secs(8 * 86_400));
         }
         Ok(Self {
             key,
@@ -1757,3 +1782,28 @@ pub fn check_view(c: &entraide_evidence::Check) -> proto::VerificationCheckView 
 
 /// Shared by handlers: the custody machinery.
 pub type SharedCustody = Arc<Custody>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoned_attachment_files_are_swept_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("fr-pc247-old.part");
+        let recent = dir.path().join("fr-pc247-recent.part");
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::write(&recent, b"y").unwrap();
+        let nine_days_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(9 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(nine_days_ago)
+            .unwrap();
+        remove_older_than(dir.path(), std::time::Duration::from_secs(8 * 86_400));
+        assert!(!old.exists());
+        assert!(recent.exists());
+    }
+}

@@ -1384,8 +1384,8 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
 ) -> Result<()> {
     use entraide_server::attachments::{seal_chunk, Manifest, CHUNK_BYTES};
     let (a, b, c) = three_nodes(backend).await?;
-    // Four chunks, the last one short.
-    let size = (CHUNK_BYTES * 3 + 1000) as usize;
+    // Five chunks, the last one short.
+    let size = (CHUNK_BYTES * 4 + 1000) as usize;
     let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     let chunk = |i: usize| {
         let start = i * CHUNK_BYTES as usize;
@@ -1397,7 +1397,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         size: size as u64,
         sha256: sha256_hex(&content),
         chunk_bytes: CHUNK_BYTES,
-        chunk_sha256: (0..4).map(|i| sha256_hex(chunk(i))).collect(),
+        chunk_sha256: (0..5).map(|i| sha256_hex(chunk(i))).collect(),
         key: key.clone(),
     };
     let (header, envelope) = entraide_federation::envelope::seal(
@@ -1469,10 +1469,10 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
 
     let r = put(0, seal_chunk(&key, 0, chunk(0)).unwrap()).await?;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.json, json!({"received_chunks": 1, "chunks": 4}));
+    assert_eq!(r.json, json!({"received_chunks": 1, "chunks": 5}));
     // Too far ahead, then the wrong content, then a chunk sealed for
     // another place, then bytes flipped: refused, nothing written.
-    let r = put(3, seal_chunk(&key, 3, chunk(3)).unwrap()).await?;
+    let r = put(4, seal_chunk(&key, 4, chunk(4)).unwrap()).await?;
     assert_eq!(r.code(), "attachment_chunk_out_of_order");
     let r = put(1, seal_chunk(&key, 1, chunk(0)).unwrap()).await?;
     assert_eq!(r.code(), "attachment_chunk_mismatch");
@@ -1506,18 +1506,20 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
     let (ahead, before) = tokio::join!(ahead, before);
     assert_eq!(before?.json["received_chunks"], 2);
     assert_eq!(ahead?.json["received_chunks"], 3);
-    let r = put(3, seal_chunk(&key, 3, chunk(3)).unwrap()).await?;
-    assert_eq!(r.json["received_chunks"], 4, "{}", r.text);
+    for n in 3..5u32 {
+        let r = put(n, seal_chunk(&key, n, chunk(n as usize)).unwrap()).await?;
+        assert_eq!(r.json["received_chunks"], n + 1, "{}", r.text);
+    }
     assert_eq!(
         status().await?.json,
-        json!({"received_chunks": 4, "chunks": 4})
+        json!({"received_chunks": 5, "chunks": 5})
     );
 
     // Taken whole by the message that names it, checked against its hash.
     let out = tempfile::tempdir()?;
     let reference = entraide_server::federated::AttachmentRef {
         id,
-        chunks: 4,
+        chunks: 5,
         size: size as u64,
         sha256: manifest.sha256.clone(),
         chunk_bytes: Some(CHUNK_BYTES),
