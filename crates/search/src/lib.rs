@@ -832,25 +832,27 @@ fn text_query(loaded: &Loaded, text: &str, titles: bool, bodies: bool) -> Option
     (!should.is_empty()).then(|| Box::new(BooleanQuery::new(should)) as Box<dyn Query>)
 }
 
-/// The query for `node` in the text of one language slot (filters are the
-/// same in every language).
-fn build_in(
+/// Makes the query of a word or phrase: (text, in titles, in bodies).
+type LeafBuilder<'a> = dyn FnMut(&str, bool, bool) -> Option<Box<dyn Query>> + 'a;
+
+/// The query for `node`: its words and phrases made by `leaf`, its field
+/// filters the same whatever the language.
+fn build_with(
     loaded: &Loaded,
     node: &query::Node,
-    slot: usize,
-    analysed: &mut Analysed,
+    leaf: &mut LeafBuilder<'_>,
 ) -> Option<Box<dyn Query>> {
     use query::Node;
     match node {
-        Node::Word(w) | Node::Phrase(w) => leaf_in(loaded, w, slot, false, true, analysed),
+        Node::Word(w) | Node::Phrase(w) => leaf(w, false, true),
         Node::Field(field, inner) => {
             let value = match inner.as_ref() {
                 Node::Word(v) | Node::Phrase(v) => v,
                 _ => return None,
             };
             match field {
-                query::Field::Title => leaf_in(loaded, value, slot, true, false, analysed),
-                query::Field::Text => leaf_in(loaded, value, slot, false, true, analysed),
+                query::Field::Title => leaf(value, true, false),
+                query::Field::Text => leaf(value, false, true),
                 _ => filter_query(&loaded.fields, *field, value),
             }
         }
@@ -859,9 +861,9 @@ fn build_in(
                 .iter()
                 .filter_map(|n| match n {
                     Node::Not(inner) => {
-                        build_in(loaded, inner, slot, analysed).map(|q| (Occur::MustNot, q))
+                        build_with(loaded, inner, leaf).map(|q| (Occur::MustNot, q))
                     }
-                    other => build_in(loaded, other, slot, analysed).map(|q| (Occur::Must, q)),
+                    other => build_with(loaded, other, leaf).map(|q| (Occur::Must, q)),
                 })
                 .collect();
             if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
@@ -875,11 +877,11 @@ fn build_in(
         Node::Or(items) => {
             let clauses: Vec<(Occur, Box<dyn Query>)> = items
                 .iter()
-                .filter_map(|n| build_in(loaded, n, slot, analysed).map(|q| (Occur::Should, q)))
+                .filter_map(|n| build_with(loaded, n, leaf).map(|q| (Occur::Should, q)))
                 .collect();
             (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
         }
-        Node::Not(inner) => build_in(loaded, inner, slot, analysed).map(|q| {
+        Node::Not(inner) => build_with(loaded, inner, leaf).map(|q| {
             Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
                 (Occur::MustNot, q),
@@ -888,53 +890,23 @@ fn build_in(
     }
 }
 
+/// The query for `node` in the text of one language slot.
+fn build_in(
+    loaded: &Loaded,
+    node: &query::Node,
+    slot: usize,
+    analysed: &mut Analysed,
+) -> Option<Box<dyn Query>> {
+    build_with(loaded, node, &mut |text, titles, bodies| {
+        leaf_in(loaded, text, slot, titles, bodies, analysed)
+    })
+}
+
+/// The query for `node`, each word found in the text of any language.
 fn build(loaded: &Loaded, node: &query::Node) -> Option<Box<dyn Query>> {
-    use query::Node;
-    match node {
-        Node::Word(w) | Node::Phrase(w) => text_query(loaded, w, false, true),
-        Node::Field(field, inner) => {
-            let value = match inner.as_ref() {
-                Node::Word(v) | Node::Phrase(v) => v,
-                _ => return None,
-            };
-            match field {
-                query::Field::Title => text_query(loaded, value, true, false),
-                query::Field::Text => text_query(loaded, value, false, true),
-                _ => filter_query(&loaded.fields, *field, value),
-            }
-        }
-        Node::And(items) => {
-            let clauses: Vec<(Occur, Box<dyn Query>)> = items
-                .iter()
-                .filter_map(|n| match n {
-                    Node::Not(inner) => build(loaded, inner).map(|q| (Occur::MustNot, q)),
-                    other => build(loaded, other).map(|q| (Occur::Must, q)),
-                })
-                .collect();
-            if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
-                if clauses.is_empty() {
-                    return None;
-                }
-                let mut c = clauses;
-                c.push((Occur::Must, Box::new(AllQuery)));
-                return Some(Box::new(BooleanQuery::new(c)));
-            }
-            Some(Box::new(BooleanQuery::new(clauses)))
-        }
-        Node::Or(items) => {
-            let clauses: Vec<(Occur, Box<dyn Query>)> = items
-                .iter()
-                .filter_map(|n| build(loaded, n).map(|q| (Occur::Should, q)))
-                .collect();
-            (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
-        }
-        Node::Not(inner) => build(loaded, inner).map(|q| {
-            Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-                (Occur::MustNot, q),
-            ])) as Box<dyn Query>
-        }),
-    }
+    build_with(loaded, node, &mut |text, titles, bodies| {
+        text_query(loaded, text, titles, bodies)
+    })
 }
 
 /// Adds documents to a generation being built; `finish` makes it current.
