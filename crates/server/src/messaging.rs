@@ -285,7 +285,6 @@ async fn gather(app: &AppState, ids: &[Uuid]) -> AppResult<Vec<OutboxMessage>> {
         if m.status != "pending"
             || m.message_type == crate::attachments::MESSAGE_TYPE
             || m.expires_at <= now
-            || m.envelope.len() > BATCHED_ENVELOPE_MAX
             || bytes + len > MAX_BATCH_BYTES
             || group.first().is_some_and(|f| f.recipient != m.recipient)
         {
@@ -308,11 +307,57 @@ enum Grouped {
     Unsupported,
 }
 
-fn not_delivered_audit(m: &OutboxMessage, reason: &str) -> entraide_store::NewAuditEntry {
+fn not_delivered_audit(
+    message_id: Uuid,
+    recipient: &str,
+    reason: &str,
+) -> entraide_store::NewAuditEntry {
     Actor::command_line()
         .entry(AuditAction::MessageNotDelivered, AuditOutcome::Failure)
-        .target(m.message_id.to_string())
-        .detail(serde_json::json!({ "recipient": m.recipient, "reason": reason }))
+        .target(message_id.to_string())
+        .detail(serde_json::json!({ "recipient": recipient, "reason": reason }))
+}
+
+/// Tries the message again later (exponential backoff with jitter).
+async fn retry_later(
+    app: &AppState,
+    message_id: Uuid,
+    recipient: &str,
+    attempts: u32,
+    error: &str,
+) -> AppResult<()> {
+    let next = OffsetDateTime::now_utc() + backoff(attempts);
+    tracing::info!(message = %message_id, peer = %recipient, attempts, %error, "delivery failed; will retry");
+    app.store
+        .outbox_retry(message_id, attempts, next, error)
+        .await?;
+    Ok(())
+}
+
+/// The stable code of a refusal from a peer (its problem+json), or the
+/// HTTP status when it gave none.
+pub(crate) fn problem_code(text: &str, status: StatusCode) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| status.to_string())
+}
+
+/// A peer's delivery receipt for `message_id`, as stored, if it is signed
+/// with the peer's pinned key and says "delivered".
+fn delivery_receipt(
+    signed: Option<SignedReceipt>,
+    key: &PublicKey,
+    message_id: Uuid,
+) -> AppResult<Option<String>> {
+    match signed.and_then(|s| s.verify(key).map(|r| (s, r))) {
+        Some((signed, r)) if r.message_id == message_id && r.status == "delivered" => {
+            serde_json::to_string(&signed)
+                .map(Some)
+                .map_err(|e| AppError::Internal(e.to_string()))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Sends a group of pending messages to their peer in one request and
@@ -343,12 +388,14 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
     )
     .await;
     let retry_first = |error: String| async move {
-        let attempts = first.attempts + 1;
-        let next = OffsetDateTime::now_utc() + backoff(attempts);
-        tracing::info!(message = %first.message_id, peer = %first.recipient, attempts, %error, "delivery failed; will retry");
-        app.store
-            .outbox_retry(first.message_id, attempts, next, &error)
-            .await
+        retry_later(
+            app,
+            first.message_id,
+            &first.recipient,
+            first.attempts + 1,
+            &error,
+        )
+        .await
     };
     let res = match result {
         Ok(r) => r,
@@ -365,16 +412,12 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
     if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
         // The request itself was refused (its signature, the sender):
         // each message would be, alone.
-        let code = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| status.to_string());
+        let code = problem_code(&text, status);
         for m in group {
             let reason = format!("refused by {}: {code}", peer.node_id);
             tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
-            app.store
-                .outbox_dead(m.message_id, &reason, &not_delivered_audit(m, &reason))
-                .await?;
+            let audit = not_delivered_audit(m.message_id, &m.recipient, &reason);
+            give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
         }
         return Ok(Grouped::Done);
     }
@@ -398,33 +441,24 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
         if let Some(problem) = r.problem {
             let reason = format!("refused by {}: {}", peer.node_id, problem.code);
             tracing::warn!(message = %m.message_id, peer = %m.recipient, code = %problem.code, "message refused by the peer");
-            app.store
-                .outbox_dead(m.message_id, &reason, &not_delivered_audit(m, &reason))
-                .await?;
+            let audit = not_delivered_audit(m.message_id, &m.recipient, &reason);
+            give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
             continue;
         }
-        let receipt = r
+        let signed = r
             .receipt
-            .and_then(|v| serde_json::from_value::<SignedReceipt>(v).ok())
-            .and_then(|s| s.verify(&key).map(|r| (s, r)));
-        match receipt {
-            Some((signed, r)) if r.message_id == m.message_id && r.status == "delivered" => {
-                delivered.push((
+            .and_then(|v| serde_json::from_value::<SignedReceipt>(v).ok());
+        match delivery_receipt(signed, &key, m.message_id)? {
+            Some(stored) => delivered.push((m.message_id, stored)),
+            None => {
+                retry_later(
+                    app,
                     m.message_id,
-                    serde_json::to_string(&signed)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                ));
-            }
-            _ => {
-                let attempts = m.attempts + 1;
-                app.store
-                    .outbox_retry(
-                        m.message_id,
-                        attempts,
-                        OffsetDateTime::now_utc() + backoff(attempts),
-                        "the receipt is missing or not signed by the peer",
-                    )
-                    .await?;
+                    &m.recipient,
+                    m.attempts + 1,
+                    "the receipt is missing or not signed by the peer",
+                )
+                .await?;
                 outcome = Grouped::Partly;
                 break;
             }
@@ -464,11 +498,9 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
     };
     let now = OffsetDateTime::now_utc();
     let (message_id, recipient) = (m.message_id, m.recipient.clone());
+    let recipient = recipient.as_str();
     let not_delivered = |reason: String| {
-        let audit = Actor::command_line()
-            .entry(AuditAction::MessageNotDelivered, AuditOutcome::Failure)
-            .target(message_id.to_string())
-            .detail(serde_json::json!({ "recipient": recipient, "reason": reason }));
+        let audit = not_delivered_audit(message_id, recipient, &reason);
         (reason, audit)
     };
     if m.expires_at <= now {
@@ -498,14 +530,9 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
         now,
     )
     .await;
-    let (id, peer_id, attempts) = (m.message_id, m.recipient.clone(), m.attempts + 1);
-    let retry = |error: String| {
-        let peer_id = peer_id.clone();
-        async move {
-            let next = OffsetDateTime::now_utc() + backoff(attempts);
-            tracing::info!(message = %id, peer = %peer_id, attempts, %error, "delivery failed; will retry");
-            app.store.outbox_retry(id, attempts, next, &error).await
-        }
+    let attempts = m.attempts + 1;
+    let retry = |error: String| async move {
+        retry_later(app, message_id, recipient, attempts, &error).await
     };
     let res = match result {
         Ok(r) => r,
@@ -519,12 +546,9 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
     if status.is_success() {
         let key = PublicKey::parse(&peer.signing_key)
             .ok_or_else(|| AppError::Internal("pinned key unreadable".into()))?;
-        let receipt: Option<(SignedReceipt, Receipt)> =
-            serde_json::from_str::<SignedReceipt>(&text)
-                .ok()
-                .and_then(|s| s.verify(&key).map(|r| (s, r)));
-        match receipt {
-            Some((signed, r)) if r.message_id == m.message_id && r.status == "delivered" => {
+        let signed = serde_json::from_str::<SignedReceipt>(&text).ok();
+        match delivery_receipt(signed, &key, m.message_id)? {
+            Some(stored) => {
                 // An attachment's manifest is in: its bytes follow, and only
                 // then is the message delivered.
                 if m.message_type == crate::attachments::MESSAGE_TYPE {
@@ -533,24 +557,19 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
                         return Ok(Outcome::Retry);
                     }
                 }
-                let stored = serde_json::to_string(&signed)
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
                 app.store
                     .outbox_delivered(m.message_id, &stored, OffsetDateTime::now_utc())
                     .await?;
                 Ok(Outcome::Done)
             }
-            _ => {
+            None => {
                 retry("the receipt is missing or not signed by the peer".into()).await?;
                 Ok(Outcome::Retry)
             }
         }
     } else if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
         // Refused: retrying would not help.
-        let code = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| status.to_string());
+        let code = problem_code(&text, status);
         let (reason, audit) = not_delivered(format!("refused by {}: {code}", peer.node_id));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
         give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
