@@ -162,6 +162,19 @@ fn valid_hash(hex: &str) -> Result<(), BlobError> {
     }
 }
 
+/// Reads until `buf` is full or the source ends; how many bytes it holds.
+pub fn read_full(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = source.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
 /// What one pass over the content computed.
 struct Hashed {
     sha256: String,
@@ -210,14 +223,7 @@ fn hash_pipeline(
     let result = (|| -> Result<(), BlobError> {
         loop {
             let mut buf = empty.recv().map_err(|_| BlobError::Hasher)?;
-            let mut filled = 0;
-            while filled < CHUNK {
-                let n = source.read(&mut buf[filled..])?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
+            let filled = read_full(&mut source, &mut buf)?;
             if filled == 0 {
                 return Ok(());
             }

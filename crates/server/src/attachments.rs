@@ -15,7 +15,7 @@
 //! package) arrives after it. Memory stays at a few chunks whatever the
 //! size; each byte is read once and written once on each side.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use axum::extract::{Path as UrlPath, State};
@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use entraide_evidence::blob::read_full;
 use entraide_federation::Envelope;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -127,18 +128,6 @@ fn hash_chunks(path: &Path, chunk_bytes: u64) -> std::io::Result<(Vec<String>, S
     Ok((chunks, hex::encode(whole.finalize()), size))
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = r.read(&mut buf[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
-}
-
 fn outgoing(app: &AppState, id: Uuid) -> (PathBuf, PathBuf) {
     let dir = app.custody.attachment_dir("outgoing");
     (dir.join(id.to_string()), dir.join(format!("{id}.json")))
@@ -237,10 +226,7 @@ pub async fn push(app: &AppState, peer: &entraide_store::Peer, id: Uuid) -> Resu
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
         if !status.is_success() {
-            let code = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| status.to_string());
+            let code = messaging::problem_code(&text, status);
             return Err(format!("{} answered {code}", peer.node_id));
         }
         serde_json::from_str::<Progress>(&text)
@@ -553,10 +539,7 @@ pub async fn take(app: &AppState, sender: &str, a: &AttachmentRef, out: &Path) -
     }
     let path = done.clone();
     let (sha256, size) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
-        let mut f = std::fs::File::open(&path)?;
-        let mut h = Sha256::new();
-        let size = std::io::copy(&mut f, &mut h)?;
-        Ok((hex::encode(h.finalize()), size))
+        entraide_evidence::verify::hash_stream(&mut std::fs::File::open(&path)?)
     })
     .await
     .map_err(|e| AppError::Internal(format!("attachment: {e}")))?
