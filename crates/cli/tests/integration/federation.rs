@@ -274,11 +274,12 @@ async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode)
     Ok(())
 }
 
-/// POSTs `sent` to `path` at `to`, the request signed by `from` as if
-/// its body were `signed` (the same, but for forgeries).
-async fn post_signed_as(
+/// Sends `sent` to `path` at `to` with `method`, the request signed by
+/// `from` as if its body were `signed` (the same, but for forgeries).
+async fn send_signed_as(
     from: &entraide_testkit::TestNode,
     to: &entraide_testkit::TestNode,
+    method: reqwest::Method,
     path: &str,
     content_type: &str,
     signed: &[u8],
@@ -288,14 +289,14 @@ async fn post_signed_as(
     let sig = entraide_federation::httpsig::sign(
         &from.state.identity.signing,
         from.state.settings.node_id.as_str(),
-        "POST",
+        method.as_str(),
         &target,
         signed,
         time::OffsetDateTime::now_utc().unix_timestamp(),
     );
     to.api(None)
         .send(
-            reqwest::Method::POST,
+            method,
             path,
             &[
                 ("content-type", content_type),
@@ -314,9 +315,10 @@ async fn post_envelope(
     to: &entraide_testkit::TestNode,
     body: &[u8],
 ) -> Result<entraide_testkit::Reply> {
-    post_signed_as(
+    send_signed_as(
         from,
         to,
+        reqwest::Method::POST,
         "/federation/inbox",
         "application/json",
         body,
@@ -331,9 +333,10 @@ async fn post_batch(
     to: &entraide_testkit::TestNode,
     body: &[u8],
 ) -> Result<entraide_testkit::Reply> {
-    post_signed_as(
+    send_signed_as(
         from,
         to,
+        reqwest::Method::POST,
         "/federation/inbox/batch",
         "application/x-ndjson",
         body,
@@ -467,9 +470,10 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
     );
 
     // A body that is not what was signed.
-    let swapped = post_signed_as(
+    let swapped = send_signed_as(
         &a,
         &b,
+        reqwest::Method::POST,
         "/federation/inbox",
         "application/json",
         b"{}",
@@ -655,9 +659,10 @@ async fn a_batch_is_answered_in_order_with_receipts_and_refusals(backend: Backen
     // many envelopes.
     let r = post_batch(&c, &b, first.as_bytes()).await?;
     assert_eq!(r.code(), "unknown_sender");
-    let swapped = post_signed_as(
+    let swapped = send_signed_as(
         &a,
         &b,
+        reqwest::Method::POST,
         "/federation/inbox/batch",
         "application/x-ndjson",
         b"{}",
@@ -1414,50 +1419,20 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         time::OffsetDateTime::now_utc(),
     )?;
     let id = header.message_id;
-    let signed_request = |from: &entraide_testkit::TestNode,
-                          method: reqwest::Method,
-                          path: String,
-                          body: Vec<u8>| {
-        let target = format!("{}{path}", b.url);
-        let sig = entraide_federation::httpsig::sign(
-            &from.state.identity.signing,
-            from.state.settings.node_id.as_str(),
-            method.as_str(),
-            &target,
-            &body,
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-        );
-        let api = b.api(None);
-        async move {
-            api.send(
-                method,
-                &path,
-                &[
-                    ("content-type", "application/octet-stream"),
-                    ("content-digest", &sig.content_digest),
-                    ("signature-input", &sig.signature_input),
-                    ("signature", &sig.signature),
-                ],
-                body,
-            )
-            .await
-        }
+    let signed_request = async |from: &entraide_testkit::TestNode,
+                                method: reqwest::Method,
+                                path: String,
+                                body: Vec<u8>| {
+        let kind = "application/octet-stream";
+        send_signed_as(from, &b, method, &path, kind, &body, &body).await
     };
-    let put = |n: u32, body: Vec<u8>| {
-        signed_request(
-            &a,
-            reqwest::Method::PUT,
-            format!("/federation/attachments/{id}/{n}"),
-            body,
-        )
+    let put = async |n: u32, body: Vec<u8>| {
+        let path = format!("/federation/attachments/{id}/{n}");
+        signed_request(&a, reqwest::Method::PUT, path, body).await
     };
-    let status = || {
-        signed_request(
-            &a,
-            reqwest::Method::GET,
-            format!("/federation/attachments/{id}"),
-            Vec::new(),
-        )
+    let status = async || {
+        let path = format!("/federation/attachments/{id}");
+        signed_request(&a, reqwest::Method::GET, path, Vec::new()).await
     };
 
     // Before its manifest, an attachment is unknown.
