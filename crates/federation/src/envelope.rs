@@ -281,3 +281,11 @@ impl SignedReceipt {
 pub fn now_rfc3339() -> String {
     rfc3339(OffsetDateTime::now_utc())
 }
+
+/// The envelopes of a batch (`POST /federation/inbox/batch`): one JSON
+/// envelope per line; blank lines are skipped.
+pub fn batch_lines(body: &[u8]) -> Vec<&[u8]> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .collect()
+}

@@ -1,7 +1,10 @@
 //! HTTP message signatures (RFC 9421, the subset nodes use): the request's
-//! method, target URI and `Content-Digest` (RFC 9530, SHA-256 of the body)
-//! are signed with the sender's Ed25519 key, with creation and expiry times
-//! and the sender's node id as key id.
+//! method, target URI and one header field that binds the body are signed
+//! with the sender's Ed25519 key, with creation and expiry times and the
+//! sender's node id as key id. The body is bound by its `Content-Digest`
+//! (RFC 9530, SHA-256 of the body), or — for attachment chunks, sealed with
+//! an AEAD whose tag already authenticates every byte — by that tag
+//! (`Chunk-Tag`), so that megabytes are not hashed twice more per chunk.
 
 use base64::Engine;
 use entraide_evidence::{NodeKey, PublicKey};
@@ -10,9 +13,47 @@ use sha2::{Digest, Sha256};
 /// How long a signed request stays valid.
 pub const VALIDITY_SECONDS: i64 = 300;
 
+/// The header field that ties a signed request to its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyBinding {
+    /// `Content-Digest`: the SHA-256 of the body (RFC 9530).
+    ContentDigest,
+    /// `Chunk-Tag`: the 16-byte authentication tag that ends a body sealed
+    /// with an AEAD. Whoever changes the body without the key cannot make
+    /// the receiver's opening succeed; whoever changes the tag breaks the
+    /// signature.
+    ChunkTag,
+}
+
+/// Bytes of an AEAD tag (AES-GCM, ChaCha20-Poly1305).
+const TAG_BYTES: usize = 16;
+
+impl BodyBinding {
+    /// The header field's name, as covered by the signature.
+    pub fn header(self) -> &'static str {
+        match self {
+            BodyBinding::ContentDigest => "content-digest",
+            BodyBinding::ChunkTag => "chunk-tag",
+        }
+    }
+
+    /// The field's value for `body`.
+    pub fn value(self, body: &[u8]) -> String {
+        match self {
+            BodyBinding::ContentDigest => content_digest(body),
+            BodyBinding::ChunkTag => format!(
+                ":{}:",
+                base64::engine::general_purpose::STANDARD
+                    .encode(&body[body.len().saturating_sub(TAG_BYTES)..])
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeaders {
-    pub content_digest: String,
+    /// The value of the field that binds the body (`BodyBinding`).
+    pub body_field: String,
     pub signature_input: String,
     pub signature: String,
 }
@@ -20,12 +61,12 @@ pub struct SignatureHeaders {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpSigError {
     #[error(
-        "the request is not signed (Signature-Input, Signature and Content-Digest are required)"
+        "the request is not signed (Signature-Input, Signature and Content-Digest or Chunk-Tag are required)"
     )]
     Missing,
     #[error("the request signature is malformed: {0}")]
     Malformed(&'static str),
-    #[error("the body does not match its Content-Digest")]
+    #[error("the body does not match its Content-Digest or Chunk-Tag")]
     DigestMismatch,
     #[error("the request signature has expired or is not yet valid")]
     OutOfTime,
@@ -40,20 +81,26 @@ pub fn content_digest(body: &[u8]) -> String {
     )
 }
 
-fn params(created: i64, expires: i64, keyid: &str) -> String {
+fn covered(binding: BodyBinding) -> String {
+    format!("(\"@method\" \"@target-uri\" \"{}\");", binding.header())
+}
+
+fn params(binding: BodyBinding, created: i64, expires: i64, keyid: &str) -> String {
     format!(
-        "(\"@method\" \"@target-uri\" \"content-digest\");created={created};expires={expires};keyid=\"{keyid}\";alg=\"ed25519\""
+        "{}created={created};expires={expires};keyid=\"{keyid}\";alg=\"ed25519\"",
+        covered(binding)
     )
 }
 
-fn base(method: &str, target_uri: &str, digest: &str, params: &str) -> String {
+fn base(binding: BodyBinding, method: &str, target_uri: &str, field: &str, params: &str) -> String {
     format!(
-        "\"@method\": {}\n\"@target-uri\": {target_uri}\n\"content-digest\": {digest}\n\"@signature-params\": {params}",
-        method.to_ascii_uppercase()
+        "\"@method\": {}\n\"@target-uri\": {target_uri}\n\"{}\": {field}\n\"@signature-params\": {params}",
+        method.to_ascii_uppercase(),
+        binding.header()
     )
 }
 
-/// The headers that sign a request.
+/// The headers that sign a request, its body bound by `Content-Digest`.
 pub fn sign(
     key: &NodeKey,
     keyid: &str,
@@ -62,12 +109,33 @@ pub fn sign(
     body: &[u8],
     now_unix: i64,
 ) -> SignatureHeaders {
-    let digest = content_digest(body);
-    let p = params(now_unix, now_unix + VALIDITY_SECONDS, keyid);
-    let signature_hex = key.sign(base(method, target_uri, &digest, &p).as_bytes());
+    sign_bound(
+        BodyBinding::ContentDigest,
+        key,
+        keyid,
+        method,
+        target_uri,
+        body,
+        now_unix,
+    )
+}
+
+/// The headers that sign a request, its body bound by `binding`.
+pub fn sign_bound(
+    binding: BodyBinding,
+    key: &NodeKey,
+    keyid: &str,
+    method: &str,
+    target_uri: &str,
+    body: &[u8],
+    now_unix: i64,
+) -> SignatureHeaders {
+    let field = binding.value(body);
+    let p = params(binding, now_unix, now_unix + VALIDITY_SECONDS, keyid);
+    let signature_hex = key.sign(base(binding, method, target_uri, &field, &p).as_bytes());
     let raw = hex::decode(signature_hex).unwrap_or_default();
     SignatureHeaders {
-        content_digest: digest,
+        body_field: field,
         signature_input: format!("sig1={p}"),
         signature: format!(
             "sig1=:{}:",
@@ -100,7 +168,8 @@ fn number(params: &str, name: &str) -> Result<i64, HttpSigError> {
         .ok_or(HttpSigError::Malformed("created or expires"))
 }
 
-/// Checks a signed request against the sender's pinned key.
+/// Checks a signed request, its body bound by `Content-Digest`, against
+/// the sender's pinned key.
 pub fn verify(
     key: &PublicKey,
     method: &str,
@@ -109,14 +178,36 @@ pub fn verify(
     body: &[u8],
     now_unix: i64,
 ) -> Result<(), HttpSigError> {
-    if content_digest(body) != headers.content_digest {
+    verify_bound(
+        BodyBinding::ContentDigest,
+        key,
+        method,
+        target_uri,
+        headers,
+        body,
+        now_unix,
+    )
+}
+
+/// Checks a signed request, its body bound by `binding`, against the
+/// sender's pinned key.
+pub fn verify_bound(
+    binding: BodyBinding,
+    key: &PublicKey,
+    method: &str,
+    target_uri: &str,
+    headers: &SignatureHeaders,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<(), HttpSigError> {
+    if binding.value(body) != headers.body_field {
         return Err(HttpSigError::DigestMismatch);
     }
     let p = headers
         .signature_input
         .strip_prefix("sig1=")
         .ok_or(HttpSigError::Malformed("label"))?;
-    if !p.starts_with("(\"@method\" \"@target-uri\" \"content-digest\");") {
+    if !p.starts_with(&covered(binding)) {
         return Err(HttpSigError::Malformed("covered components"));
     }
     let created = number(p, "created")?;
@@ -137,7 +228,7 @@ pub fn verify(
         .decode(sig)
         .map_err(|_| HttpSigError::Malformed("signature encoding"))?;
     if key.verify(
-        base(method, target_uri, &headers.content_digest, p).as_bytes(),
+        base(binding, method, target_uri, &headers.body_field, p).as_bytes(),
         &hex::encode(raw),
     ) {
         Ok(())
@@ -149,6 +240,47 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_is_bound_by_its_tag_and_not_by_a_digest() {
+        let key = NodeKey::from_seed([9; 32]);
+        let pk = key.public_key();
+        let uri = "https://ar.example/federation/attachments/x/0";
+        let body: Vec<u8> = (0..100u8).collect();
+        let h = sign_bound(BodyBinding::ChunkTag, &key, "fr", "PUT", uri, &body, 1_000);
+        assert!(h.signature_input.contains("\"chunk-tag\""));
+        let check = |binding, body: &[u8]| verify_bound(binding, &pk, "PUT", uri, &h, body, 1_010);
+        assert_eq!(check(BodyBinding::ChunkTag, &body), Ok(()));
+        // A change before the tag is for the AEAD to find; a change in the
+        // tag breaks the binding.
+        let mut changed = body.clone();
+        changed[0] ^= 1;
+        assert_eq!(check(BodyBinding::ChunkTag, &changed), Ok(()));
+        changed[99] ^= 1;
+        assert_eq!(
+            check(BodyBinding::ChunkTag, &changed),
+            Err(HttpSigError::DigestMismatch)
+        );
+        // A signature made for one binding is not accepted for the other.
+        let digest_signed = SignatureHeaders {
+            body_field: content_digest(&body),
+            ..h.clone()
+        };
+        assert_eq!(
+            verify_bound(
+                BodyBinding::ContentDigest,
+                &pk,
+                "PUT",
+                uri,
+                &digest_signed,
+                &body,
+                1_010
+            ),
+            Err(HttpSigError::Malformed("covered components"))
+        );
+        // Shorter than a tag: bound by what there is, opened by nobody.
+        assert_eq!(BodyBinding::ChunkTag.value(b"ab"), ":YWI=:");
+    }
 
     #[test]
     fn signed_requests_verify_and_changes_fail() {

@@ -8,6 +8,7 @@
 //! and checking the signing key's fingerprint, given out of band, before
 //! its keys are pinned.
 
+pub mod attachment;
 pub mod document;
 pub mod envelope;
 pub mod httpsig;

@@ -51,14 +51,28 @@ proptest! {
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let _ = httpsig::keyid(&text);
-        let _ = httpsig::verify(
-            &sender.public_key(),
-            "POST",
-            "https://ar.example/federation/inbox",
-            &SignatureHeaders { content_digest: text.clone(), signature_input: text.clone(), signature: text },
-            &bytes,
-            1_000,
-        );
+        for line in entraide_federation::envelope::batch_lines(&bytes) {
+            if let Ok(env) = serde_json::from_slice::<Envelope>(line) {
+                let _ = recipient.open(&env, &sender.public_key(), "ar-ufeci", time::OffsetDateTime::now_utc());
+            }
+        }
+        if let Ok(opened) = entraide_federation::attachment::Manifest::parse(&bytes) {
+            let _ = opened.manifest.chunk_len(opened.chunks);
+        }
+        if let Some(key) = entraide_federation::attachment::content_key(&"07".repeat(32)) {
+            let _ = entraide_federation::attachment::open_chunk(&key, uuid::Uuid::nil(), 0, bytes.clone());
+        }
+        for binding in [httpsig::BodyBinding::ContentDigest, httpsig::BodyBinding::ChunkTag] {
+            let _ = httpsig::verify_bound(
+                binding,
+                &sender.public_key(),
+                "PUT",
+                "https://ar.example/federation/attachments/x/0",
+                &SignatureHeaders { body_field: text.clone(), signature_input: text.clone(), signature: text.clone() },
+                &bytes,
+                1_000,
+            );
+        }
     }
 
     #[test]

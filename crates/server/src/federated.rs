@@ -338,8 +338,9 @@ pub async fn send_attachment(
     actor: &Actor,
     peer: &str,
     path: &std::path::Path,
+    sha256: Option<String>,
 ) -> AppResult<AttachmentRef> {
-    crate::attachments::send(app, actor, peer, path).await
+    crate::attachments::send(app, actor, peer, path, sha256).await
 }
 
 fn attachment_dir(app: &AppState, sender: &str, id: Uuid) -> std::path::PathBuf {
@@ -463,7 +464,7 @@ pub async fn send_package(
     } else {
         (
             None,
-            Some(send_attachment(app, &caller.actor(), peer_node, &built.path).await?),
+            Some(send_attachment(app, &caller.actor(), peer_node, &built.path, None).await?),
         )
     };
     let _ = tokio::fs::remove_file(&built.path).await;

@@ -16,7 +16,7 @@ use axum::response::Response;
 use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_evidence::PublicKey;
 use entraide_federation::envelope::{now_rfc3339, seal, MAX_ENVELOPE_BYTES};
-use entraide_federation::httpsig::{self, SignatureHeaders};
+use entraide_federation::httpsig::{self, BodyBinding, SignatureHeaders};
 use entraide_federation::{Envelope, Outgoing, Receipt, SignedReceipt};
 use entraide_proto as proto;
 use entraide_store::{InboxMessage, OutboxMessage};
@@ -219,7 +219,7 @@ async fn deliver_in_order(
             Vec::new()
         };
         if group.len() < 2 {
-            match deliver_one(app, ids[next]).await? {
+            match deliver_one(app, ids[next], lease_until).await? {
                 Outcome::Done => next += 1,
                 Outcome::Retry => break,
             }
@@ -237,7 +237,7 @@ async fn deliver_in_order(
 }
 
 /// Sends `body` to a peer with `method`, the request signed (RFC 9421)
-/// with this node's current key.
+/// with this node's current key, the body bound by its `Content-Digest`.
 pub(crate) async fn send_signed(
     app: &AppState,
     method: reqwest::Method,
@@ -246,7 +246,24 @@ pub(crate) async fn send_signed(
     body: Vec<u8>,
     now: OffsetDateTime,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    let sig = httpsig::sign(
+    let binding = BodyBinding::ContentDigest;
+    let body = Bytes::from(body);
+    send_signed_bound(app, binding, method, target, content_type, body, now).await
+}
+
+/// Sends `body` to a peer, the request signed with the body bound by
+/// `binding`.
+pub(crate) async fn send_signed_bound(
+    app: &AppState,
+    binding: BodyBinding,
+    method: reqwest::Method,
+    target: &str,
+    content_type: &str,
+    body: Bytes,
+    now: OffsetDateTime,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let sig = httpsig::sign_bound(
+        binding,
         app.identity.federation_key(now),
         app.settings.node_id.as_str(),
         method.as_str(),
@@ -257,7 +274,7 @@ pub(crate) async fn send_signed(
     app.federation_client
         .request(method, target)
         .header("content-type", content_type)
-        .header("content-digest", &sig.content_digest)
+        .header(binding.header(), &sig.body_field)
         .header("signature-input", &sig.signature_input)
         .header("signature", &sig.signature)
         .body(body)
@@ -486,7 +503,7 @@ async fn give_up(
     Ok(())
 }
 
-async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
+async fn deliver_one(app: &AppState, id: Uuid, lease_until: OffsetDateTime) -> AppResult<Outcome> {
     // Read here, not when claimed: one envelope in memory at a time.
     let Some(m) = app
         .store
@@ -552,9 +569,30 @@ async fn deliver_one(app: &AppState, id: Uuid) -> AppResult<Outcome> {
                 // An attachment's manifest is in: its bytes follow, and only
                 // then is the message delivered.
                 if m.message_type == crate::attachments::MESSAGE_TYPE {
-                    if let Err(error) = crate::attachments::push(app, &peer, m.message_id).await {
-                        retry(error).await?;
-                        return Ok(Outcome::Retry);
+                    use crate::attachments::PushError;
+                    // Pushing stops in time for the claim on this peer's
+                    // queue to be released before it runs out.
+                    let stop_by = lease_until - DELIVERY_TIMEOUT - time::Duration::seconds(5);
+                    match crate::attachments::push(app, &peer, m.message_id, stop_by).await {
+                        Ok(()) => {}
+                        Err(PushError::Retry(error)) => {
+                            retry(error).await?;
+                            return Ok(Outcome::Retry);
+                        }
+                        Err(PushError::Paused(progress)) => {
+                            // Not a failure: the next round carries on at once.
+                            let now = OffsetDateTime::now_utc();
+                            app.store
+                                .outbox_retry(message_id, m.attempts, now, &progress)
+                                .await?;
+                            return Ok(Outcome::Retry);
+                        }
+                        Err(PushError::Refused(reason)) => {
+                            let (reason, audit) = not_delivered(reason);
+                            tracing::warn!(message = %m.message_id, peer = %m.recipient, "attachment refused by the peer");
+                            give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+                            return Ok(Outcome::Done);
+                        }
                     }
                 }
                 app.store
@@ -628,16 +666,16 @@ pub(crate) async fn read_limited(
 ) -> AppResult<Bytes> {
     match axum::body::to_bytes(body, limit).await {
         Ok(b) => Ok(b),
-        Err(_) => {
-            audit_refusal(
-                app,
-                "unknown",
-                "payload_too_large",
-                &format!("{what} is larger than accepted"),
-            )
-            .await?;
-            Err(AppError::PayloadTooLarge)
-        }
+        Err(_) => Err(too_large(app, what).await),
+    }
+}
+
+/// Audits a request body larger than accepted; the error to answer.
+pub(crate) async fn too_large(app: &AppState, what: &str) -> AppError {
+    let detail = format!("{what} is larger than accepted");
+    match audit_refusal(app, "unknown", "payload_too_large", &detail).await {
+        Ok(()) => AppError::PayloadTooLarge,
+        Err(e) => e,
     }
 }
 
@@ -688,9 +726,22 @@ pub(crate) struct Authenticated {
 }
 
 /// Checks the HTTP signature of a `method` request to `path` against the
-/// keys of the peer it names.
+/// keys of the peer it names, the body bound by its `Content-Digest`.
 pub(crate) async fn authenticate(
     app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    method: &str,
+    path: &str,
+) -> AppResult<Authenticated> {
+    let binding = BodyBinding::ContentDigest;
+    authenticate_bound(app, binding, headers, body, method, path).await
+}
+
+/// Checks the HTTP signature of a request, the body bound by `binding`.
+pub(crate) async fn authenticate_bound(
+    app: &AppState,
+    binding: BodyBinding,
     headers: &HeaderMap,
     body: &[u8],
     method: &str,
@@ -702,8 +753,8 @@ pub(crate) async fn authenticate(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (Some(content_digest), Some(signature_input), Some(signature)) = (
-        header("content-digest"),
+    let (Some(body_field), Some(signature_input), Some(signature)) = (
+        header(binding.header()),
         header("signature-input"),
         header("signature"),
     ) else {
@@ -732,13 +783,14 @@ pub(crate) async fn authenticate(
     let keys = crate::peers::peer_keys(app, &peer, now).await?;
     let target = format!("{}{path}", base_url(app));
     let headers_sig = SignatureHeaders {
-        content_digest,
+        body_field,
         signature_input,
         signature,
     };
     let mut last = httpsig::HttpSigError::BadSignature;
     for k in &keys {
-        match httpsig::verify(k, method, &target, &headers_sig, body, now.unix_timestamp()) {
+        let at = now.unix_timestamp();
+        match httpsig::verify_bound(binding, k, method, &target, &headers_sig, body, at) {
             Ok(()) => {
                 let key = *k;
                 return Ok(Authenticated { peer, keys, key });
@@ -964,10 +1016,7 @@ async fn receive_batch(
     body: &[u8],
 ) -> AppResult<proto::BatchReceipts> {
     let from = authenticate(app, headers, body, "POST", INBOX_BATCH_PATH).await?;
-    let lines: Vec<&[u8]> = body
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .collect();
+    let lines = entraide_federation::envelope::batch_lines(body);
     if lines.len() > MAX_BATCH_ENVELOPES {
         return Err(refused(
             "batch_too_large",

@@ -92,8 +92,7 @@ impl Node {
             knowledge: Arc::new(knowledge),
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            attachment_writes: Arc::new(tokio::sync::Mutex::new(())),
-            attachment_written: Arc::new(tokio::sync::Notify::new()),
+            incoming_attachments: Arc::default(),
             federation_client,
             bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),
@@ -154,7 +153,7 @@ impl Node {
                 if let Err(e) = app_state.custody.sign_if_grown(&app_state).await {
                     tracing::warn!(error = %e, "signing the custody tree head failed");
                 }
-                if round % 10 == 0 {
+                if round.is_multiple_of(10) {
                     if let Err(e) = store
                         .delete_sessions_older_than(now - sessions.absolute, now - sessions.idle)
                         .await

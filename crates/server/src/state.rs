@@ -28,10 +28,9 @@ pub struct AppState {
     pub identity: Arc<entraide_federation::NodeIdentity>,
     /// Wakes the outbox worker when a message is queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
-    /// Held while a received attachment chunk is appended.
-    pub attachment_writes: Arc<tokio::sync::Mutex<()>>,
-    /// Woken when a received attachment chunk has been written.
-    pub attachment_written: Arc<tokio::sync::Notify>,
+    /// Attachments being received: each one's opened manifest and the
+    /// running SHA-256 of the bytes written so far.
+    pub incoming_attachments: Arc<crate::attachments::Incoming>,
     /// The HTTP client for other nodes (node documents, deliveries): one
     /// per node, so connections to a peer are kept alive and reused.
     pub federation_client: reqwest::Client,
