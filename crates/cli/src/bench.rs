@@ -70,21 +70,24 @@ pub enum BenchCommand {
     /// second delivered with receipts, the latency of one note, and an
     /// attachment against a plain HTTPS upload of the same file.
     Federation {
-        /// Notes queued at once in the throughput run.
+        /// Notes queued at once in the throughput run (0: no throughput run).
         #[arg(long, default_value_t = 5_000)]
         messages: u64,
         /// Concurrent senders in the second throughput run.
         #[arg(long, default_value_t = 4)]
         senders: u64,
-        /// Notes sent one at a time in the latency run.
+        /// Notes sent one at a time in the latency run (0: no latency run).
         #[arg(long, default_value_t = 500)]
         latency_messages: u64,
         /// Notes per second in the latency run.
         #[arg(long, default_value_t = 50)]
         rate: u64,
-        /// Size of the attachment, in MiB.
+        /// Size of the attachment, in MiB (0: no attachment run).
         #[arg(long, default_value_t = 256)]
         attachment_mib: u64,
+        /// Times the upload and the attachment are each measured, in turn.
+        #[arg(long, default_value_t = 1)]
+        attachment_runs: u32,
         /// Where to put the nodes and the test file (a temporary directory
         /// by default).
         #[arg(long)]
@@ -122,6 +125,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             latency_messages,
             rate,
             attachment_mib,
+            attachment_runs,
             dir,
         } => {
             federation::run(federation::Args {
@@ -130,6 +134,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
                 latency_messages,
                 rate,
                 attachment_mib,
+                attachment_runs: attachment_runs.max(1),
                 dir,
             })
             .await
@@ -286,6 +291,22 @@ fn status_mib(key: &str) -> f64 {
 
 fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
+}
+
+/// CPU seconds this process has used so far (user and system, from
+/// /proc/self/stat, in clock ticks of 1/100 s); NaN where unreadable.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces).
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime = f.get(11)?.parse::<f64>().ok()?;
+            let stime = f.get(12)?.parse::<f64>().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 /// Pseudo-random content, written in 1 MiB pieces (constant memory) and
