@@ -62,7 +62,7 @@ const LIFETIME: time::Duration = time::Duration::days(7);
 /// costs page faults and zeroing (and, on a virtual machine, memory the
 /// host must map in again); a few kept ones are reused on both sides.
 static BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-/// At most this many are kept (16 MiB and tags at most per 4 MiB chunk).
+/// At most this many are kept (32 MiB with 4 MiB chunks).
 const BUFFERS_KEPT: usize = 2 * IN_FLIGHT + 2;
 
 /// An empty buffer for a sealed chunk of up to `chunk_bytes`.
@@ -75,9 +75,11 @@ fn chunk_buffer(chunk_bytes: u64) -> Vec<u8> {
     buf
 }
 
-/// Keeps `buf` for a later chunk, if it is chunk-sized and there is room.
+/// Keeps `buf` for a later chunk, if it is the size of this node's chunks
+/// (not a peer's larger ones) and there is room.
 fn give_back(buf: Vec<u8>) {
-    if buf.capacity() < usize::try_from(CHUNK_BYTES).unwrap_or(usize::MAX) {
+    let chunk = usize::try_from(CHUNK_BYTES).unwrap_or(usize::MAX);
+    if buf.capacity() < chunk || buf.capacity() > chunk + chunk / 2 {
         return;
     }
     let mut kept = BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
