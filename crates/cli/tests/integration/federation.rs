@@ -285,8 +285,25 @@ async fn send_signed_as(
     signed: &[u8],
     sent: &[u8],
 ) -> Result<entraide_testkit::Reply> {
+    let binding = entraide_federation::httpsig::BodyBinding::ContentDigest;
+    send_bound_as(binding, from, to, method, path, content_type, signed, sent).await
+}
+
+/// The same, the body bound to the signature by `binding`.
+#[allow(clippy::too_many_arguments)]
+async fn send_bound_as(
+    binding: entraide_federation::httpsig::BodyBinding,
+    from: &entraide_testkit::TestNode,
+    to: &entraide_testkit::TestNode,
+    method: reqwest::Method,
+    path: &str,
+    content_type: &str,
+    signed: &[u8],
+    sent: &[u8],
+) -> Result<entraide_testkit::Reply> {
     let target = format!("{}{path}", to.url);
-    let sig = entraide_federation::httpsig::sign(
+    let sig = entraide_federation::httpsig::sign_bound(
+        binding,
         &from.state.identity.signing,
         from.state.settings.node_id.as_str(),
         method.as_str(),
@@ -300,7 +317,7 @@ async fn send_signed_as(
             path,
             &[
                 ("content-type", content_type),
-                ("content-digest", &sig.body_field),
+                (binding.header(), &sig.body_field),
                 ("signature-input", &sig.signature_input),
                 ("signature", &sig.signature),
             ],
@@ -1392,29 +1409,19 @@ async fn put_chunk_as(
     path: &str,
     body: Vec<u8>,
 ) -> Result<entraide_testkit::Reply> {
-    use entraide_federation::httpsig::{sign_bound, BodyBinding};
-    let sig = sign_bound(
-        BodyBinding::ChunkTag,
-        &from.state.identity.signing,
-        from.state.settings.node_id.as_str(),
-        "PUT",
-        &format!("{}{path}", to.url),
+    let binding = entraide_federation::httpsig::BodyBinding::ChunkTag;
+    let kind = "application/octet-stream";
+    send_bound_as(
+        binding,
+        from,
+        to,
+        reqwest::Method::PUT,
+        path,
+        kind,
         &body,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    );
-    to.api(None)
-        .send(
-            reqwest::Method::PUT,
-            path,
-            &[
-                ("content-type", "application/octet-stream"),
-                ("chunk-tag", &sig.body_field),
-                ("signature-input", &sig.signature_input),
-                ("signature", &sig.signature),
-            ],
-            body,
-        )
-        .await
+        &body,
+    )
+    .await
 }
 
 /// A manifest message from `a` to `b` for `content` (claimed to have
@@ -1535,30 +1542,12 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
     )
     .await?;
     assert_eq!(r.code(), "request_unsigned");
-    let r = {
-        use entraide_federation::httpsig::{sign_bound, BodyBinding};
-        let sig = sign_bound(
-            BodyBinding::ChunkTag,
-            &a.state.identity.signing,
-            "fr-pc247",
-            "PUT",
-            &format!("{}{path}", b.url),
-            &original,
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-        );
-        b.api(None)
-            .send(
-                reqwest::Method::PUT,
-                &path,
-                &[
-                    ("chunk-tag", &sig.body_field),
-                    ("signature-input", &sig.signature_input),
-                    ("signature", &sig.signature),
-                ],
-                retagged,
-            )
-            .await?
-    };
+    let binding = entraide_federation::httpsig::BodyBinding::ChunkTag;
+    let put_method = reqwest::Method::PUT;
+    let r = send_bound_as(
+        binding, &a, &b, put_method, &path, kind, &original, &retagged,
+    )
+    .await?;
     assert_eq!(r.code(), "request_signature_invalid");
     // Another node cannot add to it.
     let r = put_chunk_as(&c, &b, &path, sealed(id, 1, 1)).await?;
