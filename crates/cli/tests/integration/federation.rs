@@ -1631,6 +1631,65 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
     Ok(())
 }
 
+on_both_backends!(an_attachment_resumes_after_the_receiver_restarts_mid_chunk);
+
+/// The receiver stops with two chunks in and part of a third written (a
+/// crash in the middle of a write): after its restart it holds two, drops
+/// the partial bytes, rebuilds the running SHA-256 from what it holds, and
+/// the file completes and matches.
+async fn an_attachment_resumes_after_the_receiver_restarts_mid_chunk(
+    backend: Backend,
+) -> Result<()> {
+    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    let (a, mut b, _c) = three_nodes(backend).await?;
+    let size = (CHUNK_BYTES * 2 + 77) as usize;
+    let content: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
+    let key = hex::encode([9u8; 32]);
+    let id = post_manifest(&a, &b, &content, sha256_hex(&content), &key).await?;
+    let chunk = |n: u32| {
+        let start = n as usize * CHUNK_BYTES as usize;
+        let plain = &content[start..(start + CHUNK_BYTES as usize).min(size)];
+        seal_chunk(&key, id, n, plain).unwrap()
+    };
+    let path = |n: u32| format!("/federation/attachments/{id}/{n}");
+    for n in 0..2 {
+        let r = put_chunk_as(&a, &b, &path(n), chunk(n)).await?;
+        assert_eq!(r.json["received_chunks"], n + 1, "{}", r.text);
+    }
+    b.stop().await;
+    let part = b
+        .state
+        .custody
+        .attachment_dir("incoming")
+        .join(format!("fr-pc247-{id}.part"));
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&part)?;
+        f.write_all(&[0xee; 1000])?;
+    }
+    b.restart().await?;
+    let status = format!("/federation/attachments/{id}");
+    let kind = "application/json";
+    let r = send_signed_as(&a, &b, reqwest::Method::GET, &status, kind, &[], &[]).await?;
+    assert_eq!(r.json, json!({"received_chunks": 2, "chunks": 3}));
+    let r = put_chunk_as(&a, &b, &path(2), chunk(2)).await?;
+    assert_eq!(r.json["received_chunks"], 3, "{}", r.text);
+    let out = tempfile::tempdir()?;
+    let reference = entraide_server::federated::AttachmentRef {
+        id,
+        chunks: 3,
+        size: size as u64,
+        sha256: sha256_hex(&content),
+        chunk_bytes: Some(CHUNK_BYTES),
+    };
+    let got = out.path().join("got");
+    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &got)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(std::fs::read(got)?, content);
+    Ok(())
+}
+
 on_both_backends!(an_attachment_the_peer_refuses_is_given_up_not_retried);
 
 /// Through the real outbox: a file sent under a SHA-256 it does not have
