@@ -1690,6 +1690,71 @@ async fn an_attachment_resumes_after_the_receiver_restarts_mid_chunk(
     Ok(())
 }
 
+on_both_backends!(two_replicas_of_the_receiver_take_turns_on_one_attachment);
+
+/// Chunks of one attachment reach two replicas of the receiver (the same
+/// database and data directory): each catches its running SHA-256 up with
+/// what the other wrote, and the file completes and matches.
+async fn two_replicas_of_the_receiver_take_turns_on_one_attachment(backend: Backend) -> Result<()> {
+    use entraide_federation::httpsig::{sign_bound, BodyBinding};
+    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    let (a, b, _c) = three_nodes(backend).await?;
+    let replica = b.replica().await?;
+    let replica_url = replica.state.bound.get().cloned().unwrap();
+    let size = (CHUNK_BYTES * 3 + 5) as usize;
+    let content: Vec<u8> = (0..size).map(|i| (i % 239) as u8).collect();
+    let key = hex::encode([3u8; 32]);
+    let id = post_manifest(&a, &b, &content, sha256_hex(&content), &key).await?;
+    let client = reqwest::Client::new();
+    for n in 0..4u32 {
+        let start = n as usize * CHUNK_BYTES as usize;
+        let plain = &content[start..(start + CHUNK_BYTES as usize).min(size)];
+        let body = seal_chunk(&key, id, n, plain).unwrap();
+        // Chunks 1 and 2 to the replica, 0 and 3 to the first.
+        let base = if n == 1 || n == 2 {
+            replica_url.clone()
+        } else {
+            b.url.clone()
+        };
+        let url = format!("{base}/federation/attachments/{id}/{n}");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let signing = &a.state.identity.signing;
+        let sig = sign_bound(
+            BodyBinding::ChunkTag,
+            signing,
+            "fr-pc247",
+            "PUT",
+            &url,
+            &body,
+            now,
+        );
+        let res = client
+            .put(&url)
+            .header("chunk-tag", &sig.body_field)
+            .header("signature-input", &sig.signature_input)
+            .header("signature", &sig.signature)
+            .body(body)
+            .send()
+            .await?;
+        let answer: serde_json::Value = res.json().await?;
+        assert_eq!(answer["received_chunks"], n + 1, "{answer}");
+    }
+    let out = tempfile::tempdir()?;
+    let reference = entraide_server::federated::AttachmentRef {
+        id,
+        chunks: 4,
+        size: size as u64,
+        sha256: sha256_hex(&content),
+        chunk_bytes: Some(CHUNK_BYTES),
+    };
+    let got = out.path().join("got");
+    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &got)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(std::fs::read(got)?, content);
+    Ok(())
+}
+
 on_both_backends!(an_attachment_the_peer_refuses_is_given_up_not_retried);
 
 /// Through the real outbox: a file sent under a SHA-256 it does not have
