@@ -545,6 +545,16 @@ pub async fn put_chunk(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> AppResult<Response> {
+    // Up to 16 MiB are read only for a pinned, active peer.
+    let sender = match headers.get("signature-input").and_then(|v| v.to_str().ok()) {
+        Some(input) => messaging::pinned_sender(&app, input).await.map(|_| ()),
+        None => Err(messaging::refused(
+            "request_unsigned",
+            entraide_federation::httpsig::HttpSigError::Missing.to_string(),
+        )),
+    };
+    messaging::audit_if_refused(&app, &headers, &sender).await?;
+    sender?;
     let body = read_chunk(&app, body).await?;
     let result = receive_chunk(&app, &headers, id, index, body).await;
     messaging::audit_if_refused(&app, &headers, &result).await?;

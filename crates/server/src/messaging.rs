@@ -496,10 +496,13 @@ async fn give_up(
     reason: &str,
     audit: &entraide_store::NewAuditEntry,
 ) -> AppResult<()> {
-    app.store.outbox_dead(id, reason, audit).await?;
+    // The file first: once the message reads "not delivered", nothing of
+    // it is left in the spool (and a crash in between finds the file gone,
+    // which gives the message up too).
     if message_type == crate::attachments::MESSAGE_TYPE {
         crate::attachments::forget_outgoing(app, id);
     }
+    app.store.outbox_dead(id, reason, audit).await?;
     Ok(())
 }
 
@@ -738,6 +741,27 @@ pub(crate) async fn authenticate(
     authenticate_bound(app, binding, headers, body, method, path).await
 }
 
+/// The active, pinned peer a request's `Signature-Input` names; anything
+/// else is refused. Checked before a large body is read, and again with
+/// the signature.
+pub(crate) async fn pinned_sender(
+    app: &AppState,
+    signature_input: &str,
+) -> AppResult<entraide_store::Peer> {
+    let keyid = httpsig::keyid(signature_input)
+        .map_err(|e| refused("request_signature_malformed", e.to_string()))?;
+    match app.store.peer(&keyid).await? {
+        Some(p) if p.status == "active" => Ok(p),
+        Some(_) => Err(refused(
+            "sender_disabled",
+            format!("{keyid} is disabled here"),
+        )),
+        None => Err(AppError::ForbiddenSender {
+            detail: format!("{keyid} is not a peer of this node"),
+        }),
+    }
+}
+
 /// Checks the HTTP signature of a request, the body bound by `binding`.
 pub(crate) async fn authenticate_bound(
     app: &AppState,
@@ -763,22 +787,7 @@ pub(crate) async fn authenticate_bound(
             httpsig::HttpSigError::Missing.to_string(),
         ));
     };
-    let keyid = httpsig::keyid(&signature_input)
-        .map_err(|e| refused("request_signature_malformed", e.to_string()))?;
-    let peer = match app.store.peer(&keyid).await? {
-        Some(p) if p.status == "active" => p,
-        Some(_) => {
-            return Err(refused(
-                "sender_disabled",
-                format!("{keyid} is disabled here"),
-            ))
-        }
-        None => {
-            return Err(AppError::ForbiddenSender {
-                detail: format!("{keyid} is not a peer of this node"),
-            })
-        }
-    };
+    let peer = pinned_sender(app, &signature_input).await?;
     let now = OffsetDateTime::now_utc();
     let keys = crate::peers::peer_keys(app, &peer, now).await?;
     let target = format!("{}{path}", base_url(app));

@@ -1549,9 +1549,13 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
     )
     .await?;
     assert_eq!(r.code(), "request_signature_invalid");
-    // Another node cannot add to it.
+    // Another node cannot add to it, nor an unsigned request: both are
+    // refused before the body is read.
     let r = put_chunk_as(&c, &b, &path, sealed(id, 1, 1)).await?;
     assert_eq!(r.code(), "unknown_sender");
+    let anonymous = b.api(None);
+    let unsigned = anonymous.send(reqwest::Method::PUT, &path, &[], sealed(id, 1, 1));
+    assert_eq!(unsigned.await?.code(), "request_unsigned");
     // The cut transfer resumes where the receiver stands; a repeat is
     // answered as it was.
     assert_eq!(status(id).await?.json["received_chunks"], 1);
