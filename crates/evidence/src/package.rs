@@ -175,22 +175,65 @@ pub fn item_path(id: Uuid, file_name: &str) -> String {
 
 /// Writes a package. `open_item` gives the stored content of an item; each
 /// is hashed while copied and the export fails if it no longer matches.
-/// `manifest.documents` is filled in here.
-pub fn write_package<W: Write + Seek>(
+/// `manifest.documents` is filled in here. One forward pass (each entry's
+/// sizes in a data descriptor after it, as ZIP allows), the bytes hashed as
+/// they are written: returns the writer and the package's SHA-256 and
+/// size, with no second read of the file.
+pub fn write_package<W: Write>(
     out: W,
+    manifest: Manifest,
+    custody: &CustodyProofs,
+    case_jsonld: &str,
+    key: &NodeKey,
+    open_item: impl FnMut(&PackageItem) -> io::Result<Option<Box<dyn Read>>>,
+) -> Result<(W, String, u64), PackageError> {
+    let mut zip = zip::ZipWriter::new_stream(Hashing {
+        inner: out,
+        hasher: Sha256::new(),
+        size: 0,
+    });
+    fill(&mut zip, manifest, custody, case_jsonld, key, open_item)?;
+    let hashing = zip.finish()?.into_inner();
+    let sha256 = hex::encode(hashing.hasher.finalize());
+    Ok((hashing.inner, sha256, hashing.size))
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The entries of a package: each item's file, the custody proofs, the
+/// CASE/UCO document, the README, the manifest and its signature.
+fn fill<X: Write + Seek>(
+    zip: &mut zip::ZipWriter<X>,
     mut manifest: Manifest,
     custody: &CustodyProofs,
     case_jsonld: &str,
     key: &NodeKey,
     mut open_item: impl FnMut(&PackageItem) -> io::Result<Option<Box<dyn Read>>>,
-) -> Result<W, PackageError> {
-    let mut zip = zip::ZipWriter::new(out);
+) -> Result<(), PackageError> {
     for item in &manifest.items {
         let Some(mut reader) = open_item(item)? else {
             return Err(PackageError::ContentMissing { item: item.id });
         };
         zip.start_file(item.path.as_str(), options())?;
-        let (sha256, size) = copy_hashing(&mut reader, &mut zip)?;
+        let (sha256, size) = copy_hashing(&mut reader, &mut *zip)?;
         if sha256 != item.sha256 || size != item.size {
             return Err(PackageError::ContentMismatch { item: item.id });
         }
@@ -216,7 +259,7 @@ pub fn write_package<W: Write + Seek>(
     zip.write_all(&manifest_json)?;
     zip.start_file(MANIFEST_SIGNATURE, options())?;
     zip.write_all(key.sign(&manifest_json).as_bytes())?;
-    Ok(zip.finish()?)
+    Ok(())
 }
 
 fn readme(manifest: &Manifest) -> String {

@@ -128,7 +128,7 @@ fn build() -> Built {
     let path = dir.path().join("package.zip");
     let contents: BTreeMap<Uuid, Vec<u8>> =
         files.iter().map(|(id, _, b)| (*id, b.clone())).collect();
-    package::write_package(
+    let (_, sha256, size) = package::write_package(
         std::fs::File::create(&path).unwrap(),
         manifest,
         &custody,
@@ -141,6 +141,10 @@ fn build() -> Built {
         },
     )
     .unwrap();
+    // Hashed as written: the same as reading the file back.
+    let written = std::fs::read(&path).unwrap();
+    assert_eq!(size, written.len() as u64);
+    assert_eq!(sha256, hex::encode(Sha256::digest(&written)));
     Built { dir, path, key }
 }
 

@@ -1247,6 +1247,8 @@ pub fn tree_head_view(h: &SignedTreeHead) -> proto::TreeHeadView {
 /// A package written to a file in the work directory.
 pub struct BuiltPackage {
     pub path: PathBuf,
+    /// The package file's SHA-256, computed as it was written.
+    pub sha256: String,
     pub package_id: Uuid,
     pub file_name: String,
     /// The items written into it.
@@ -1412,12 +1414,13 @@ pub async fn export_package(
     let path = app.custody.work_path("package.zip");
     let custody = app.custody.clone();
     let out_path = path.clone();
-    let written = tokio::task::spawn_blocking(move || -> AppResult<()> {
+    let written = tokio::task::spawn_blocking(move || -> AppResult<String> {
         let file = std::fs::File::create(&out_path)
             .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
         let blobs = custody.blobs();
-        let file = package::write_package(
-            file,
+        // Hashed as it is written: sending it to a peer needs no second read.
+        let (file, sha256, _) = package::write_package(
+            std::io::BufWriter::with_capacity(1 << 20, file),
             manifest,
             &custody_proofs,
             &case_jsonld,
@@ -1436,23 +1439,30 @@ pub async fn export_package(
             },
             e => AppError::Internal(e.to_string()),
         })?;
+        let file = file
+            .into_inner()
+            .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
         file.sync_all()
             .map_err(|e| AppError::Internal(format!("package file: {e}")))?;
-        Ok(())
+        Ok(sha256)
     })
     .await
     .map_err(|e| AppError::Internal(format!("export task failed: {e}")))?;
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&path);
-        if let AppError::Conflict { .. } = e {
-            // A blob no longer matched: find and mark it.
-            let _ = scrub_items(app, case, &items).await;
+    let sha256 = match written {
+        Ok(sha256) => sha256,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            if let AppError::Conflict { .. } = e {
+                // A blob no longer matched: find and mark it.
+                let _ = scrub_items(app, case, &items).await;
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     Ok(BuiltPackage {
         items,
         path,
+        sha256,
         package_id,
         file_name: format!(
             "{}-evidence-{}.zip",

@@ -464,7 +464,16 @@ pub async fn send_package(
     } else {
         (
             None,
-            Some(send_attachment(app, &caller.actor(), peer_node, &built.path, None).await?),
+            Some(
+                send_attachment(
+                    app,
+                    &caller.actor(),
+                    peer_node,
+                    &built.path,
+                    Some(built.sha256.clone()),
+                )
+                .await?,
+            ),
         )
     };
     let _ = tokio::fs::remove_file(&built.path).await;
