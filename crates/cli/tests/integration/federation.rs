@@ -1401,6 +1401,38 @@ async fn a_package_too_large_for_one_message_is_streamed_after_its_manifest(
 
 on_both_backends!(a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes);
 
+/// Chunk `n` of `content`, sealed for attachment `id` with `key`.
+fn sealed_chunk(key: &str, id: uuid::Uuid, content: &[u8], n: u32) -> Vec<u8> {
+    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    let start = n as usize * CHUNK_BYTES as usize;
+    let end = (start + CHUNK_BYTES as usize).min(content.len());
+    seal_chunk(key, id, n, &content[start..end]).unwrap()
+}
+
+/// Takes attachment `id` from `fr-pc247` at `b` as the message naming it
+/// would, and checks it is `content`.
+async fn assert_taken(
+    b: &entraide_testkit::TestNode,
+    id: uuid::Uuid,
+    content: &[u8],
+) -> Result<()> {
+    use entraide_server::attachments::CHUNK_BYTES;
+    let reference = entraide_server::federated::AttachmentRef {
+        id,
+        chunks: (content.len() as u64).div_ceil(CHUNK_BYTES) as u32,
+        size: content.len() as u64,
+        sha256: sha256_hex(content),
+        chunk_bytes: Some(CHUNK_BYTES),
+    };
+    let out = tempfile::tempdir()?;
+    let got = out.path().join("got");
+    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &got)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(std::fs::read(got)?, content);
+    Ok(())
+}
+
 /// A chunk PUT to `to`, signed by `from` with the signature bound to the
 /// chunk's tag.
 async fn put_chunk_as(
@@ -1644,17 +1676,13 @@ on_both_backends!(an_attachment_resumes_after_the_receiver_restarts_mid_chunk);
 async fn an_attachment_resumes_after_the_receiver_restarts_mid_chunk(
     backend: Backend,
 ) -> Result<()> {
-    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    use entraide_server::attachments::CHUNK_BYTES;
     let (a, mut b, _c) = three_nodes(backend).await?;
     let size = (CHUNK_BYTES * 2 + 77) as usize;
     let content: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
     let key = hex::encode([9u8; 32]);
     let id = post_manifest(&a, &b, &content, sha256_hex(&content), &key).await?;
-    let chunk = |n: u32| {
-        let start = n as usize * CHUNK_BYTES as usize;
-        let plain = &content[start..(start + CHUNK_BYTES as usize).min(size)];
-        seal_chunk(&key, id, n, plain).unwrap()
-    };
+    let chunk = |n: u32| sealed_chunk(&key, id, &content, n);
     let path = |n: u32| format!("/federation/attachments/{id}/{n}");
     for n in 0..2 {
         let r = put_chunk_as(&a, &b, &path(n), chunk(n)).await?;
@@ -1678,20 +1706,7 @@ async fn an_attachment_resumes_after_the_receiver_restarts_mid_chunk(
     assert_eq!(r.json, json!({"received_chunks": 2, "chunks": 3}));
     let r = put_chunk_as(&a, &b, &path(2), chunk(2)).await?;
     assert_eq!(r.json["received_chunks"], 3, "{}", r.text);
-    let out = tempfile::tempdir()?;
-    let reference = entraide_server::federated::AttachmentRef {
-        id,
-        chunks: 3,
-        size: size as u64,
-        sha256: sha256_hex(&content),
-        chunk_bytes: Some(CHUNK_BYTES),
-    };
-    let got = out.path().join("got");
-    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &got)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(std::fs::read(got)?, content);
-    Ok(())
+    assert_taken(&b, id, &content).await
 }
 
 on_both_backends!(two_replicas_of_the_receiver_take_turns_on_one_attachment);
@@ -1701,7 +1716,7 @@ on_both_backends!(two_replicas_of_the_receiver_take_turns_on_one_attachment);
 /// what the other wrote, and the file completes and matches.
 async fn two_replicas_of_the_receiver_take_turns_on_one_attachment(backend: Backend) -> Result<()> {
     use entraide_federation::httpsig::{sign_bound, BodyBinding};
-    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    use entraide_server::attachments::CHUNK_BYTES;
     let (a, b, _c) = three_nodes(backend).await?;
     let replica = b.replica().await?;
     let replica_url = replica.state.bound.get().cloned().unwrap();
@@ -1711,9 +1726,7 @@ async fn two_replicas_of_the_receiver_take_turns_on_one_attachment(backend: Back
     let id = post_manifest(&a, &b, &content, sha256_hex(&content), &key).await?;
     let client = reqwest::Client::new();
     for n in 0..4u32 {
-        let start = n as usize * CHUNK_BYTES as usize;
-        let plain = &content[start..(start + CHUNK_BYTES as usize).min(size)];
-        let body = seal_chunk(&key, id, n, plain).unwrap();
+        let body = sealed_chunk(&key, id, &content, n);
         // Chunks 1 and 2 to the replica, 0 and 3 to the first.
         let base = if n == 1 || n == 2 {
             replica_url.clone()
@@ -1743,20 +1756,7 @@ async fn two_replicas_of_the_receiver_take_turns_on_one_attachment(backend: Back
         let answer: serde_json::Value = res.json().await?;
         assert_eq!(answer["received_chunks"], n + 1, "{answer}");
     }
-    let out = tempfile::tempdir()?;
-    let reference = entraide_server::federated::AttachmentRef {
-        id,
-        chunks: 4,
-        size: size as u64,
-        sha256: sha256_hex(&content),
-        chunk_bytes: Some(CHUNK_BYTES),
-    };
-    let got = out.path().join("got");
-    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &got)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(std::fs::read(got)?, content);
-    Ok(())
+    assert_taken(&b, id, &content).await
 }
 
 on_both_backends!(an_attachment_the_peer_refuses_is_given_up_not_retried);
