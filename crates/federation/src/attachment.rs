@@ -80,7 +80,7 @@ impl Manifest {
         if m.v != MANIFEST_VERSION || m.cipher != CIPHER {
             return Err(ManifestError::Unsupported);
         }
-        let sha_ok = m.sha256.len() == 64 && m.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        let sha_ok = is_sha256_hex(&m.sha256);
         let size_ok = (1..=CHUNK_BYTES_MAX).contains(&m.chunk_bytes);
         let chunks = size_ok.then(|| u32::try_from(m.chunks()).ok()).flatten();
         match (chunks, content_key(&m.key), sha_ok) {
@@ -106,6 +106,13 @@ impl Manifest {
         let start = u64::from(index).saturating_mul(self.chunk_bytes);
         self.size.saturating_sub(start).min(self.chunk_bytes)
     }
+}
+
+/// Whether `s` has the form of a SHA-256 in hexadecimal (either case):
+/// what a manifest or a message may name an attachment by, and so part of
+/// a file name at the receiver.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The content key; `None` unless it is 32 bytes in hexadecimal.

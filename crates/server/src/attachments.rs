@@ -31,7 +31,8 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entraide_federation::attachment::{
-    content_key, seal_in_place, ContentKey, ManifestError, Opened, CHUNK_BYTES_MAX, TAG_BYTES,
+    content_key, is_sha256_hex, seal_in_place, ContentKey, ManifestError, Opened, CHUNK_BYTES_MAX,
+    TAG_BYTES,
 };
 pub use entraide_federation::attachment::{
     open_chunk, seal_chunk, Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION, MESSAGE_TYPE,
@@ -302,7 +303,7 @@ pub async fn push(
         // one on the wire.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(u32, Vec<u8>), String>>(2);
         let (chunk_bytes, chunks) = (spool.chunk_bytes, spool.chunks);
-        let path = file.clone();
+        let path = file;
         let reader = tokio::task::spawn_blocking(move || {
             let produce = || -> Result<(), String> {
                 let mut f = File::open(&path).map_err(|e| e.to_string())?;
@@ -390,10 +391,8 @@ pub async fn push(
         });
     }
     // Off the delivery's path: freeing a large file takes a while.
-    tokio::task::spawn_blocking(move || {
-        let _ = std::fs::remove_file(&file);
-        let _ = std::fs::remove_file(&spool_path);
-    });
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || forget_outgoing(&app, id));
     Ok(())
 }
 
@@ -406,6 +405,11 @@ pub struct Incoming {
 impl Incoming {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Uuid), Arc<Transfer>>> {
         self.transfers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops a transfer that is complete or discarded.
+    fn forget(&self, sender: &str, id: Uuid) {
+        self.map().remove(&(sender.to_owned(), id));
     }
 }
 
@@ -666,16 +670,12 @@ async fn write_in_turn(
             (*len, *hasher) = (at, hashed);
             if matches!(&turn, Err(AppError::BadRequest { code, .. }) if *code == "attachment_hash_mismatch")
             {
-                app.incoming_attachments
-                    .map()
-                    .remove(&(sender.to_owned(), id));
+                app.incoming_attachments.forget(sender, id);
             }
             if let Some(received) = turn? {
                 t.written.notify_waiters();
                 if received == t.chunks {
-                    app.incoming_attachments
-                        .map()
-                        .remove(&(sender.to_owned(), id));
+                    app.incoming_attachments.forget(sender, id);
                 }
                 return Ok(t.progress(received));
             }
@@ -802,7 +802,7 @@ fn hash_range(path: &Path, from: u64, to: u64, mut hasher: Sha256) -> std::io::R
 /// using it must name the same hash and size.
 pub async fn take(app: &AppState, sender: &str, a: &AttachmentRef, out: &Path) -> AppResult<()> {
     let sha256 = a.sha256.to_ascii_lowercase();
-    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_sha256_hex(&sha256) {
         return Err(messaging::refused(
             "attachment_reference_malformed",
             "an attachment is named by its SHA-256 in hexadecimal".into(),
