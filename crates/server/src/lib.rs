@@ -2,35 +2,28 @@
 //! them, on top of the pure domain (`entraide-domain`) and the storage
 //! traits (`entraide-store`).
 
-pub mod api;
-pub mod attachments;
-pub mod auth;
-pub mod blob_s3;
-pub mod calendar;
-pub mod caller;
-pub mod config;
+pub mod app;
 pub mod directory;
-pub mod document;
-pub mod error;
 pub mod evidence;
-pub mod evidence_api;
-pub mod federated;
+pub mod federation;
 pub mod http;
-pub mod i18n;
 pub mod knowledge;
-pub mod knowledge_web;
-pub mod messaging;
-pub mod metrics;
-pub mod ops;
-pub mod peers;
-pub mod reminders;
+pub mod node;
 pub mod requests;
 pub mod routes;
-pub mod server;
-pub mod state;
-pub mod statistics;
-pub mod ui;
-pub mod ui_evidence;
-pub mod ui_requests;
+pub mod web;
 
-pub use server::{open_store, open_store_with, Node, RunningNode, StartError};
+// Transitional aliases while the features move into their folders.
+pub use app::{config, credentials as auth, error, i18n, metrics, ops, state};
+pub use evidence::{api as evidence_api, blob_s3, pages as ui_evidence};
+pub use federation::{attachments, messaging, peers};
+pub use http::{api, caller};
+pub use knowledge::web as knowledge_web;
+pub use node as server;
+pub use requests::{
+    calendar, exchange as federated, pages as ui_requests, pdf as document, reminders,
+    statistics,
+};
+pub use web::ui;
+
+pub use node::{open_store, open_store_with, Node, RunningNode, StartError};

@@ -10,9 +10,9 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 
 pub const SOURCES: [(Locale, &str); 3] = [
-    (Locale::En, include_str!("../locales/en/main.ftl")),
-    (Locale::Fr, include_str!("../locales/fr/main.ftl")),
-    (Locale::Es, include_str!("../locales/es/main.ftl")),
+    (Locale::En, include_str!("../../locales/en/main.ftl")),
+    (Locale::Fr, include_str!("../../locales/fr/main.ftl")),
+    (Locale::Es, include_str!("../../locales/es/main.ftl")),
 ];
 
 pub struct I18n {

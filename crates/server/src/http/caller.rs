@@ -14,6 +14,8 @@ use uuid::Uuid;
 use crate::auth::{self, TOKEN_PREFIX};
 use crate::error::AppError;
 use crate::ops::{Actor, AuditEntryExt};
+use crate::app::principal::Principal;
+pub use crate::app::principal::RequestContext;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "entraide_session";
@@ -48,6 +50,11 @@ impl Caller {
         }
     }
 
+    /// The user as the principal that services take.
+    pub fn principal(&self) -> Principal {
+        Principal::user(self.user.clone(), self.ctx.clone())
+    }
+
     pub fn csrf_token(&self) -> &str {
         match &self.via {
             Via::Session { csrf_token, .. } => csrf_token,
@@ -56,29 +63,15 @@ impl Caller {
     }
 }
 
-/// Facts about the request for logs and the audit trail.
-#[derive(Clone, Debug, Default)]
-pub struct RequestContext {
-    pub client_ip: Option<String>,
-    pub request_id: Option<String>,
-    /// Path and query of a GET request: where the language switcher returns.
-    pub here: Option<String>,
-}
-
-impl RequestContext {
-    pub fn from_parts(headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>) -> Self {
-        Self {
-            client_ip: connect.map(|c| c.0.ip().to_string()),
-            request_id: headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            here: None,
-        }
-    }
-
-    pub fn anonymous_actor(&self) -> Actor {
-        Actor::anonymous(self.client_ip.clone(), self.request_id.clone())
+/// Facts about the request, from its headers and connection.
+pub fn request_context(headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>) -> RequestContext {
+    RequestContext {
+        client_ip: connect.map(|c| c.0.ip().to_string()),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        here: None,
     }
 }
 

@@ -33,7 +33,7 @@ pub struct GuardState {
 /// from the rule book is refused (fail closed); a test checks there is none.
 pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) -> Response {
     let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let mut ctx = RequestContext::from_parts(req.headers(), connect.as_ref());
+    let mut ctx = crate::caller::request_context(req.headers(), connect.as_ref());
     if req.method() == Method::GET {
         ctx.here = req.uri().path_and_query().map(|p| p.as_str().to_owned());
     }

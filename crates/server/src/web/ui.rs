@@ -389,20 +389,20 @@ struct ErrorPage {
 // ---------------------------------------------------------------- static
 
 pub async fn static_css() -> Response {
-    static_file("text/css; charset=utf-8", include_str!("../static/app.css"))
+    static_file("text/css; charset=utf-8", include_str!("../../static/app.css"))
 }
 
 pub async fn static_js() -> Response {
     static_file(
         "text/javascript; charset=utf-8",
-        include_str!("../static/app.js"),
+        include_str!("../../static/app.js"),
     )
 }
 
 pub async fn static_htmx() -> Response {
     static_file(
         "text/javascript; charset=utf-8",
-        include_str!("../static/vendor/htmx.min.js"),
+        include_str!("../../static/vendor/htmx.min.js"),
     )
 }
 

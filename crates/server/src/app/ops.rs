@@ -35,6 +35,16 @@ impl Actor {
         }
     }
 
+    /// The node itself, a peer node or an operator: no user id, no address.
+    pub fn labelled(label: String) -> Self {
+        Self {
+            id: None,
+            label,
+            client_ip: None,
+            request_id: None,
+        }
+    }
+
     pub fn anonymous(client_ip: Option<String>, request_id: Option<String>) -> Self {
         Self {
             id: None,

@@ -1,0 +1,5 @@
+//! The directory: this node and its peers.
+
+pub mod pages;
+
+pub use pages::*;

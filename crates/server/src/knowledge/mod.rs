@@ -1,0 +1,6 @@
+//! The knowledge repository: laws, treaties, profiles, search.
+
+pub mod service;
+pub mod web;
+
+pub use service::*;

@@ -1,0 +1,3 @@
+//! Shared page plumbing: the page shell, forms and CSRF, error pages, assets.
+
+pub mod ui;
