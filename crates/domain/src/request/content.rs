@@ -59,8 +59,12 @@ pub struct DataRequested {
     pub relationship_to_offence: String,
 }
 
+/// Deserialising checks every field as the web form does (identifiers
+/// through their constructors, country, legal basis, dates, lengths): see
+/// `request::parse`, which also gives the path and code of a refusal.
+/// Serialisation is the derived one, field by field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "super::parse::RawRequestContent<Identifier>")]
 pub struct RequestContent {
     // ---- header (T-CY templates)
     pub case_number: String,

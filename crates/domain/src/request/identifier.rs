@@ -4,10 +4,12 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::parse::{parse_date_time, ContentError};
 use crate::user::Email;
 use crate::ParseError;
 
@@ -22,9 +24,56 @@ pub enum Chain {
     Monero,
 }
 
+impl Chain {
+    pub const ALL: [Chain; 5] = [
+        Self::Bitcoin,
+        Self::Ethereum,
+        Self::Litecoin,
+        Self::Tron,
+        Self::Monero,
+    ];
+
+    /// The name used in JSON (`"bitcoin"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bitcoin => "bitcoin",
+            Self::Ethereum => "ethereum",
+            Self::Litecoin => "litecoin",
+            Self::Tron => "tron",
+            Self::Monero => "monero",
+        }
+    }
+}
+
+impl FromStr for Chain {
+    type Err = ParseError;
+    /// Accepts the JSON name in any case ("Bitcoin", "bitcoin").
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                ParseError::new(
+                    "invalid_chain",
+                    format!(
+                        "'{}' is not a supported blockchain (bitcoin, ethereum, litecoin, tron, monero)",
+                        s.trim()
+                    ),
+                )
+            })
+    }
+}
+
 /// One identifier, with what a provider needs to find the data.
+///
+/// Deserialising goes through the same constructors as the web form (via a
+/// private flat mirror, `RawIdentifier`), so JSON from the API or from a
+/// peer cannot hold what the form refuses; a payment card must arrive
+/// masked ([`Identifier::payment_card_masked`]). Serialisation is the
+/// derived, internally tagged form (`{"type": "iban", "value": "..."}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "RawIdentifier")]
 pub enum Identifier {
     /// An IP address is useless to a provider without the exact time (UTC)
     /// and, for shared IPv4 addresses (CGNAT), the source port.
@@ -319,6 +368,28 @@ impl Identifier {
         Ok(Self::PaymentCard { masked })
     }
 
+    /// Accepts only an already masked card number (first six and last four
+    /// digits, e.g. "411111******1111"). This is the rule for JSON (API and
+    /// federation): a full card number must not travel or reach storage, so
+    /// it is refused with `card_number_unmasked` rather than silently
+    /// masked — the sender has to learn it sent one. The refusal never
+    /// repeats the digits.
+    pub fn payment_card_masked(input: &str) -> Result<Self, ParseError> {
+        let v: String = input
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        // Any run of 12 to 19 digits is treated as a full number, whether its
+        // Luhn check passes or not: a mistyped full number is still one.
+        if (12..=19).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ParseError::new(
+                "card_number_unmasked",
+                "give only the masked card number (first six and last four digits, e.g. 411111******1111), never the full number",
+            ));
+        }
+        Self::payment_card(&v)
+    }
+
     /// Whether this identifier gives the provider a time to search at.
     pub fn has_time(&self) -> bool {
         matches!(self, Self::IpAddress { .. })
@@ -348,6 +419,188 @@ impl fmt::Display for Identifier {
             Self::CryptoAddress { chain, address } => write!(f, "{address} ({chain:?})"),
             Self::Iban { value } => write!(f, "IBAN {value}"),
             Self::PaymentCard { masked } => write!(f, "card {masked}"),
+        }
+    }
+}
+
+/// The JSON shape of an identifier before its checks: the tag and every
+/// field any type of identifier has, each optional. Reading into this flat
+/// struct first lets a wrong, missing or misplaced field be reported by its
+/// own name (`identifiers[0].at`) instead of "the identifier is invalid",
+/// and keeps the checks in one place, the constructors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIdentifier {
+    #[serde(rename = "type")]
+    kind: String,
+    address: Option<String>,
+    /// Wider than `u16` so that an out-of-range port gets `invalid_port`
+    /// rather than a generic serde refusal.
+    port: Option<i64>,
+    at: Option<String>,
+    number: Option<String>,
+    url: Option<String>,
+    name: Option<String>,
+    service: Option<String>,
+    handle: Option<String>,
+    value: Option<String>,
+    chain: Option<String>,
+    masked: Option<String>,
+}
+
+impl RawIdentifier {
+    /// The fields that were given (a JSON `null` counts as not given).
+    fn given(&self) -> [(&'static str, bool); 11] {
+        [
+            ("address", self.address.is_some()),
+            ("port", self.port.is_some()),
+            ("at", self.at.is_some()),
+            ("number", self.number.is_some()),
+            ("url", self.url.is_some()),
+            ("name", self.name.is_some()),
+            ("service", self.service.is_some()),
+            ("handle", self.handle.is_some()),
+            ("value", self.value.is_some()),
+            ("chain", self.chain.is_some()),
+            ("masked", self.masked.is_some()),
+        ]
+    }
+}
+
+/// The `type` tag of an identifier, once read.
+#[derive(Clone, Copy)]
+enum IdentifierType {
+    Ip,
+    Email,
+    Phone,
+    Url,
+    Domain,
+    Account,
+    Imei,
+    Imsi,
+    Iban,
+    Crypto,
+    Card,
+}
+
+impl TryFrom<RawIdentifier> for Identifier {
+    /// `field` is relative to the identifier (`"value"`, `"at"`); the
+    /// content parser prefixes it with `identifiers[i].`.
+    type Error = ContentError;
+
+    fn try_from(raw: RawIdentifier) -> Result<Self, Self::Error> {
+        use IdentifierType as T;
+        let kind = raw.kind.as_str();
+        let (tag, allowed): (T, &[&str]) = match kind {
+            "ip_address" => (T::Ip, &["address", "port", "at"]),
+            "email" => (T::Email, &["address"]),
+            "phone" => (T::Phone, &["number"]),
+            "url" => (T::Url, &["url"]),
+            "domain" => (T::Domain, &["name"]),
+            "account" => (T::Account, &["service", "handle"]),
+            "imei" => (T::Imei, &["value"]),
+            "imsi" => (T::Imsi, &["value"]),
+            "iban" => (T::Iban, &["value"]),
+            "crypto_address" => (T::Crypto, &["chain", "address"]),
+            "payment_card" => (T::Card, &["masked"]),
+            other => {
+                return Err(ContentError::new(
+                    "type",
+                    ParseError::new(
+                        "invalid_identifier_type",
+                        format!("'{other}' is not a type of identifier"),
+                    ),
+                ))
+            }
+        };
+        // A field of another type is refused, as unknown fields are
+        // everywhere else in the content: it is most likely a mistake
+        // (`value` for a phone number) that would otherwise be dropped.
+        if let Some((field, _)) = raw
+            .given()
+            .into_iter()
+            .find(|(f, given)| *given && !allowed.contains(f))
+        {
+            return Err(ContentError::new(
+                field,
+                ParseError::new(
+                    "unknown_field",
+                    format!("an identifier of type {kind} has no field `{field}`"),
+                ),
+            ));
+        }
+        let required = |field: &'static str, v: Option<String>| {
+            v.ok_or_else(|| {
+                ContentError::new(
+                    field,
+                    ParseError::new(
+                        "required",
+                        format!("an identifier of type {kind} needs `{field}`"),
+                    ),
+                )
+            })
+        };
+        let at = |field: &'static str| move |e: ParseError| ContentError::new(field, e);
+        match tag {
+            T::Ip => {
+                let address = required("address", raw.address)?;
+                let port = match raw.port {
+                    None => None,
+                    Some(p) => Some(u16::try_from(p).map_err(|_| {
+                        ContentError::new(
+                            "port",
+                            ParseError::new("invalid_port", "the port is a number from 0 to 65535"),
+                        )
+                    })?),
+                };
+                // Missing time: the constructor's own code, on the field
+                // the sender has to add.
+                let when = match raw.at {
+                    None => None,
+                    Some(t) => Some(parse_date_time(&t).map_err(at("at"))?),
+                };
+                Self::ip(&address, port, when).map_err(|e| {
+                    let field = if e.code == "ip_without_time" {
+                        "at"
+                    } else {
+                        "address"
+                    };
+                    ContentError::new(field, e)
+                })
+            }
+            T::Email => Email::parse(&required("address", raw.address)?)
+                .map(|address| Self::Email { address })
+                .map_err(at("address")),
+            T::Phone => Self::phone(&required("number", raw.number)?).map_err(at("number")),
+            T::Url => Self::url(&required("url", raw.url)?).map_err(at("url")),
+            T::Domain => Self::domain(&required("name", raw.name)?).map_err(at("name")),
+            T::Account => {
+                let service = required("service", raw.service)?;
+                let handle = required("handle", raw.handle)?;
+                Self::account(&service, &handle).map_err(|e| {
+                    // The constructor has one code for both parts; point at
+                    // the part that is wrong (the same limits as there).
+                    let s = service.trim();
+                    let field = if s.is_empty() || s.len() > 100 {
+                        "service"
+                    } else {
+                        "handle"
+                    };
+                    ContentError::new(field, e)
+                })
+            }
+            T::Imei => Self::imei(&required("value", raw.value)?).map_err(at("value")),
+            T::Imsi => Self::imsi(&required("value", raw.value)?).map_err(at("value")),
+            T::Iban => Self::iban(&required("value", raw.value)?).map_err(at("value")),
+            T::Crypto => {
+                let chain = required("chain", raw.chain)?
+                    .parse::<Chain>()
+                    .map_err(at("chain"))?;
+                Self::crypto(chain, &required("address", raw.address)?).map_err(at("address"))
+            }
+            T::Card => {
+                Self::payment_card_masked(&required("masked", raw.masked)?).map_err(at("masked"))
+            }
         }
     }
 }

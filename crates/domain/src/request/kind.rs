@@ -198,6 +198,24 @@ impl DataCategory {
     }
 }
 
+impl FromStr for DataCategory {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| {
+                ParseError::new(
+                    "invalid_data_category",
+                    format!(
+                        "'{}' is not a category of data (subscriber, identification_only, traffic, content)",
+                        s.trim()
+                    ),
+                )
+            })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {

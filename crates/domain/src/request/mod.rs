@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod identifier;
 pub mod kind;
 pub mod lifecycle;
+pub mod parse;
 pub mod statistics;
 
 pub use checks::{assess, has_errors, Finding, Severity};
@@ -18,6 +19,10 @@ pub use identifier::{Chain, Identifier};
 pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
 pub use lifecycle::{
     available_actions, next_state, Action, Move, RefusalGround, RequestState, TransitionError,
+};
+pub use parse::{
+    parse_date_time, parse_instant, parse_request_content, ContentError, COLLECTION_DAYS_MAX,
+    LONG_TEXT_MAX_CHARS,
 };
 pub use statistics::{
     compute as compute_statistics, from_aggregates, CountKey, Durations, Measure, StatRow,
