@@ -151,15 +151,17 @@ async fn custody_append(
     database_url: Option<String>,
 ) -> Result<()> {
     use entraide_domain::evidence::CustodyEventKind;
+    use entraide_server::admin::service::{initialise_node, NewNode};
+    use entraide_server::app::audit::Actor;
+    use entraide_server::cases::service::create_case;
     use entraide_server::evidence::{custody_event, CustodyActor};
-    use entraide_server::ops::{self, Actor, NewNode};
 
     let temp = tempfile::tempdir()?;
     let url = database_url
         .unwrap_or_else(|| format!("sqlite://{}", temp.path().join("bench.db").display()));
     let store = entraide_server::open_store(&url).await?;
     let parse = |e: entraide_domain::ParseError| anyhow!(e);
-    ops::initialise_node(
+    initialise_node(
         store.as_ref(),
         NewNode {
             node_id: entraide_domain::NodeId::parse("bench-node").map_err(parse)?,
@@ -177,7 +179,7 @@ async fn custody_append(
         .user_by_email(&entraide_domain::Email::parse("bench@bench.invalid").map_err(parse)?)
         .await?
         .ok_or_else(|| anyhow!("no bench user"))?;
-    let case = ops::create_case(
+    let case = create_case(
         store.as_ref(),
         &Actor::command_line(),
         admin.id,

@@ -9,8 +9,10 @@ use clap::Args;
 use entraide_domain::{
     CaseReference, CaseSummary, CaseTitle, DisplayName, Email, NewPassword, Role, RoleSet,
 };
+use entraide_server::admin::service::create_user;
+use entraide_server::app::audit::{Actor, AuditEntryExt};
+use entraide_server::cases::service::create_case;
 use entraide_server::config::{NodeConfig, CONFIG_FILE};
-use entraide_server::ops::{self, Actor};
 use entraide_server::{open_store, Node, RunningNode};
 use entraide_store::Store;
 
@@ -167,7 +169,7 @@ async fn seed(store: &dyn Store, demo: &DemoNode) -> Result<()> {
     let email =
         |local: &str| Email::parse(&format!("{local}@{}", demo.domain)).map_err(|e| anyhow!(e));
     for (local, name, roles) in demo.people.iter().skip(1) {
-        ops::create_user(
+        create_user(
             store,
             &actor,
             email(local)?,
@@ -188,7 +190,7 @@ async fn seed(store: &dyn Store, demo: &DemoNode) -> Result<()> {
             client_ip: None,
             request_id: None,
         };
-        let created = ops::create_case(
+        let created = create_case(
             store,
             &opener_actor,
             opener.id,
@@ -206,8 +208,8 @@ async fn seed(store: &dyn Store, demo: &DemoNode) -> Result<()> {
                 entraide_domain::AuditAction::CaseMemberAdded,
                 entraide_domain::AuditOutcome::Success,
             );
-            let entry = ops::AuditEntryExt::target(
-                ops::AuditEntryExt::on_case(entry, created.id),
+            let entry = AuditEntryExt::target(
+                AuditEntryExt::on_case(entry, created.id),
                 member.email.as_str(),
             );
             store
@@ -640,7 +642,7 @@ async fn peer_demo_nodes(
         if me.store.peer(&other_id).await?.is_some() {
             continue;
         }
-        entraide_server::peers::add_peer(
+        entraide_server::federation::peers::add_peer(
             me,
             &Actor::command_line(),
             &format!("http://{other_addr}"),
@@ -699,7 +701,7 @@ async fn send_demo_request(fr: &Path) -> Result<()> {
             },
             ctx: RequestContext::default(),
         };
-        entraide_server::federated::send_request(&state, &caller, r.id, ARGENTINA.node_id)
+        entraide_server::requests::exchange::send_request(&state, &caller, r.id, ARGENTINA.node_id)
             .await
             .map_err(|e| anyhow!("demo request: {e}"))?;
     }

@@ -1,5 +1,5 @@
 //! `init`, `serve`, `user` and `token`: thin wrappers over the operations
-//! of `entraide_server::ops`.
+//! of the server's `account` and `admin` services.
 
 use std::fs;
 use std::io::Write;
@@ -12,8 +12,10 @@ use entraide_domain::{
     CountryCode, DisplayName, Email, NewPassword, NodeId, OrganisationKind, OrganisationName,
     RoleSet,
 };
+use entraide_server::account::service as account;
+use entraide_server::admin::service::{self as admin, NewNode};
+use entraide_server::app::audit::Actor;
 use entraide_server::config::{resolve_database_url, NodeConfig, Settings, CONFIG_FILE};
-use entraide_server::ops::{self, Actor, NewNode};
 use entraide_server::{open_store, Node};
 use entraide_store::Store;
 
@@ -250,7 +252,7 @@ pub async fn create_node(args: &InitArgs) -> Result<Initialised> {
         let store = open_store(&database_url)
             .await
             .context("cannot open the database")?;
-        ops::initialise_node(
+        admin::initialise_node(
             store.as_ref(),
             NewNode {
                 node_id: node_id.clone(),
@@ -384,7 +386,7 @@ pub async fn user(cmd: UserCommand) -> Result<()> {
             let (password, generated) = read_password(password_file.as_deref())?;
             let shown = generated.then(|| password.expose().to_owned());
             let (_, store) = open(&dir.data_dir).await?;
-            ops::create_user(
+            admin::create_user(
                 store.as_ref(),
                 &Actor::command_line(),
                 email.clone(),
@@ -428,7 +430,7 @@ async fn find_user(store: &dyn Store, email: &str) -> Result<entraide_store::Use
 async fn set_disabled(dir: &DataDir, email: &str, disabled: bool) -> Result<()> {
     let (_, store) = open(&dir.data_dir).await?;
     let user = find_user(store.as_ref(), email).await?;
-    ops::set_disabled(store.as_ref(), &Actor::command_line(), user.id, disabled).await?;
+    admin::set_disabled(store.as_ref(), &Actor::command_line(), user.id, disabled).await?;
     println!(
         "{} is now {}",
         user.email,
@@ -443,7 +445,8 @@ pub async fn token(cmd: TokenCommand) -> Result<()> {
             let (_, store) = open(&dir.data_dir).await?;
             let user = find_user(store.as_ref(), &user).await?;
             let (token, secret) =
-                ops::create_token(store.as_ref(), &Actor::command_line(), user.id, &name).await?;
+                account::create_token(store.as_ref(), &Actor::command_line(), user.id, &name)
+                    .await?;
             println!(
                 "Token {} ({}) created for {}",
                 token.id, token.name, user.email
@@ -469,7 +472,7 @@ pub async fn token(cmd: TokenCommand) -> Result<()> {
                 .token_by_id(id)
                 .await?
                 .ok_or_else(|| anyhow!("no token with id {id}"))?;
-            ops::revoke_token(store.as_ref(), &Actor::command_line(), &token).await?;
+            account::revoke_token(store.as_ref(), &Actor::command_line(), &token).await?;
             println!("Token {id} revoked");
         }
     }

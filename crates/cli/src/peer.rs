@@ -4,9 +4,10 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::Subcommand;
+use entraide_server::app::audit::Actor;
 use entraide_server::config::NodeConfig;
-use entraide_server::ops::Actor;
-use entraide_server::{open_store, peers, Node};
+use entraide_server::federation::peers;
+use entraide_server::{open_store, Node};
 
 use crate::DataDir;
 

@@ -8,8 +8,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use entraide_domain::request::{assess, Severity};
 use entraide_domain::{AuditAction, AuditOutcome, Locale};
+use entraide_server::app::audit::{Actor, AuditEntryExt};
 use entraide_server::config::NodeConfig;
-use entraide_server::ops::{Actor, AuditEntryExt};
 use entraide_server::{open_store, Node};
 use entraide_store::RequestFilter;
 

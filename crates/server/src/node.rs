@@ -21,7 +21,7 @@ use crate::i18n::I18n;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::{AppState, Coalescer, Throttle};
-use crate::ui;
+use crate::web::errors;
 
 /// Opens the store named by the URL: `sqlite://...` or `postgres://...`.
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
@@ -86,13 +86,14 @@ impl Node {
         let knowledge =
             crate::knowledge::Knowledge::open(&settings.data_dir.join("knowledge-index"))
                 .map_err(|e| StartError::Knowledge(e.to_string()))?;
-        let federation_client = crate::messaging::federation_client(None)
+        let federation_client = crate::federation::signed::federation_client(None)
             .map_err(|e| StartError::Http(e.to_string()))?;
         let state = AppState {
             knowledge: Arc::new(knowledge),
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             incoming_attachments: Arc::default(),
+            inbound: Arc::new(crate::inbound::Features),
             federation_client,
             bound: Arc::new(std::sync::OnceLock::new()),
             custody: Arc::new(custody),
@@ -165,7 +166,7 @@ impl Node {
             }
         });
         let bound = self.state.bound.clone();
-        let outbox = crate::messaging::start_worker(self.state.clone());
+        let outbox = crate::federation::delivery::start_worker(self.state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let (local_addr, task) = match tls {
             None => {
@@ -257,13 +258,13 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(http::api_not_found);
     let ui_routes = ui_routes
         .route_layer(from_fn_with_state(guard_state, http::guard))
-        .layer(from_fn_with_state(state.clone(), ui::render_errors));
+        .layer(from_fn_with_state(state.clone(), errors::render_errors));
     let tls = state.settings.tls.is_some();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api_routes)
         .merge(ui_routes)
-        .fallback(ui::not_found)
+        .fallback(errors::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(from_fn_with_state(state.clone(), http::record_metrics))
         .layer(from_fn_with_state(tls, http::security_headers))

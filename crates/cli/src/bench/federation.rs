@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use entraide_server::admin::service::{initialise_node, NewNode};
+use entraide_server::app::audit::Actor;
 use entraide_server::config::Settings;
-use entraide_server::ops::{self, Actor, NewNode};
 use entraide_server::state::AppState;
 use entraide_server::{Node, RunningNode};
 
@@ -48,7 +49,7 @@ pub async fn run(args: Args) -> Result<()> {
             .identity
             .federation_key(time::OffsetDateTime::now_utc())
             .fingerprint();
-        entraide_server::peers::add_peer(
+        entraide_server::federation::peers::add_peer(
             me,
             &Actor::command_line(),
             &format!("https://{addr}"),
@@ -186,7 +187,7 @@ async fn boot(dir: &Path, node_id: &str, tls: &Tls) -> Result<(AppState, Running
     let parse = |e: entraide_domain::ParseError| anyhow!(e);
     let url = format!("sqlite://{}", dir.join("entraide.db").display());
     let store = entraide_server::open_store(&url).await?;
-    ops::initialise_node(
+    initialise_node(
         store.as_ref(),
         NewNode {
             node_id: entraide_domain::NodeId::parse(node_id).map_err(parse)?,
@@ -222,7 +223,7 @@ async fn boot(dir: &Path, node_id: &str, tls: &Tls) -> Result<(AppState, Running
     let mut node = Node::with_store(settings, store)?;
     // The nodes trust the benchmark's private authority.
     node.state.federation_client =
-        entraide_server::messaging::federation_client(Some(&tls.ca_pem))?;
+        entraide_server::federation::signed::federation_client(Some(&tls.ca_pem))?;
     let state = node.state.clone();
     let running = node.start().await?;
     Ok((state, running))
@@ -233,7 +234,7 @@ fn note(i: u64) -> Vec<u8> {
 }
 
 async fn send_note(a: &AppState, i: u64) -> Result<uuid::Uuid> {
-    let m = entraide_server::messaging::send(
+    let m = entraide_server::federation::outbox::send(
         a,
         &Actor::command_line(),
         RECEIVER,
@@ -404,7 +405,7 @@ async fn attachment(
         reset_peak_rss();
         let cpu = cpu_seconds();
         let start = Instant::now();
-        let sent = entraide_server::federated::send_attachment(
+        let sent = entraide_server::federation::attachments::send(
             a,
             &Actor::command_line(),
             RECEIVER,
@@ -417,7 +418,7 @@ async fn attachment(
         wait_delivered(a, sent.id, Duration::from_millis(2)).await?;
         let delivered_s = start.elapsed().as_secs_f64();
         let out = dir.join("joined.bin");
-        entraide_server::federated::assemble(b, SENDER, &sent, &out)
+        entraide_server::federation::attachments::assemble(b, SENDER, &sent, &out)
             .await
             .map_err(|e| anyhow!("taking the attachment: {e}"))?;
         let federation_s = start.elapsed().as_secs_f64();
@@ -520,7 +521,7 @@ async fn https_upload(file: &Path, dest: &Path, tls: &Tls) -> Result<(f64, Strin
             .serve(app.into_make_service())
             .await;
     });
-    let client = entraide_server::messaging::federation_client(Some(&tls.ca_pem))?;
+    let client = entraide_server::federation::signed::federation_client(Some(&tls.ca_pem))?;
     // Warm the connection (TLS handshake) outside the measurement, as the
     // federation client's connection is warm after the notes.
     let _ = client.get(format!("https://{addr}/")).send().await?;

@@ -884,9 +884,9 @@ async fn cli_node(dir: &std::path::Path) -> Result<()> {
         .user_by_email(&entraide_domain::Email::parse("admin@fr-lab.invalid")?)
         .await?
         .unwrap();
-    entraide_server::ops::create_case(
+    entraide_server::cases::service::create_case(
         store.as_ref(),
-        &entraide_server::ops::Actor::command_line(),
+        &entraide_server::app::audit::Actor::command_line(),
         admin.id,
         entraide_domain::CaseReference::parse("LAB-2026-0001")?,
         entraide_domain::CaseTitle::parse("Seized laptop")?,

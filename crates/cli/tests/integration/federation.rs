@@ -816,9 +816,9 @@ async fn two_replicas_share_the_outbox_without_sending_twice(backend: Backend) -
     let mut ids = Vec::new();
     for i in 0..20 {
         // Queued through both replicas.
-        let m = entraide_server::messaging::send(
+        let m = entraide_server::federation::outbox::send(
             if i % 2 == 0 { &a.state } else { &replica.state },
-            &entraide_server::ops::Actor::command_line(),
+            &entraide_server::app::audit::Actor::command_line(),
             "ar-ufeci",
             "note",
             format!(r#"{{"text":"n{i}"}}"#).as_bytes(),
@@ -1210,9 +1210,9 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
     // Rotate with a short overlap, restart, announce.
     let new = entraide_federation::NodeIdentity::rotate(&dir, time::Duration::seconds(3))?;
     a.restart().await?;
-    let told = entraide_server::peers::announce_rotation(
+    let told = entraide_server::federation::peers::announce_rotation(
         &a.state,
-        &entraide_server::ops::Actor::command_line(),
+        &entraide_server::app::audit::Actor::command_line(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -1229,9 +1229,9 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
     let note = |text: &'static str| {
         let state = a.state.clone();
         async move {
-            entraide_server::messaging::send(
+            entraide_server::federation::outbox::send(
                 &state,
-                &entraide_server::ops::Actor::command_line(),
+                &entraide_server::app::audit::Actor::command_line(),
                 "ar-ufeci",
                 "note",
                 format!(r#"{{"text":"{text}"}}"#).as_bytes(),
@@ -1403,7 +1403,7 @@ on_both_backends!(a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes);
 
 /// Chunk `n` of `content`, sealed for attachment `id` with `key`.
 fn sealed_chunk(key: &str, id: uuid::Uuid, content: &[u8], n: u32) -> Vec<u8> {
-    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    use entraide_server::federation::attachments::{seal_chunk, CHUNK_BYTES};
     let start = n as usize * CHUNK_BYTES as usize;
     let end = (start + CHUNK_BYTES as usize).min(content.len());
     seal_chunk(key, id, n, &content[start..end]).unwrap()
@@ -1416,8 +1416,8 @@ async fn assert_taken(
     id: uuid::Uuid,
     content: &[u8],
 ) -> Result<()> {
-    use entraide_server::attachments::CHUNK_BYTES;
-    let reference = entraide_server::federated::AttachmentRef {
+    use entraide_server::federation::attachments::CHUNK_BYTES;
+    let reference = entraide_server::federation::attachments::AttachmentRef {
         id,
         chunks: (content.len() as u64).div_ceil(CHUNK_BYTES) as u32,
         size: content.len() as u64,
@@ -1426,7 +1426,7 @@ async fn assert_taken(
     };
     let out = tempfile::tempdir()?;
     let got = out.path().join("got");
-    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &got)
+    entraide_server::federation::attachments::assemble(&b.state, "fr-pc247", &reference, &got)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(std::fs::read(got)?, content);
@@ -1465,7 +1465,7 @@ async fn post_manifest(
     sha256: String,
     key: &str,
 ) -> Result<uuid::Uuid> {
-    use entraide_server::attachments::{Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION};
+    use entraide_server::federation::attachments::{Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION};
     let manifest = Manifest {
         v: MANIFEST_VERSION,
         size: content.len() as u64,
@@ -1495,7 +1495,7 @@ async fn post_manifest(
 async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
     backend: Backend,
 ) -> Result<()> {
-    use entraide_server::attachments::{seal_chunk, CHUNK_BYTES};
+    use entraide_server::federation::attachments::{seal_chunk, CHUNK_BYTES};
     let (a, b, c) = three_nodes(backend).await?;
     // Five chunks, the last one short.
     let size = (CHUNK_BYTES * 4 + 1000) as usize;
@@ -1614,7 +1614,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
 
     // Taken whole by the message that names it with its hash.
     let out = tempfile::tempdir()?;
-    let reference = entraide_server::federated::AttachmentRef {
+    let reference = entraide_server::federation::attachments::AttachmentRef {
         id,
         chunks: 5,
         size: size as u64,
@@ -1626,11 +1626,11 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         "../../../../etc/passwd".into(),
         format!("{}/..", "a".repeat(61)),
     ] {
-        let wrong = entraide_server::federated::AttachmentRef {
+        let wrong = entraide_server::federation::attachments::AttachmentRef {
             sha256: wrong,
             ..reference.clone()
         };
-        let taken = entraide_server::federated::assemble(
+        let taken = entraide_server::federation::attachments::assemble(
             &b.state,
             "fr-pc247",
             &wrong,
@@ -1639,7 +1639,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         .await;
         assert!(taken.is_err());
     }
-    entraide_server::federated::assemble(&b.state, "fr-pc247", &reference, &out.path().join("got"))
+    entraide_server::federation::attachments::assemble(&b.state, "fr-pc247", &reference, &out.path().join("got"))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(std::fs::read(out.path().join("got"))?, content);
@@ -1676,7 +1676,7 @@ on_both_backends!(an_attachment_resumes_after_the_receiver_restarts_mid_chunk);
 async fn an_attachment_resumes_after_the_receiver_restarts_mid_chunk(
     backend: Backend,
 ) -> Result<()> {
-    use entraide_server::attachments::CHUNK_BYTES;
+    use entraide_server::federation::attachments::CHUNK_BYTES;
     let (a, mut b, _c) = three_nodes(backend).await?;
     let size = (CHUNK_BYTES * 2 + 77) as usize;
     let content: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
@@ -1716,7 +1716,7 @@ on_both_backends!(two_replicas_of_the_receiver_take_turns_on_one_attachment);
 /// what the other wrote, and the file completes and matches.
 async fn two_replicas_of_the_receiver_take_turns_on_one_attachment(backend: Backend) -> Result<()> {
     use entraide_federation::httpsig::{sign_bound, BodyBinding};
-    use entraide_server::attachments::CHUNK_BYTES;
+    use entraide_server::federation::attachments::CHUNK_BYTES;
     let (a, b, _c) = three_nodes(backend).await?;
     let replica = b.replica().await?;
     let replica_url = replica.state.bound.get().cloned().unwrap();
@@ -1769,9 +1769,9 @@ async fn an_attachment_the_peer_refuses_is_given_up_not_retried(backend: Backend
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("file.bin");
     std::fs::write(&path, vec![1u8; 5 * 1024 * 1024])?;
-    let sent = entraide_server::federated::send_attachment(
+    let sent = entraide_server::federation::attachments::send(
         &a.state,
-        &entraide_server::ops::Actor::command_line(),
+        &entraide_server::app::audit::Actor::command_line(),
         "ar-ufeci",
         &path,
         Some("00".repeat(32)),
@@ -1883,9 +1883,9 @@ async fn multi_gigabyte_attachment_in_this_process() -> Result<()> {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_mib("VmRSS:");
     let started = std::time::Instant::now();
-    let sent = entraide_server::federated::send_attachment(
+    let sent = entraide_server::federation::attachments::send(
         &a.state,
-        &entraide_server::ops::Actor::command_line(),
+        &entraide_server::app::audit::Actor::command_line(),
         "ar-ufeci",
         &path,
         None,
@@ -1904,7 +1904,7 @@ async fn multi_gigabyte_attachment_in_this_process() -> Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let got = dir.path().join("got.bin");
-    entraide_server::federated::assemble(&b.state, "fr-pc247", &sent, &got)
+    entraide_server::federation::attachments::assemble(&b.state, "fr-pc247", &sent, &got)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed().as_secs_f64();
@@ -1944,13 +1944,13 @@ async fn oversize_envelopes_and_mismatched_attachments_are_refused(backend: Back
     assert_eq!(r.code(), "payload_too_large");
     // An attachment whose chunks do not match the SHA-256 announced: the
     // package is not added, and the reason is recorded at the receiver.
-    let actor = entraide_server::ops::Actor::command_line();
+    let actor = entraide_server::app::audit::Actor::command_line();
     let chunk = json!({"attachment": uuid::Uuid::nil(), "index": 0, "data": "aGVsbG8="});
     let send = |t: &'static str, body: serde_json::Value| {
         let state = a.state.clone();
         let actor = actor.clone();
         async move {
-            entraide_server::messaging::send(
+            entraide_server::federation::outbox::send(
                 &state,
                 &actor,
                 "ar-ufeci",

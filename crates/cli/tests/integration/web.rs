@@ -520,9 +520,9 @@ async fn tls_with_hsts_and_secure_cookies() -> Result<()> {
     }
     let db = format!("sqlite://{}", dir.path().join("entraide.db").display());
     let store = entraide_server::open_store(&db).await?;
-    entraide_server::ops::initialise_node(
+    entraide_server::admin::service::initialise_node(
         store.as_ref(),
-        entraide_server::ops::NewNode {
+        entraide_server::admin::service::NewNode {
             node_id: entraide_domain::NodeId::parse("tls-node").map_err(|e| anyhow::anyhow!(e))?,
             org_name: entraide_domain::OrganisationName::parse("TLS")
                 .map_err(|e| anyhow::anyhow!(e))?,

@@ -19,7 +19,7 @@ use entraide_evidence::{BlobError, BlobStore, IngestOptions, Ingested, LocalBlob
 use rusty_s3::actions::{CreateMultipartUpload, ListObjectsV2};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
-use crate::config::S3Settings;
+use crate::app::config::S3Settings;
 
 /// Parts of a multipart upload (S3 needs at least 5 MiB but the last).
 const PART: usize = 16 * 1024 * 1024;

@@ -11,7 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use totp_rs::{Secret, TOTP};
 
-use crate::error::AppError;
+use crate::app::error::AppError;
 
 /// Argon2id with the OWASP-recommended 19 MiB, 2 passes, 1 lane.
 fn argon2() -> Argon2<'static> {
@@ -19,7 +19,20 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-pub fn hash_password(password: &NewPassword) -> Result<String, AppError> {
+/// Argon2id is deliberately slow: keep it off the async workers.
+pub async fn hash_password(password: NewPassword) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing task failed: {e}")))?
+}
+
+pub async fn verify_password(hash: String, candidate: String) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || verify_password_blocking(&hash, &candidate))
+        .await
+        .map_err(|e| AppError::Internal(format!("verification task failed: {e}")))
+}
+
+fn hash_password_blocking(password: &NewPassword) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()
         .hash_password(password.expose().as_bytes(), &salt)
@@ -29,7 +42,7 @@ pub fn hash_password(password: &NewPassword) -> Result<String, AppError> {
 
 /// Constant work whether or not the hash parses: a sign-in for an unknown
 /// e-mail costs the same as one with a wrong password.
-pub fn verify_password(stored_hash: &str, candidate: &str) -> bool {
+fn verify_password_blocking(stored_hash: &str, candidate: &str) -> bool {
     match PasswordHash::new(stored_hash) {
         Ok(parsed) => argon2()
             .verify_password(candidate.as_bytes(), &parsed)
@@ -45,7 +58,7 @@ pub fn decoy_hash() -> String {
     let candidate = hex::encode(bytes);
     NewPassword::parse(&candidate)
         .ok()
-        .and_then(|p| hash_password(&p).ok())
+        .and_then(|p| hash_password_blocking(&p).ok())
         .unwrap_or_default()
 }
 
@@ -131,11 +144,11 @@ mod tests {
     #[test]
     fn passwords_verify() {
         let p = NewPassword::parse("a long enough passphrase").unwrap();
-        let h = hash_password(&p).unwrap();
+        let h = hash_password_blocking(&p).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password(&h, "a long enough passphrase"));
-        assert!(!verify_password(&h, "a long enough passphrasE"));
-        assert!(!verify_password("not a hash", "x"));
+        assert!(verify_password_blocking(&h, "a long enough passphrase"));
+        assert!(!verify_password_blocking(&h, "a long enough passphrasE"));
+        assert!(!verify_password_blocking("not a hash", "x"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! The one place where errors become HTTP responses. API callers get RFC
-//! 9457 `application/problem+json` with a stable `code`; the UI layer turns
-//! the same errors into pages in the reader's language (see `ui::errors`).
+//! The node's errors, each with its HTTP status and stable `code`. They
+//! become responses in one place (`http::problem`): API callers get RFC 9457
+//! `application/problem+json`; the web layer turns the same errors into
+//! pages in the reader's language.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use ::http::StatusCode;
 use entraide_domain::ParseError;
 use entraide_proto::{FieldError, Problem};
 use entraide_store::StoreError;
@@ -118,7 +118,7 @@ impl AppError {
         }
     }
 
-    fn public_detail(&self) -> String {
+    pub fn public_detail(&self) -> String {
         match self {
             // Never leak database messages to callers; they are logged.
             Self::Store(StoreError::Conflict(what)) => format!("this {what} is already in use"),
@@ -128,75 +128,6 @@ impl AppError {
             }
             other => other.to_string(),
         }
-    }
-}
-
-pub fn problem(
-    status: StatusCode,
-    code: &'static str,
-    detail: String,
-    errors: Vec<FieldError>,
-) -> Problem {
-    Problem {
-        problem_type: format!("urn:entraide:problem:{code}"),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail: Some(detail),
-        code: code.to_owned(),
-        instance: None,
-        errors,
-        current_state: None,
-    }
-}
-
-pub fn problem_response(status: StatusCode, body: &Problem) -> Response {
-    let json = serde_json::to_vec(body).unwrap_or_default();
-    let mut res = (status, json).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    res
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if status.is_server_error() {
-            tracing::error!(error = ?self, "request failed");
-        } else {
-            tracing::debug!(code, "request refused");
-        }
-        let errors = match &self {
-            Self::Validation(errors) | Self::Incomplete(errors) | Self::PackageRefused(errors) => {
-                errors.clone()
-            }
-            _ => Vec::new(),
-        };
-        let detail = self.public_detail();
-        let mut body = problem(status, code, detail.clone(), errors.clone());
-        if let Self::Transition { current_state, .. } = &self {
-            body.current_state = Some(current_state.clone());
-        }
-        let mut res = problem_response(status, &body);
-        if let Self::TooManyAttempts { retry_after } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"entraide\""),
-            );
-        }
-        res.extensions_mut().insert(ErrorInfo {
-            status,
-            code,
-            detail,
-            field_errors: errors,
-        });
-        res
     }
 }
 

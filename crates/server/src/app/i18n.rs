@@ -180,9 +180,9 @@ mod tests {
             .iter()
             .map(|(id, _)| format!("ev-msg-{id}"))
             .collect();
-        ids.extend(crate::ui_evidence::kind_message_ids());
+        ids.extend(crate::evidence::pages::kind_message_ids());
         ids.extend(
-            crate::ui_evidence::DETAIL_KEYS
+            crate::evidence::pages::DETAIL_KEYS
                 .iter()
                 .map(|k| format!("ev-detail-{}", k.replace('_', "-"))),
         );

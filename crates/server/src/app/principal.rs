@@ -8,7 +8,7 @@ use entraide_store::{NewAuditEntry, User};
 use uuid::Uuid;
 
 use crate::app::error::{AppError, AppResult};
-use crate::app::ops::Actor;
+use crate::app::audit::Actor;
 
 /// Facts about the request for logs and the audit trail.
 #[derive(Clone, Debug, Default)]

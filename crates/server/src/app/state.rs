@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use entraide_store::Store;
 
-use crate::config::Settings;
-use crate::i18n::I18n;
-use crate::metrics::Metrics;
+use crate::app::config::Settings;
+use crate::app::i18n::I18n;
+use crate::app::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,16 +30,19 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Attachments being received: each one's opened manifest and the
     /// running SHA-256 of the bytes written so far.
-    pub incoming_attachments: Arc<crate::attachments::Incoming>,
+    pub incoming_attachments: Arc<crate::app::transfers::Incoming>,
+    /// What the features do with the messages peers send (the transport
+    /// knows no feature): `crate::inbound::Features`.
+    pub inbound: Arc<dyn crate::app::inbound::InboundMessages<AppState>>,
     /// The HTTP client for other nodes (node documents, deliveries): one
     /// per node, so connections to a peer are kept alive and reused.
     pub federation_client: reqwest::Client,
     /// The address the node listens on, once bound (`http://127.0.0.1:8080`).
     pub bound: Arc<std::sync::OnceLock<String>>,
     /// Signing key, evidence blobs and the custody log.
-    pub custody: Arc<crate::evidence::Custody>,
+    pub custody: Arc<crate::app::custody::Custody>,
     /// The knowledge repository's search index and reference tables.
-    pub knowledge: Arc<crate::knowledge::Knowledge>,
+    pub knowledge: Arc<crate::app::knowledge_index::Knowledge>,
 }
 
 /// A fixed-window counter per client address.

@@ -1,5 +1,5 @@
-//! The directory: this node and its peers.
+//! The directory: this node and its peers, from their signed documents.
 
+pub mod api;
 pub mod pages;
-
-pub use pages::*;
+pub mod service;

@@ -1,7 +1,8 @@
 //! Evidence and its chain of custody.
 
 pub mod api;
-pub mod blob_s3;
+pub mod api_exchange;
+pub mod exchange;
 pub mod pages;
 pub mod service;
 

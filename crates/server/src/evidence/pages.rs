@@ -23,9 +23,8 @@ use crate::evidence::{
 };
 use crate::i18n::Tr;
 use crate::state::AppState;
-use crate::ui::{
-    check_csrf, fmt_time, page, render, render_status, see_other, FormErrors, Nav, UiForm,
-};
+use crate::web::forms::{check_csrf, see_other, FormErrors, UiForm};
+use crate::web::page::{fmt_time, page, render, render_status, Nav};
 
 /// Sizes as people read them.
 pub fn human_size(bytes: u64) -> String {
@@ -176,7 +175,7 @@ pub async fn send(
     UiForm(form): UiForm<SendForm>,
 ) -> AppResult<Response> {
     check_csrf(&caller, &form.csrf)?;
-    crate::federated::send_package(&app, &caller, case_id, &form.peer, &[], None).await?;
+    crate::evidence::exchange::send_package(&app, &caller, case_id, &form.peer, &[], None).await?;
     Ok(see_other(&format!("/cases/{case_id}/evidence")))
 }
 

@@ -1,11 +1,9 @@
 //! The node's identity as other nodes see it (its signed node document at
 //! `/.well-known/entraide/node`) and the peers it knows: added by fetching
 //! their document and checking their signing key's fingerprint, given out of
-//! band, before their keys are pinned. Administrators manage peers.
+//! band, before their keys are pinned. Administrators manage peers
+//! (`api`).
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_federation::{DocumentError, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH};
 use entraide_proto as proto;
@@ -13,11 +11,13 @@ use entraide_store::Peer;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult};
-use crate::http::{json_response, ApiJson};
-use crate::ops::{Actor, AuditEntryExt};
-use crate::state::AppState;
+use super::outbox::send;
+use crate::app::error::{AppError, AppResult};
+use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::state::AppState;
+
+/// A peer's announcement of its new signing key.
+pub const KEY_ROTATION_MESSAGE_TYPE: &str = "key-rotation";
 
 /// The address others reach this node at: `public_url`, else the address
 /// it is bound to.
@@ -53,21 +53,6 @@ pub async fn node_document(app: &AppState) -> AppResult<SignedNodeDocument> {
             .unwrap_or_default(),
     };
     Ok(doc.sign(app.identity.federation_key(OffsetDateTime::now_utc())))
-}
-
-/// This node's signed document: identity, address, keys, languages and
-/// request types accepted. Public; peers check its signature and the
-/// signing key's fingerprint.
-#[utoipa::path(get, path = "/.well-known/entraide/node", tag = "federation",
-    responses((status = 200, body = proto::SignedNodeDocumentView)))]
-pub async fn well_known(State(app): State<AppState>) -> AppResult<Response> {
-    let signed = node_document(&app).await?;
-    let mut res = json_response(StatusCode::OK, &signed);
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    Ok(res)
 }
 
 fn document_error(e: DocumentError) -> AppError {
@@ -231,63 +216,16 @@ pub fn peer_view(p: &Peer) -> proto::PeerView {
 }
 
 /// This node's identity (fingerprints to give to peers).
-#[utoipa::path(get, path = "/api/v1/node", tag = "federation", security(("bearer" = [])),
-    responses((status = 200, body = proto::NodeIdentityView)))]
-pub async fn identity(State(app): State<AppState>) -> AppResult<Response> {
-    Ok(json_response(
-        StatusCode::OK,
-        &proto::NodeIdentityView {
-            node_id: app.settings.node_id.to_string(),
-            base_url: base_url(&app),
-            signing_fingerprint: app
-                .identity
-                .federation_key(OffsetDateTime::now_utc())
-                .fingerprint(),
-            encryption_fingerprint: app.identity.encryption_fingerprint(),
-        },
-    ))
-}
-
-#[utoipa::path(get, path = "/api/v1/peers", tag = "federation", security(("bearer" = [])),
-    responses((status = 200, body = [proto::PeerView]), (status = 403, body = proto::Problem)))]
-pub async fn list(State(app): State<AppState>) -> AppResult<Response> {
-    let peers = app.store.peers().await?;
-    let views: Vec<_> = peers.iter().map(peer_view).collect();
-    Ok(json_response(StatusCode::OK, &views))
-}
-
-/// Adds a peer: its document is fetched from `url` and its signing key must
-/// have the `fingerprint` its operator gave you by another channel.
-#[utoipa::path(post, path = "/api/v1/peers", tag = "federation", security(("bearer" = [])),
-    request_body = proto::NewPeer,
-    responses((status = 201, body = proto::PeerView), (status = 400, body = proto::Problem),
-              (status = 409, body = proto::Problem), (status = 502, body = proto::Problem)))]
-pub async fn create(
-    State(app): State<AppState>,
-    caller: Caller,
-    ApiJson(body): ApiJson<proto::NewPeer>,
-) -> AppResult<Response> {
-    let peer = add_peer(&app, &caller.actor(), &body.url, &body.fingerprint).await?;
-    Ok(json_response(StatusCode::CREATED, &peer_view(&peer)))
-}
-
-/// Disables or enables a peer (`{"status": "disabled"}`).
-#[utoipa::path(patch, path = "/api/v1/peers/{node_id}", tag = "federation", security(("bearer" = [])),
-    params(("node_id" = String, Path)), request_body = proto::PeerStatus,
-    responses((status = 200, body = proto::PeerView), (status = 404, body = proto::Problem)))]
-pub async fn update(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(node_id): Path<String>,
-    ApiJson(body): ApiJson<proto::PeerStatus>,
-) -> AppResult<Response> {
-    set_status(&app, &caller.actor(), &node_id, &body.status).await?;
-    let peer = app
-        .store
-        .peer(&node_id)
-        .await?
-        .ok_or(AppError::NotFound { what: "peer" })?;
-    Ok(json_response(StatusCode::OK, &peer_view(&peer)))
+pub fn node_identity(app: &AppState) -> proto::NodeIdentityView {
+    proto::NodeIdentityView {
+        node_id: app.settings.node_id.to_string(),
+        base_url: base_url(app),
+        signing_fingerprint: app
+            .identity
+            .federation_key(OffsetDateTime::now_utc())
+            .fingerprint(),
+        encryption_fingerprint: app.identity.encryption_fingerprint(),
+    }
 }
 
 pub async fn set_status(
@@ -325,19 +263,6 @@ pub async fn remove(app: &AppState, actor: &Actor, node_id: &str) -> AppResult<(
         return Err(AppError::NotFound { what: "peer" });
     }
     Ok(())
-}
-
-/// Forgets a peer and its pinned keys.
-#[utoipa::path(delete, path = "/api/v1/peers/{node_id}", tag = "federation", security(("bearer" = [])),
-    params(("node_id" = String, Path)),
-    responses((status = 204), (status = 404, body = proto::Problem)))]
-pub async fn delete(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(node_id): Path<String>,
-) -> AppResult<Response> {
-    remove(&app, &caller.actor(), &node_id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The keys a peer may sign with now: its pinned key (until the end of an
@@ -413,11 +338,11 @@ pub async fn announce_rotation(app: &AppState, actor: &Actor) -> AppResult<usize
         if peer.status != "active" {
             continue;
         }
-        crate::messaging::send(
+        send(
             app,
             actor,
             &peer.node_id,
-            "key-rotation",
+            KEY_ROTATION_MESSAGE_TYPE,
             &payload,
             None,
             until - now,

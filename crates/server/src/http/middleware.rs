@@ -213,13 +213,4 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Respo
     }
 }
 
-/// A CSV field, always quoted, with spreadsheet formulas neutralised (CSV
-/// injection): a leading `=`, `+`, `-` or `@` gets a `'` before it.
-pub fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
+pub use crate::app::csv::csv_field;

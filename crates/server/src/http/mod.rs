@@ -1,7 +1,8 @@
 //! Shared HTTP plumbing: who is calling, the guard, problem+json, health.
 
-pub mod api;
 pub mod caller;
+pub mod health;
 pub mod middleware;
+pub mod problem;
 
 pub use middleware::*;

@@ -1,6 +1,7 @@
 //! The knowledge repository: laws, treaties, profiles, search.
 
+pub mod api;
+pub mod pages;
 pub mod service;
-pub mod web;
 
 pub use service::*;

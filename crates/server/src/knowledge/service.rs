@@ -19,51 +19,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::{AppError, AppResult};
-use crate::http::csv_field;
+use crate::app::csv::csv_field;
+pub use crate::app::knowledge_index::{Knowledge, Reference};
 use crate::state::AppState;
-
-/// The index and a cache of the small reference tables (treaties, country
-/// profiles, offence categories), both tied to a database generation.
-pub struct Knowledge {
-    pub index: KnowledgeIndex,
-    reference: RwLock<Option<Arc<Reference>>>,
-    rebuilding: tokio::sync::Mutex<()>,
-}
-
-/// Treaties, profiles and offence categories of one generation.
-pub struct Reference {
-    pub generation: i64,
-    pub treaties: Vec<Treaty>,
-    pub profiles: Vec<CountryProfile>,
-    pub offences: Vec<OffenceCategory>,
-    pub taxonomy: Taxonomy,
-}
-
-impl Knowledge {
-    pub fn open(dir: &std::path::Path) -> Result<Self, SearchError> {
-        Ok(Self {
-            index: KnowledgeIndex::open(dir)?,
-            reference: RwLock::new(None),
-            rebuilding: tokio::sync::Mutex::new(()),
-        })
-    }
-}
-
-impl From<SearchError> for AppError {
-    fn from(e: SearchError) -> Self {
-        match e {
-            SearchError::Syntax(s) => AppError::BadRequest {
-                code: "query_syntax",
-                detail: s.to_string(),
-            },
-            SearchError::NotReady => AppError::Upstream {
-                code: "index_not_ready",
-                detail: "the search index is being built; retry in a moment".into(),
-            },
-            SearchError::Index(m) => AppError::Internal(format!("search index: {m}")),
-        }
-    }
-}
 
 fn decode(row: &KnowledgeRow) -> AppResult<Document> {
     serde_json::from_str(&row.body)

@@ -3,15 +3,12 @@
 //! officer already watches. The address carries a random secret whose
 //! SHA-256 alone is stored; the user can replace or remove it.
 
-use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use entraide_store::{CooperationRequest, RequestFilter};
 use time::OffsetDateTime;
 
-use crate::auth;
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::app::credentials as auth;
+use crate::app::error::{AppError, AppResult};
+use crate::app::state::AppState;
 
 pub const KEY_PREFIX: &str = "cal_";
 
@@ -113,10 +110,11 @@ pub fn feed(
     lines.iter().map(|l| fold(l)).collect()
 }
 
-/// `GET /calendar/{key}`: the deadlines of the open requests in the cases
-/// the key's owner belongs to. Unknown or replaced keys are "not found".
-pub async fn ics(State(app): State<AppState>, Path(key): Path<String>) -> AppResult<Response> {
-    let key = key.strip_suffix(".ics").unwrap_or(&key);
+/// The feed of a calendar key: the deadlines of the open requests in the
+/// cases the key's owner belongs to. Unknown or replaced keys are "not
+/// found".
+pub async fn feed_for_key(app: &AppState, key: &str) -> AppResult<String> {
+    let key = key.strip_suffix(".ics").unwrap_or(key);
     if !key.starts_with(KEY_PREFIX) || key.len() > 100 {
         return Err(AppError::NotFound { what: "calendar" });
     }
@@ -139,20 +137,12 @@ pub async fn ics(State(app): State<AppState>, Path(key): Path<String>) -> AppRes
         .filter(|r| !r.state.is_final())
         .collect();
     let org = app.store.own_organisation().await?;
-    let body = feed(
+    Ok(feed(
         &format!("Entraide — {}", org.name),
         &open,
         app.settings.public_url.as_deref(),
         now,
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (header::CACHE_CONTROL, "private, max-age=300"),
-        ],
-        body,
-    )
-        .into_response())
+    ))
 }
 
 #[cfg(test)]

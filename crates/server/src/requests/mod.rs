@@ -1,11 +1,19 @@
 //! Cooperation requests: drafting, approval, sending, deadlines, documents.
 
+pub mod api_exchange;
+pub mod api;
+pub mod api_calendar;
+pub mod api_statistics;
 pub mod calendar;
+pub mod document;
 pub mod exchange;
 pub mod pages;
+pub mod pages_statistics;
 pub mod pdf;
 pub mod reminders;
 pub mod service;
 pub mod statistics;
 
+pub use api::*;
+pub use document::*;
 pub use service::*;

@@ -24,9 +24,8 @@ use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
 use crate::requests;
 use crate::state::AppState;
-use crate::ui::{
-    check_csrf, fmt_time, page, render, render_status, see_other, FormErrors, Nav, PairsForm,
-};
+use crate::web::forms::{check_csrf, see_other, FormErrors, PairsForm};
+use crate::web::page::{fmt_time, page, render, render_status, Nav};
 
 pub const OFFENCE_ROWS: usize = 3;
 pub const DATA_ROWS: usize = 3;
@@ -714,7 +713,7 @@ impl RequestFormPage {
 }
 
 fn form_page(
-    p: crate::ui::Page,
+    p: crate::web::page::Page,
     action: String,
     kind: RequestKind,
     direction: Direction,
@@ -789,7 +788,7 @@ pub async fn new_form(
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
     let (kind, direction) = kind_and_direction(q.kind.as_deref(), q.direction.as_deref())?;
-    let (case, access) = crate::api::case_access(&app, &caller, case_id).await?;
+    let (case, access) = crate::cases::service::case_access(&app, &caller.principal(), case_id).await?;
     if !access.reads_content() {
         return Err(AppError::NotCaseMember);
     }
@@ -835,7 +834,7 @@ pub async fn create(
     let tr = Tr::new(app.i18n.clone(), locale.0);
     match parse_form(&tr, &v) {
         Ok(content) => {
-            let r = requests::create(&app, &caller, case_id, kind, direction, content).await?;
+            let r = requests::create(&app, &caller.principal(), case_id, kind, direction, content).await?;
             Ok(see_other(&format!("/requests/{}", r.id)))
         }
         Err(errors) => {
@@ -859,7 +858,7 @@ pub async fn edit_form(
     locale: axum::Extension<Locale>,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
-    let r = requests::member_request(&app, &caller, id).await?;
+    let r = requests::member_request(&app, &caller.principal(), id).await?;
     let p = page(&app, &caller, locale.0, "/requests").await?;
     let (errors, _) = findings_by_field(&p.tr, r.kind, &r.content);
     let mut view = form_page(
@@ -886,11 +885,11 @@ pub async fn update(
     let tr = Tr::new(app.i18n.clone(), locale.0);
     match parse_form(&tr, &v) {
         Ok(content) => {
-            requests::update_content(&app, &caller, id, content).await?;
+            requests::update_content(&app, &caller.principal(), id, content).await?;
             Ok(see_other(&format!("/requests/{id}")))
         }
         Err(errors) => {
-            let r = requests::member_request(&app, &caller, id).await?;
+            let r = requests::member_request(&app, &caller.principal(), id).await?;
             let p = page(&app, &caller, locale.0, "/requests").await?;
             let mut view = form_page(
                 p,
@@ -1151,8 +1150,8 @@ async fn request_page(
     id: Uuid,
     message: Option<String>,
 ) -> AppResult<RequestPage> {
-    let r = requests::member_request(app, caller, id).await?;
-    requests::audit_read(app, caller, &r).await?;
+    let r = requests::member_request(app, &caller.principal(), id).await?;
+    requests::audit_read(app, &caller.principal(), &r).await?;
     let p = page(app, caller, locale, "/requests").await?;
     let (_, findings) = findings_by_field(&p.tr, r.kind, &r.content);
     let events = app.store.request_events(id).await?;
@@ -1280,7 +1279,7 @@ pub async fn act(
         Ok(action) => {
             requests::transition(
                 &app,
-                &caller,
+                &caller.principal(),
                 id,
                 action,
                 Some(note.as_str()).filter(|n| !n.is_empty()),
@@ -1362,7 +1361,7 @@ pub async fn extension(
     form: PairsForm,
 ) -> AppResult<Response> {
     check_csrf(&caller, &form.one("csrf"))?;
-    let r = requests::prepare_extension(&app, &caller, id).await?;
+    let r = requests::prepare_extension(&app, &caller.principal(), id).await?;
     Ok(see_other(&format!("/requests/{}/edit", r.id)))
 }
 
@@ -1374,8 +1373,8 @@ pub async fn print(
     Path(id): Path<Uuid>,
     Query(q): Query<requests::DocumentQuery>,
 ) -> AppResult<Response> {
-    let r = requests::member_request(&app, &caller, id).await?;
-    requests::audit_read(&app, &caller, &r).await?;
+    let r = requests::member_request(&app, &caller.principal(), id).await?;
+    requests::audit_read(&app, &caller.principal(), &r).await?;
     let doc_locale = q
         .lang
         .as_deref()

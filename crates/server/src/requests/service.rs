@@ -1,9 +1,7 @@
-//! Cooperation requests: drafting, checks, approval, tracking. The JSON API
-//! lives here; the web pages in `ui_requests.rs` call the same operations.
+//! Cooperation requests: drafting, checks, approval, tracking — the
+//! operations behind the API (`api.rs`), the pages (`pages.rs`), the
+//! command line and messages from peers.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
 use entraide_domain::request::{
     assess, has_errors, next_state, Action, DeadlineRules, Direction, Finding, Move, RefusalGround,
     RequestContent, RequestKind, RequestState, Severity, TransitionError, Trigger,
@@ -15,10 +13,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::case_access;
-use crate::caller::Caller;
+use crate::cases::service::case_access;
+use crate::app::principal::Principal;
 use crate::error::{AppError, AppResult};
-use crate::http::{json_response, ApiJson};
 use crate::ops::AuditEntryExt;
 use crate::state::AppState;
 
@@ -138,8 +135,8 @@ fn counterpart_of(content: &RequestContent, direction: Direction) -> String {
 }
 
 /// The case must exist and the caller must be one of its members.
-async fn member_case(app: &AppState, caller: &Caller, case_id: Uuid) -> AppResult<Case> {
-    let (case, access) = case_access(app, caller, case_id).await?;
+async fn member_case(app: &AppState, principal: &Principal, case_id: Uuid) -> AppResult<Case> {
+    let (case, access) = case_access(app, principal, case_id).await?;
     if access != CaseAccess::Member {
         return Err(AppError::NotCaseMember);
     }
@@ -150,7 +147,7 @@ async fn member_case(app: &AppState, caller: &Caller, case_id: Uuid) -> AppResul
 /// a request's existence is itself case content).
 pub async fn member_request(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     id: Uuid,
 ) -> AppResult<CooperationRequest> {
     let request = app
@@ -160,10 +157,10 @@ pub async fn member_request(
         .ok_or(AppError::NotFound { what: "request" })?;
     if !app
         .store
-        .is_case_member(request.case_id, caller.user.id)
+        .is_case_member(request.case_id, principal.signed_in()?.id)
         .await?
     {
-        let entry = caller
+        let entry = principal
             .actor()
             .entry(AuditAction::RequestRead, AuditOutcome::Denied)
             .on_case(request.case_id)
@@ -174,17 +171,17 @@ pub async fn member_request(
     Ok(request)
 }
 
-fn event(
+pub(crate) fn event(
     r: &CooperationRequest,
-    caller: &Caller,
+    principal: &Principal,
     action: &str,
     from: Option<RequestState>,
     detail: serde_json::Value,
 ) -> RequestEvent {
     event_by(
         r,
-        Some(caller.user.id),
-        &caller.user.email.to_string(),
+        principal.user_id(),
+        &principal.actor().label,
         action,
         from,
         detail,
@@ -216,14 +213,15 @@ fn event_by(
 /// drafter) or registers an incoming one.
 pub async fn create(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     case_id: Uuid,
     kind: RequestKind,
     direction: Direction,
     mut content: RequestContent,
 ) -> AppResult<CooperationRequest> {
-    let case = member_case(app, caller, case_id).await?;
+    let case = member_case(app, principal, case_id).await?;
     if direction == Direction::Outgoing {
+        let drafter = principal.signed_in()?;
         let org = app.store.own_organisation().await?;
         if content.requesting.organisation.trim().is_empty() {
             content.requesting.organisation = org.name.to_string();
@@ -232,15 +230,44 @@ pub async fn create(
             content.requesting.country = Some(org.country);
         }
         if content.requesting.person.trim().is_empty() {
-            content.requesting.person = caller.user.display_name.to_string();
+            content.requesting.person = drafter.display_name.to_string();
         }
         if content.requesting.email.trim().is_empty() {
-            content.requesting.email = caller.user.email.to_string();
+            content.requesting.email = drafter.email.to_string();
         }
         if content.case_number.trim().is_empty() {
             content.case_number = case.reference.to_string();
         }
     }
+    insert(app, principal, &case, kind, direction, content).await
+}
+
+/// Registers a request a peer sent, in the case the node opened for it
+/// (`principal` is that peer; nobody drafted it here).
+pub async fn register_received(
+    app: &AppState,
+    principal: &Principal,
+    case: &Case,
+    kind: RequestKind,
+    content: RequestContent,
+) -> AppResult<CooperationRequest> {
+    insert(app, principal, case, kind, Direction::Incoming, content).await
+}
+
+/// Stores a new request with its first event and audit entry.
+async fn insert(
+    app: &AppState,
+    principal: &Principal,
+    case: &Case,
+    kind: RequestKind,
+    direction: Direction,
+    content: RequestContent,
+) -> AppResult<CooperationRequest> {
+    let case_id = case.id;
+    let drafted_by = match direction {
+        Direction::Outgoing => Some(principal.signed_in()?.id),
+        Direction::Incoming => None,
+    };
     let now = OffsetDateTime::now_utc();
     let n = app.store.count_requests_in_case(case_id).await?;
     let rules = app
@@ -258,7 +285,7 @@ pub async fn create(
         requested_country: counterpart_country(&content, direction),
         counterpart: counterpart_of(&content, direction),
         content,
-        drafted_by: (direction == Direction::Outgoing).then_some(caller.user.id),
+        drafted_by,
         approved_by: None,
         approved_digest: None,
         refusal_ground: None,
@@ -283,7 +310,7 @@ pub async fn create(
         request.reference = format!("{}/R{}", case.reference, n + attempt);
         let ev = event(
             &request,
-            caller,
+            principal,
             if direction == Direction::Outgoing {
                 "drafted"
             } else {
@@ -292,7 +319,7 @@ pub async fn create(
             None,
             serde_json::json!({}),
         );
-        let audit = caller
+        let audit = principal
             .actor()
             .entry(AuditAction::RequestCreated, AuditOutcome::Success)
             .on_case(case_id)
@@ -313,11 +340,11 @@ pub async fn create(
 /// Replaces the content of a draft.
 pub async fn update_content(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     id: Uuid,
     content: RequestContent,
 ) -> AppResult<CooperationRequest> {
-    let mut request = member_request(app, caller, id).await?;
+    let mut request = member_request(app, principal, id).await?;
     let previous = request.clone();
     if !request.state.is_editable() {
         return Err(AppError::Transition {
@@ -337,12 +364,12 @@ pub async fn update_content(
     request.updated_at = OffsetDateTime::now_utc();
     let ev = event(
         &request,
-        caller,
+        principal,
         "edited",
         Some(before),
         serde_json::json!({}),
     );
-    let audit = caller
+    let audit = principal
         .actor()
         .entry(AuditAction::RequestUpdated, AuditOutcome::Success)
         .on_case(request.case_id)
@@ -415,21 +442,21 @@ pub fn parse_action(name: &str, ground: Option<&str>) -> AppResult<Action> {
 /// Moves a request through its life cycle.
 pub async fn transition(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     id: Uuid,
     action: Action,
     note: Option<&str>,
 ) -> AppResult<CooperationRequest> {
-    let r = member_request(app, caller, id).await?;
+    let r = member_request(app, principal, id).await?;
     let mover = Mover {
-        id: Some(caller.user.id),
-        roles: caller.roles(),
-        label: caller.user.email.to_string(),
-        audit: caller.actor(),
+        id: Some(principal.signed_in()?.id),
+        roles: principal.roles(),
+        label: principal.signed_in()?.email.to_string(),
+        audit: principal.actor(),
     };
     let r = move_request(app, r, action, note, &mover).await?;
     // The peer holding the other side of the request follows.
-    crate::federated::after_transition(app, &caller.actor(), &r, action, note).await;
+    crate::federated::after_transition(app, &principal.actor(), &r, action, note).await;
     Ok(r)
 }
 
@@ -546,10 +573,10 @@ pub async fn move_request(
 /// extension keeps the data beyond the first period).
 pub async fn prepare_extension(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     id: Uuid,
 ) -> AppResult<CooperationRequest> {
-    let original = member_request(app, caller, id).await?;
+    let original = member_request(app, principal, id).await?;
     if !original.state.allows_extension(original.kind) {
         return Err(AppError::Transition {
             code: "extension_not_possible",
@@ -568,7 +595,7 @@ pub async fn prepare_extension(
     };
     if let Some(existing) = app
         .store
-        .requests_for_member(caller.user.id, &drafts)
+        .requests_for_member(principal.signed_in()?.id, &drafts)
         .await?
         .into_iter()
         .find(|r| r.content.previous_reference == original.reference)
@@ -580,30 +607,13 @@ pub async fn prepare_extension(
     content.previous_reference = original.reference.clone();
     create(
         app,
-        caller,
+        principal,
         original.case_id,
         RequestKind::PreservationExtension,
         original.direction,
         content,
     )
     .await
-}
-
-/// Drafts the extension of a preservation, prefilled from it.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/extension", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 201, body = proto::RequestView), (status = 409, body = proto::Problem)))]
-pub async fn api_extension(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> AppResult<Response> {
-    let r = prepare_extension(&app, &caller, id).await?;
-    let events = app.store.request_events(r.id).await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
 }
 
 /// Records as expired every preservation whose period ended before `now`
@@ -659,8 +669,8 @@ pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<us
     Ok(expired)
 }
 
-pub async fn audit_read(app: &AppState, caller: &Caller, r: &CooperationRequest) -> AppResult<()> {
-    let entry = caller
+pub async fn audit_read(app: &AppState, principal: &Principal, r: &CooperationRequest) -> AppResult<()> {
+    let entry = principal
         .actor()
         .entry(AuditAction::RequestRead, AuditOutcome::Success)
         .on_case(r.case_id)
@@ -671,492 +681,5 @@ pub async fn audit_read(app: &AppState, caller: &Caller, r: &CooperationRequest)
 
 // ------------------------------------------------------------------ API
 
-/// Drafts an outgoing request in a case, or registers an incoming one.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/requests", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = proto::NewRequest,
-    responses((status = 201, body = proto::RequestView), (status = 403, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
-pub async fn api_create(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(case_id): Path<Uuid>,
-    ApiJson(body): ApiJson<proto::NewRequest>,
-) -> AppResult<Response> {
-    let kind: RequestKind = body
-        .kind
-        .parse()
-        .map_err(|e: entraide_domain::ParseError| {
-            AppError::Validation(vec![AppError::field("kind", e)])
-        })?;
-    let direction = match body.direction.as_deref() {
-        None => Direction::Outgoing,
-        Some(d) => d.parse().map_err(|e: entraide_domain::ParseError| {
-            AppError::Validation(vec![AppError::field("direction", e)])
-        })?,
-    };
-    let content = parse_content(body.content)?;
-    let r = create(&app, &caller, case_id, kind, direction, content).await?;
-    let events = app.store.request_events(r.id).await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct RequestQuery {
-    pub case_id: Option<Uuid>,
-    pub state: Option<String>,
-    pub kind: Option<String>,
-    pub direction: Option<String>,
-    /// Only requests whose deadline falls within this many days (the
-    /// "expiring soon" view), soonest first.
-    pub due_within_days: Option<u32>,
-    pub limit: Option<u32>,
-}
-
-impl RequestQuery {
-    pub fn filter(&self) -> AppResult<RequestFilter> {
-        let mut f = crate::error::Fields::default();
-        let state = self
-            .state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .and_then(|s| f.check("state", s.parse()));
-        let kind = self
-            .kind
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .and_then(|s| f.check("kind", s.parse()));
-        let direction = self
-            .direction
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .and_then(|s| f.check("direction", s.parse()));
-        let filter = RequestFilter {
-            case_id: self.case_id,
-            state,
-            kind,
-            direction,
-            due_before: self
-                .due_within_days
-                .map(|d| OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.min(3650)))),
-            limit: self.limit.unwrap_or(200).clamp(1, 1000),
-        };
-        f.finish(Some(filter))
-    }
-}
-
-/// Requests in your cases, with filters.
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", security(("bearer" = [])),
-    params(RequestQuery), responses((status = 200, body = [proto::RequestView])))]
-pub async fn api_list(
-    State(app): State<AppState>,
-    caller: Caller,
-    Query(q): Query<RequestQuery>,
-) -> AppResult<Response> {
-    let filter = q.filter()?;
-    let now = OffsetDateTime::now_utc();
-    let list: Vec<_> = app
-        .store
-        .requests_for_member(caller.user.id, &filter)
-        .await?
-        .iter()
-        .map(|r| request_view(r, &[], now))
-        .collect();
-    Ok(json_response(StatusCode::OK, &list))
-}
-
-/// A request with its checks, available actions and history.
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem)))]
-pub async fn api_get(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> AppResult<Response> {
-    let r = member_request(&app, &caller, id).await?;
-    audit_read(&app, &caller, &r).await?;
-    let events = app.store.request_events(id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
-}
-
-/// Replaces the content of a draft (incomplete drafts are fine; checks
-/// apply at approval).
-#[utoipa::path(put, path = "/api/v1/requests/{id}/content", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "request content"),
-    responses((status = 200, body = proto::RequestView), (status = 409, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
-pub async fn api_update(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
-) -> AppResult<Response> {
-    let content = parse_content(body)?;
-    let r = update_content(&app, &caller, id, content).await?;
-    let events = app.store.request_events(id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
-}
-
-/// Moves the request: submit, approve (not by its drafter), send,
-/// acknowledge, answer, refuse, withdraw... A move not open from the
-/// current state is a 409 carrying `current_state`.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/transitions", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = proto::RequestTransition,
-    responses((status = 200, body = proto::RequestView), (status = 409, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
-pub async fn api_transition(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<proto::RequestTransition>,
-) -> AppResult<Response> {
-    let action = parse_action(&body.action, body.ground.as_deref())?;
-    let r = transition(&app, &caller, id, action, body.note.as_deref()).await?;
-    let events = app.store.request_events(id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
-}
-
 /// Roles that draft and handle requests.
 pub const HANDLES_REQUESTS: [Role; 2] = [Role::Officer, Role::Approver];
-
-// ------------------------------------------------------------------ formal document
-
-/// The language a requested authority accepts by default (one table, in
-/// the domain, serves drafting help and documents).
-pub use entraide_domain::request::document_language;
-
-/// The request as a formal document, in `tr`'s language.
-pub async fn formal_document(
-    app: &AppState,
-    tr: &crate::i18n::Tr,
-    r: &CooperationRequest,
-) -> AppResult<crate::document::FormalDocument> {
-    use crate::document::Block;
-    let c = &r.content;
-    let f = |k: &str| tr.t(&format!("rq-field-{k}"));
-    let date = |t: OffsetDateTime| {
-        let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-        t.to_offset(time::UtcOffset::UTC)
-            .format(&fmt)
-            .unwrap_or_default()
-    };
-    let contact = |x: &entraide_domain::request::Contact| {
-        let mut lines = vec![x.organisation.clone()];
-        if let Some(cc) = x.country {
-            lines.push(cc.to_string());
-        }
-        for (k, v) in [
-            ("person", &x.person),
-            ("address", &x.address),
-            ("office-hours", &x.office_hours),
-            ("time-zone", &x.time_zone),
-            ("reply-channel", &x.reply_channel),
-        ] {
-            if !v.is_empty() {
-                lines.push(format!("{}: {v}", f(k)));
-            }
-        }
-        if !x.phones.is_empty() {
-            lines.push(format!("{}: {}", f("phones"), x.phones.join(", ")));
-        }
-        if !x.email.is_empty() {
-            lines.push(x.email.clone());
-        }
-        lines.retain(|l| !l.is_empty());
-        lines.join("\n")
-    };
-    let mut blocks = vec![
-        Block::Title(tr.t(&format!("rq-kind-{}", r.kind.as_str()))),
-        Block::Subtitle(format!(
-            "{} — {} {}",
-            r.kind.article(),
-            tr.t("rq-reference"),
-            r.reference
-        )),
-        Block::Heading(tr.t("rq-section-header")),
-        Block::Field(tr.t("doc-date"), date(r.sent_at.unwrap_or(r.updated_at))),
-        Block::Field(f("case-number"), c.case_number.clone()),
-        Block::Field(
-            f("marking"),
-            tr.t(match c.marking {
-                entraide_domain::request::Marking::New => "rq-marking-new",
-                entraide_domain::request::Marking::Extension => "rq-marking-extension",
-                entraide_domain::request::Marking::FollowUp => "rq-marking-follow-up",
-            }),
-        ),
-    ];
-    let optional = |blocks: &mut Vec<Block>, label: String, value: &str| {
-        if !value.trim().is_empty() {
-            blocks.push(Block::Field(label, value.to_owned()));
-        }
-    };
-    optional(&mut blocks, f("previous-reference"), &c.previous_reference);
-    blocks.push(Block::Field(f("requesting"), contact(&c.requesting)));
-    blocks.push(Block::Field(f("requested"), contact(&c.requested)));
-    optional(
-        &mut blocks,
-        f("confirmation-contact"),
-        &c.confirmation_contact,
-    );
-    optional(
-        &mut blocks,
-        f("investigative-authority"),
-        &c.investigative_authority,
-    );
-    optional(&mut blocks, f("prosecution-office"), &c.prosecution_office);
-    if let Some(b) = c.legal_basis {
-        blocks.push(Block::Field(
-            f("legal-basis"),
-            tr.t(&format!("rq-basis-{}", b.as_str())),
-        ));
-    }
-    optional(
-        &mut blocks,
-        f("domestic-legal-basis"),
-        &c.domestic_legal_basis,
-    );
-    blocks.push(Block::Heading(tr.t("rq-section-offence")));
-    let offences = c
-        .offences
-        .iter()
-        .map(|o| {
-            let mut s = o.description.clone();
-            if !o.provision.is_empty() {
-                s.push_str(&format!(" ({})", o.provision));
-            }
-            if !o.penalty.is_empty() {
-                s.push_str(&format!(" — {}: {}", f("offence-penalty"), o.penalty));
-            }
-            s
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    blocks.push(Block::Field(f("offences"), offences));
-    blocks.push(Block::Field(f("facts"), c.facts.clone()));
-    blocks.push(Block::Heading(tr.t("rq-section-data")));
-    let data = c
-        .data
-        .iter()
-        .map(|d| {
-            format!(
-                "[{}] {}\n{}: {}",
-                tr.t(&format!("rq-category-{}", d.category.as_str())),
-                d.description,
-                f("data-relationship-to-offence"),
-                d.relationship_to_offence
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    blocks.push(Block::Field(f("data"), data));
-    let ids = c
-        .identifiers
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
-    optional(&mut blocks, f("identifiers"), &ids);
-    if c.period_from.is_some() || c.period_to.is_some() {
-        let p = format!(
-            "{} - {}",
-            c.period_from.map(date).unwrap_or_default(),
-            c.period_to.map(date).unwrap_or_default()
-        );
-        blocks.push(Block::Field(f("period-from"), p));
-    }
-    optional(&mut blocks, f("custodian"), &c.custodian);
-    optional(&mut blocks, f("necessity"), &c.necessity);
-    if let Some(m) = c.mla_to_follow {
-        blocks.push(Block::Field(
-            f("mla-to-follow"),
-            tr.t(if m { "yes" } else { "no" }),
-        ));
-    }
-    optional(&mut blocks, f("emergency-facts"), &c.emergency_facts);
-    optional(&mut blocks, f("emergency-link"), &c.emergency_link);
-    if let Some(d) = c.collection_days {
-        blocks.push(Block::Field(f("collection-days"), d.to_string()));
-    }
-    optional(
-        &mut blocks,
-        f("special-instructions"),
-        &c.special_instructions,
-    );
-    if c.confidential {
-        blocks.push(Block::Paragraph(f("confidential")));
-    }
-    blocks.push(Block::Heading(tr.t("doc-attachments")));
-    blocks.push(Block::Paragraph(tr.t("doc-no-attachments")));
-    blocks.push(Block::Heading(tr.t("doc-approval")));
-    match (r.approved_by, &r.approved_digest) {
-        (Some(approver), Some(digest)) => {
-            let name = app
-                .store
-                .user_by_id(approver)
-                .await?
-                .map(|u| format!("{} <{}>", u.display_name, u.email))
-                .unwrap_or_default();
-            let events = app.store.request_events(r.id).await?;
-            let when = events
-                .iter()
-                .rev()
-                .find(|e| e.action == "approve")
-                .map(|e| date(e.at))
-                .unwrap_or_default();
-            blocks.push(Block::Field(
-                tr.t("doc-approved-by"),
-                format!("{name}\n{when}"),
-            ));
-            blocks.push(Block::Field(tr.t("rq-approved-digest"), digest.clone()));
-        }
-        _ if r.direction == entraide_domain::request::Direction::Incoming => {
-            blocks.push(Block::Paragraph(tr.t("doc-received")))
-        }
-        _ => blocks.push(Block::Paragraph(tr.t("doc-not-approved"))),
-    }
-    Ok(crate::document::FormalDocument {
-        title: format!(
-            "{} {}",
-            tr.t(&format!("rq-kind-{}", r.kind.as_str())),
-            r.reference
-        ),
-        blocks,
-        page_label: tr.t("doc-page"),
-        footer: format!("Entraide — {}", r.reference),
-    })
-}
-
-/// Renders the PDF and records its SHA-256 with the request (once per
-/// distinct document).
-pub async fn render_document(
-    app: &AppState,
-    caller: &Caller,
-    id: Uuid,
-    lang: Option<&str>,
-) -> AppResult<(Vec<u8>, String, entraide_domain::Locale)> {
-    let r = member_request(app, caller, id).await?;
-    let locale = match lang {
-        Some(l) if !l.is_empty() => {
-            entraide_domain::Locale::parse(l).ok_or(AppError::BadRequest {
-                code: "unsupported_language",
-                detail: "choose en, fr or es".into(),
-            })?
-        }
-        _ => document_language(r.requested_country),
-    };
-    let tr = crate::i18n::Tr::new(app.i18n.clone(), locale);
-    let doc = formal_document(app, &tr, &r).await?;
-    let pdf = crate::document::render_pdf(&doc);
-    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf));
-    let events = app.store.request_events(id).await?;
-    let seen = events
-        .iter()
-        .any(|e| e.action == "document_rendered" && e.detail.contains(&digest));
-    if !seen {
-        let ev = event(
-            &r,
-            caller,
-            "document_rendered",
-            Some(r.state),
-            serde_json::json!({ "sha256": digest, "language": locale.as_str(), "bytes": pdf.len() }),
-        );
-        let audit = caller
-            .actor()
-            .entry(AuditAction::RequestRead, AuditOutcome::Success)
-            .on_case(r.case_id)
-            .target(r.reference.clone())
-            .detail(serde_json::json!({ "document": digest }));
-        app.store.update_request(&r, &r, &ev, &audit).await?;
-    }
-    Ok((pdf, digest, locale))
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DocumentQuery {
-    /// en, fr or es; default: the language of the requested country.
-    pub lang: Option<String>,
-}
-
-pub fn pdf_response(pdf: Vec<u8>, digest: &str, reference: &str) -> Response {
-    use axum::response::IntoResponse;
-    let name: String = reference
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let disposition = format!("inline; filename=\"{name}.pdf\"");
-    let mut res = (
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/pdf".to_owned(),
-            ),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
-        ],
-        pdf,
-    )
-        .into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(digest) {
-        res.headers_mut().insert("x-content-sha256", v);
-    }
-    res
-}
-
-/// The request as a formal PDF document; its SHA-256 (also in the
-/// `X-Content-SHA256` header) is recorded in the request's history.
-#[utoipa::path(get, path = "/api/v1/requests/{id}/document.pdf", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path), DocumentQuery),
-    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = proto::Problem)))]
-pub async fn api_document(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(q): Query<DocumentQuery>,
-) -> AppResult<Response> {
-    let (pdf, digest, _) = render_document(&app, &caller, id, q.lang.as_deref()).await?;
-    let reference = app
-        .store
-        .request_by_id(id)
-        .await?
-        .map(|r| r.reference)
-        .unwrap_or_default();
-    Ok(pdf_response(pdf, &digest, &reference))
-}
-
-/// What drafting needs to know about a requested country, from our own
-/// (languages, channels, instruments both are bound by).
-#[utoipa::path(get, path = "/api/v1/counterparts/{country}", tag = "requests", security(("bearer" = [])),
-    params(("country" = String, Path, description = "ISO 3166-1 alpha-2")),
-    responses((status = 200, description = "languages, channels and shared legal bases"), (status = 422, body = proto::Problem)))]
-pub async fn api_counterpart(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path(country): Path<String>,
-) -> AppResult<Response> {
-    let requested = entraide_domain::CountryCode::parse(&country)
-        .map_err(|e| AppError::Validation(vec![AppError::field("country", e)]))?;
-    let org = app.store.own_organisation().await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &entraide_domain::request::counterpart(org.country, requested),
-    ))
-}

@@ -1,3 +1,6 @@
 //! Shared page plumbing: the page shell, forms and CSRF, error pages, assets.
 
-pub mod ui;
+pub mod assets;
+pub mod errors;
+pub mod forms;
+pub mod page;

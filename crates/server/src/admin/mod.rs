@@ -1,0 +1,5 @@
+//! Running the node: the organisation, its users and roles, the audit log.
+
+pub mod api;
+pub mod pages;
+pub mod service;

@@ -1,0 +1,40 @@
+//! The JSON API for evidence that travels: sending a case's evidence to a
+//! peer as a package.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use entraide_proto as proto;
+use uuid::Uuid;
+
+use crate::app::error::AppResult;
+use crate::app::state::AppState;
+use crate::evidence::exchange::send_package;
+use crate::http::caller::Caller;
+use crate::http::{json_response, ApiJson};
+
+/// Sends evidence of a case to a peer as a verified-on-arrival package.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/evidence/packages/send", tag = "evidence", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::SendPackage,
+    responses((status = 202, body = proto::PackageSent), (status = 404, body = proto::Problem),
+              (status = 409, body = proto::Problem)))]
+pub async fn api_send_package(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(case_id): Path<Uuid>,
+    ApiJson(body): ApiJson<proto::SendPackage>,
+) -> AppResult<Response> {
+    let package_id = send_package(
+        &app,
+        &caller,
+        case_id,
+        &body.peer,
+        &body.items,
+        body.request_id,
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &proto::PackageSent { package_id },
+    ))
+}

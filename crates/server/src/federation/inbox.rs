@@ -1,0 +1,366 @@
+//! The inbox: envelopes from peers (`/federation/inbox`, and
+//! `/federation/inbox/batch` for several in one request), in HTTP-signed
+//! requests from pinned peers only, each envelope checked and stored
+//! before the signed receipt is returned; a duplicate gets the same
+//! receipt. What a stored message then does: the transport's own kinds
+//! (key rotations, receipts, chunks in the older form) are handled here,
+//! every other kind is handed to the features (`AppState::inbound`).
+//! Opening a stored message sends the sender a retrieval receipt.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use entraide_domain::{AuditAction, AuditOutcome};
+use entraide_federation::attachment::MESSAGE_TYPE as ATTACHMENT;
+use entraide_federation::envelope::{now_rfc3339, MAX_ENVELOPE_BYTES};
+use entraide_federation::{Envelope, EnvelopeHeader, Receipt, SignedReceipt};
+use entraide_proto as proto;
+use entraide_store::InboxMessage;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::attachments::chunk_messages::{self, CHUNK_MESSAGE_TYPE};
+use super::outbox::send;
+use super::peers::{on_key_rotation, KEY_ROTATION_MESSAGE_TYPE};
+use super::signed::{
+    audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refused,
+    Authenticated,
+};
+use crate::app::error::{AppError, AppResult};
+use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::principal::Principal;
+use crate::app::state::AppState;
+use crate::http::json_response;
+
+pub const INBOX_PATH: &str = "/federation/inbox";
+/// Several small envelopes in one request (see `inbox_batch`).
+pub const INBOX_BATCH_PATH: &str = "/federation/inbox/batch";
+/// At most this many envelopes, and bytes, in one batch.
+pub const MAX_BATCH_ENVELOPES: usize = 256;
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// A signed receipt for one of our messages (its retrieval), sent back
+/// when a message is first opened.
+pub const RECEIPT_MESSAGE_TYPE: &str = "receipt";
+
+#[utoipa::path(post, path = "/federation/inbox", tag = "federation",
+    request_body(content = String, content_type = "application/json", description = "the envelope"),
+    responses((status = 200, body = proto::SignedNodeDocumentView, description = "the signed receipt"),
+              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem)))]
+/// `POST /federation/inbox`: a message from a peer. Authenticated by the
+/// HTTP signature of a pinned peer; anything else is refused and audited
+/// (a forged "emergency" request from an unknown node shows up there).
+pub async fn inbox(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> AppResult<Response> {
+    let body = read_limited(&app, body, MAX_ENVELOPE_BYTES, "the envelope").await?;
+    let result = receive(&app, &headers, &body).await;
+    audit_if_refused(&app, &headers, &result).await?;
+    let signed = result?;
+    Ok(json_response(StatusCode::OK, &signed))
+}
+
+/// A checked envelope not seen before, with what to store and answer.
+struct Checked {
+    header: entraide_federation::EnvelopeHeader,
+    payload: Vec<u8>,
+    receipt: SignedReceipt,
+    stored: InboxMessage,
+    audit: entraide_store::NewAuditEntry,
+}
+
+enum Arrival {
+    /// Seen before: its receipt again, and nothing else.
+    Seen(SignedReceipt),
+    New(Box<Checked>),
+}
+
+/// Everything about one envelope from an authenticated peer short of
+/// storing it: its form, sender, recipient, expiry, signature (with either
+/// of the peer's valid keys), decryption, and who may send requests here.
+///
+/// `seen_first`: look for the message among those stored before opening
+/// it (one query); a batch leaves that to its insert, which keeps the first
+/// copy's receipt all the same.
+async fn check_envelope(
+    app: &AppState,
+    from: &Authenticated,
+    raw: &[u8],
+    now: OffsetDateTime,
+    seen_first: bool,
+) -> AppResult<Arrival> {
+    let peer = &from.peer;
+    let envelope: Envelope =
+        serde_json::from_slice(raw).map_err(|e| refused("envelope_malformed", e.to_string()))?;
+    let peek = envelope
+        .peek()
+        .map_err(|e| refused(e.code(), e.to_string()))?;
+    if peek.sender != peer.node_id {
+        return Err(refused(
+            "envelope_sender_mismatch",
+            format!("the envelope says it comes from {}", peek.sender),
+        ));
+    }
+    if seen_first {
+        if let Some(seen) = app.store.inbox_message(peek.message_id).await? {
+            return serde_json::from_str(&seen.receipt)
+                .map(Arrival::Seen)
+                .map_err(|e| AppError::Internal(e.to_string()));
+        }
+    }
+    let (h, payload) = open_from(app, from, &envelope, now)?;
+    // What the features refuse to take from this peer (answered with the
+    // problem, audited, not stored).
+    app.inbound.admit(app, peer, &h).await?;
+    let receipt = Receipt {
+        v: 1,
+        message_id: h.message_id,
+        sender: h.sender.clone(),
+        receiver: app.settings.node_id.to_string(),
+        status: "delivered".into(),
+        at: now_rfc3339(),
+        payload_sha256: h.payload_sha256.clone(),
+    }
+    .sign(app.identity.federation_key(now));
+    let stored = InboxMessage {
+        message_id: h.message_id,
+        sender: h.sender.clone(),
+        message_type: h.message_type.clone(),
+        envelope: String::from_utf8_lossy(raw).into_owned(),
+        receipt: serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
+        received_at: now,
+        retrieved_at: None,
+        retrieved_by: None,
+    };
+    let audit = Actor::anonymous(None, None)
+        .entry(AuditAction::MessageReceived, AuditOutcome::Success)
+        .target(h.message_id.to_string())
+        .detail(serde_json::json!({ "sender": h.sender, "type": h.message_type }));
+    Ok(Arrival::New(Box::new(Checked {
+        header: h,
+        payload,
+        receipt,
+        stored,
+        audit,
+    })))
+}
+
+/// What a stored message does here beyond being kept: the transport's
+/// own kinds here, every other kind in the features.
+async fn apply(app: &AppState, from: &Authenticated, c: &Checked) -> AppResult<()> {
+    let (h, payload) = (&c.header, &c.payload);
+    match h.message_type.as_str() {
+        // A key rotation the peer announces.
+        KEY_ROTATION_MESSAGE_TYPE => {
+            if let Err(e) = on_key_rotation(app, &h.sender, payload).await {
+                tracing::error!(message = %h.message_id, error = %e, "key rotation not applied");
+            }
+        }
+        // A retrieval receipt for one of our messages.
+        RECEIPT_MESSAGE_TYPE => {
+            if let (Some(original), Ok(signed)) = (
+                h.in_reply_to,
+                serde_json::from_slice::<SignedReceipt>(payload),
+            ) {
+                if signed
+                    .verify(&from.key)
+                    .is_some_and(|r| r.message_id == original && r.status == "retrieved")
+                {
+                    let text = serde_json::to_string(&signed)
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    app.store.outbox_retrieved(original, &text).await?;
+                }
+            }
+        }
+        // An attachment's manifest: its chunks follow, streamed
+        // (`attachments::incoming`).
+        ATTACHMENT => {}
+        // A chunk in the older form, kept until the message using it.
+        CHUNK_MESSAGE_TYPE => {
+            let kept = chunk_messages::receive(app, h, payload).await;
+            audit_not_applied(app, h, kept).await?;
+        }
+        // Requests and their updates move the request registers; evidence
+        // packages add to a case.
+        _ => {
+            let applied = app.inbound.deliver(app, h, payload).await;
+            audit_not_applied(app, h, applied).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A message that could not be applied stays in the inbox, and is shown to
+/// administrators with the reason.
+async fn audit_not_applied(app: &AppState, h: &EnvelopeHeader, result: AppResult<()>) -> AppResult<()> {
+    if let Err(e) = result {
+        tracing::error!(message = %h.message_id, error = %e, "received message not applied");
+        let reason = match &e {
+            AppError::Internal(m) => m.clone(),
+            other => other.to_string(),
+        };
+        audit_refusal(app, &h.sender, "message_not_applied", &reason).await?;
+    }
+    Ok(())
+}
+
+async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<SignedReceipt> {
+    if body.len() > MAX_ENVELOPE_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let from = authenticate(app, headers, body, "POST", INBOX_PATH).await?;
+    let now = OffsetDateTime::now_utc();
+    let checked = match check_envelope(app, &from, body, now, true).await? {
+        Arrival::Seen(receipt) => return Ok(receipt),
+        Arrival::New(c) => c,
+    };
+    if let Some(existing) = app
+        .store
+        .insert_inbox(&checked.stored, &checked.audit)
+        .await?
+    {
+        // Two deliveries raced: the first one's receipt stands.
+        return serde_json::from_str(&existing.receipt)
+            .map_err(|e| AppError::Internal(e.to_string()));
+    }
+    apply(app, &from, &checked).await?;
+    Ok(checked.receipt)
+}
+
+#[utoipa::path(post, path = "/federation/inbox/batch", tag = "federation",
+    request_body(content = String, content_type = "application/x-ndjson", description = "envelopes, one per line"),
+    responses((status = 200, description = "each envelope's signed receipt or problem, in order"),
+              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem)))]
+/// `POST /federation/inbox/batch`: several envelopes from one peer in one
+/// HTTP-signed request, one per line (`application/x-ndjson`), in the
+/// peer's order. Each is checked as at `/federation/inbox`; those accepted
+/// are stored in one transaction; the answer gives, in the same order,
+/// each one's signed receipt or the problem that refused it.
+pub async fn inbox_batch(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> AppResult<Response> {
+    let body = read_limited(&app, body, MAX_BATCH_BYTES, "the batch").await?;
+    let result = receive_batch(&app, &headers, &body).await;
+    audit_if_refused(&app, &headers, &result).await?;
+    Ok(json_response(StatusCode::OK, &result?))
+}
+
+async fn receive_batch(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AppResult<proto::BatchReceipts> {
+    let from = authenticate(app, headers, body, "POST", INBOX_BATCH_PATH).await?;
+    let lines = entraide_federation::envelope::batch_lines(body);
+    if lines.len() > MAX_BATCH_ENVELOPES {
+        return Err(refused(
+            "batch_too_large",
+            format!(
+                "{} envelopes in one batch; at most {MAX_BATCH_ENVELOPES}",
+                lines.len()
+            ),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut results: Vec<Option<proto::BatchResult>> = Vec::with_capacity(lines.len());
+    let mut new: Vec<(usize, Box<Checked>)> = Vec::new();
+    for (i, raw) in lines.iter().enumerate() {
+        match check_envelope(app, &from, raw, now, false).await {
+            Ok(Arrival::Seen(receipt)) => results.push(Some(proto::BatchResult::receipt(
+                serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
+            ))),
+            Ok(Arrival::New(c)) => {
+                results.push(None);
+                new.push((i, c));
+            }
+            Err(e) => {
+                let (_, code) = e.status_and_code();
+                audit_refusal(app, &from.peer.node_id, code, &e.to_string()).await?;
+                results.push(Some(proto::BatchResult::problem(code, e.to_string())));
+            }
+        }
+    }
+    let items: Vec<(InboxMessage, entraide_store::NewAuditEntry)> = new
+        .iter()
+        .map(|(_, c)| (c.stored.clone(), c.audit.clone()))
+        .collect();
+    let stored = app.store.insert_inbox_many(&items).await?;
+    for ((i, c), existing) in new.iter().zip(stored) {
+        let receipt = match existing {
+            // The same message twice (in this batch or raced with another
+            // delivery): the first one's receipt stands.
+            Some(existing) => serde_json::from_str::<serde_json::Value>(&existing.receipt)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            None => {
+                apply(app, &from, c).await?;
+                serde_json::to_value(&c.receipt).map_err(|e| AppError::Internal(e.to_string()))?
+            }
+        };
+        if let Some(slot) = results.get_mut(*i) {
+            *slot = Some(proto::BatchResult::receipt(receipt));
+        }
+    }
+    Ok(proto::BatchReceipts {
+        results: results.into_iter().flatten().collect(),
+    })
+}
+
+/// Opens a received message for `principal`: decrypted, recorded as
+/// retrieved, and the first time a signed retrieval receipt goes back to
+/// the sender. The message as stored now, and its payload.
+pub async fn retrieve(
+    app: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> AppResult<(InboxMessage, serde_json::Value)> {
+    let m = app
+        .store
+        .inbox_message(id)
+        .await?
+        .ok_or(AppError::NotFound { what: "message" })?;
+    let envelope: Envelope =
+        serde_json::from_str(&m.envelope).map_err(|e| AppError::Internal(e.to_string()))?;
+    // Checked when it arrived; the sender's key may have rotated since.
+    let (header, payload) = app
+        .identity
+        .decrypt_stored(&envelope)
+        .map_err(|e| AppError::Internal(format!("stored message: {e}")))?;
+    let now = OffsetDateTime::now_utc();
+    let audit = principal
+        .entry(AuditAction::MessageRetrieved, AuditOutcome::Success)
+        .target(id.to_string());
+    let retrieved_by = principal.signed_in()?.email.to_string();
+    let first = app
+        .store
+        .mark_retrieved(id, &retrieved_by, now, &audit)
+        .await?;
+    if first && m.message_type != RECEIPT_MESSAGE_TYPE {
+        let receipt = Receipt {
+            v: 1,
+            message_id: id,
+            sender: m.sender.clone(),
+            receiver: app.settings.node_id.to_string(),
+            status: "retrieved".into(),
+            at: now_rfc3339(),
+            payload_sha256: header.payload_sha256.clone(),
+        }
+        .sign(app.identity.federation_key(now));
+        let body = serde_json::to_vec(&receipt).map_err(|e| AppError::Internal(e.to_string()))?;
+        send(
+            app,
+            &principal.actor(),
+            &m.sender,
+            RECEIPT_MESSAGE_TYPE,
+            &body,
+            Some(id),
+            time::Duration::days(7),
+        )
+        .await?;
+    }
+    let value = serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
+    let fresh = app.store.inbox_message(id).await?.unwrap_or(m);
+    Ok((fresh, value))
+}

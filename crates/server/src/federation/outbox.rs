@@ -1,0 +1,106 @@
+//! The durable outbox: a message for a peer is sealed (signed, encrypted
+//! to the peer's key) and queued in the database with its audit entry —
+//! the evidence "accepted for sending" — then delivered by the worker
+//! (`delivery`), in order per peer.
+
+use std::time::Duration;
+
+use entraide_domain::{AuditAction, AuditOutcome};
+use entraide_federation::envelope::seal;
+use entraide_federation::Outgoing;
+use entraide_store::OutboxMessage;
+use rand::Rng;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::error::{AppError, AppResult};
+use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::state::AppState;
+
+/// Queues a message for a peer (evidence: "accepted for sending").
+pub async fn send(
+    app: &AppState,
+    actor: &Actor,
+    recipient: &str,
+    message_type: &str,
+    payload: &[u8],
+    in_reply_to: Option<Uuid>,
+    lifetime: time::Duration,
+) -> AppResult<OutboxMessage> {
+    let m = seal_for(app, recipient, message_type, payload, in_reply_to, lifetime).await?;
+    enqueue(app, actor, m).await
+}
+
+/// Seals a message for a peer without queueing it (its id is known before
+/// anything it depends on is put in place).
+pub async fn seal_for(
+    app: &AppState,
+    recipient: &str,
+    message_type: &str,
+    payload: &[u8],
+    in_reply_to: Option<Uuid>,
+    lifetime: time::Duration,
+) -> AppResult<OutboxMessage> {
+    let peer = app
+        .store
+        .peer(recipient)
+        .await?
+        .ok_or(AppError::NotFound { what: "peer" })?;
+    if peer.status != "active" {
+        return Err(AppError::Conflict {
+            code: "peer_disabled",
+            detail: format!("{recipient} is disabled"),
+        });
+    }
+    let now = OffsetDateTime::now_utc();
+    let (header, envelope) = seal(
+        app.identity.federation_key(now),
+        &peer.encryption_key,
+        &Outgoing {
+            sender: app.settings.node_id.as_str(),
+            recipient,
+            message_type,
+            in_reply_to,
+            lifetime,
+            payload,
+        },
+        now,
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let m = OutboxMessage {
+        message_id: header.message_id,
+        recipient: recipient.to_owned(),
+        message_type: message_type.to_owned(),
+        envelope: serde_json::to_string(&envelope)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        receipt: None,
+        retrieval_receipt: None,
+        created_at: now,
+        expires_at: now + lifetime,
+        delivered_at: None,
+    };
+    Ok(m)
+}
+
+/// Queues a sealed message (evidence: "accepted for sending").
+pub async fn enqueue(app: &AppState, actor: &Actor, m: OutboxMessage) -> AppResult<OutboxMessage> {
+    let audit = actor
+        .entry(AuditAction::MessageSent, AuditOutcome::Success)
+        .target(m.message_id.to_string())
+        .detail(serde_json::json!({ "recipient": m.recipient, "type": m.message_type }));
+    app.store.enqueue_outbox(&m, &audit).await?;
+    app.outbox_wake.notify_one();
+    Ok(m)
+}
+
+/// Delay before attempt `attempts + 1`: 2^attempts seconds (at most ten
+/// minutes), ±25 % jitter.
+pub fn backoff(attempts: u32) -> Duration {
+    let base = 2f64.powi(attempts.min(10) as i32).min(600.0);
+    let jitter = rand::thread_rng().gen_range(0.75..1.25);
+    Duration::from_secs_f64(base * jitter)
+}

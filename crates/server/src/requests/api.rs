@@ -1,0 +1,271 @@
+//! The JSON API of cooperation requests: thin handlers over `service` and
+//! `document`, described in the OpenAPI document.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use entraide_domain::request::{Action, Direction, RequestKind, RequestState};
+use entraide_proto as proto;
+use entraide_store::RequestFilter;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::caller::Caller;
+use crate::error::{AppError, AppResult};
+use crate::http::{json_response, ApiJson};
+use crate::state::AppState;
+use super::document::*;
+use super::service::*;
+
+/// Drafts the extension of a preservation, prefilled from it.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/extension", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = proto::RequestView), (status = 409, body = proto::Problem)))]
+pub async fn api_extension(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let r = prepare_extension(&app, &caller.principal(), id).await?;
+    let events = app.store.request_events(r.id).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
+
+/// Drafts an outgoing request in a case, or registers an incoming one.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/requests", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::NewRequest,
+    responses((status = 201, body = proto::RequestView), (status = 403, body = proto::Problem),
+              (status = 422, body = proto::Problem)))]
+pub async fn api_create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(case_id): Path<Uuid>,
+    ApiJson(body): ApiJson<proto::NewRequest>,
+) -> AppResult<Response> {
+    let kind: RequestKind = body
+        .kind
+        .parse()
+        .map_err(|e: entraide_domain::ParseError| {
+            AppError::Validation(vec![AppError::field("kind", e)])
+        })?;
+    let direction = match body.direction.as_deref() {
+        None => Direction::Outgoing,
+        Some(d) => d.parse().map_err(|e: entraide_domain::ParseError| {
+            AppError::Validation(vec![AppError::field("direction", e)])
+        })?,
+    };
+    let content = parse_content(body.content)?;
+    let r = create(&app, &caller.principal(), case_id, kind, direction, content).await?;
+    let events = app.store.request_events(r.id).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequestQuery {
+    pub case_id: Option<Uuid>,
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    pub direction: Option<String>,
+    /// Only requests whose deadline falls within this many days (the
+    /// "expiring soon" view), soonest first.
+    pub due_within_days: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+impl RequestQuery {
+    pub fn filter(&self) -> AppResult<RequestFilter> {
+        let mut f = crate::error::Fields::default();
+        let state = self
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| f.check("state", s.parse()));
+        let kind = self
+            .kind
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| f.check("kind", s.parse()));
+        let direction = self
+            .direction
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| f.check("direction", s.parse()));
+        let filter = RequestFilter {
+            case_id: self.case_id,
+            state,
+            kind,
+            direction,
+            due_before: self
+                .due_within_days
+                .map(|d| OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.min(3650)))),
+            limit: self.limit.unwrap_or(200).clamp(1, 1000),
+        };
+        f.finish(Some(filter))
+    }
+}
+
+/// Requests in your cases, with filters.
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", security(("bearer" = [])),
+    params(RequestQuery), responses((status = 200, body = [proto::RequestView])))]
+pub async fn api_list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<RequestQuery>,
+) -> AppResult<Response> {
+    let filter = q.filter()?;
+    let now = OffsetDateTime::now_utc();
+    let list: Vec<_> = app
+        .store
+        .requests_for_member(caller.user.id, &filter)
+        .await?
+        .iter()
+        .map(|r| request_view(r, &[], now))
+        .collect();
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// A request with its checks, available actions and history.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem)))]
+pub async fn api_get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let r = member_request(&app, &caller.principal(), id).await?;
+    audit_read(&app, &caller.principal(), &r).await?;
+    let events = app.store.request_events(id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
+
+/// Replaces the content of a draft (incomplete drafts are fine; checks
+/// apply at approval).
+#[utoipa::path(put, path = "/api/v1/requests/{id}/content", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body(content = Object, description = "request content"),
+    responses((status = 200, body = proto::RequestView), (status = 409, body = proto::Problem),
+              (status = 422, body = proto::Problem)))]
+pub async fn api_update(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> AppResult<Response> {
+    let content = parse_content(body)?;
+    let r = update_content(&app, &caller.principal(), id, content).await?;
+    let events = app.store.request_events(id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
+
+/// Moves the request: submit, approve (not by its drafter), send,
+/// acknowledge, answer, refuse, withdraw... A move not open from the
+/// current state is a 409 carrying `current_state`.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/transitions", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::RequestTransition,
+    responses((status = 200, body = proto::RequestView), (status = 409, body = proto::Problem),
+              (status = 422, body = proto::Problem)))]
+pub async fn api_transition(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<proto::RequestTransition>,
+) -> AppResult<Response> {
+    let action = parse_action(&body.action, body.ground.as_deref())?;
+    let r = transition(&app, &caller.principal(), id, action, body.note.as_deref()).await?;
+    let events = app.store.request_events(id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentQuery {
+    /// en, fr or es; default: the language of the requested country.
+    pub lang: Option<String>,
+}
+
+pub fn pdf_response(pdf: Vec<u8>, digest: &str, reference: &str) -> Response {
+    use axum::response::IntoResponse;
+    let name: String = reference
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("inline; filename=\"{name}.pdf\"");
+    let mut res = (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        pdf,
+    )
+        .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(digest) {
+        res.headers_mut().insert("x-content-sha256", v);
+    }
+    res
+}
+
+/// The request as a formal PDF document; its SHA-256 (also in the
+/// `X-Content-SHA256` header) is recorded in the request's history.
+#[utoipa::path(get, path = "/api/v1/requests/{id}/document.pdf", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path), DocumentQuery),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = proto::Problem)))]
+pub async fn api_document(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DocumentQuery>,
+) -> AppResult<Response> {
+    let (pdf, digest, _) = render_document(&app, &caller.principal(), id, q.lang.as_deref()).await?;
+    let reference = app
+        .store
+        .request_by_id(id)
+        .await?
+        .map(|r| r.reference)
+        .unwrap_or_default();
+    Ok(pdf_response(pdf, &digest, &reference))
+}
+
+/// What drafting needs to know about a requested country, from our own
+/// (languages, channels, instruments both are bound by).
+#[utoipa::path(get, path = "/api/v1/counterparts/{country}", tag = "requests", security(("bearer" = [])),
+    params(("country" = String, Path, description = "ISO 3166-1 alpha-2")),
+    responses((status = 200, description = "languages, channels and shared legal bases"), (status = 422, body = proto::Problem)))]
+pub async fn api_counterpart(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Path(country): Path<String>,
+) -> AppResult<Response> {
+    let requested = entraide_domain::CountryCode::parse(&country)
+        .map_err(|e| AppError::Validation(vec![AppError::field("country", e)]))?;
+    let org = app.store.own_organisation().await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &entraide_domain::request::counterpart(org.country, requested),
+    ))
+}

@@ -1,0 +1,21 @@
+//! `GET /calendar/{key}`: the iCalendar feed, for calendar applications.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::calendar::feed_for_key;
+use crate::app::error::AppResult;
+use crate::app::state::AppState;
+
+pub async fn ics(State(app): State<AppState>, Path(key): Path<String>) -> AppResult<Response> {
+    let body = feed_for_key(&app, &key).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,35 @@
+//! The JSON API for requests that travel: sending an approved request to
+//! a peer.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use entraide_proto as proto;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::error::AppResult;
+use crate::app::state::AppState;
+use crate::http::caller::Caller;
+use crate::http::{json_response, ApiJson};
+use crate::requests::exchange::send_request;
+use crate::requests::service::request_view;
+
+/// Sends an approved request to a peer (marking it sent).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/send", tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::SendToPeer,
+    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem),
+              (status = 409, body = proto::Problem)))]
+pub async fn api_send(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<proto::SendToPeer>,
+) -> AppResult<Response> {
+    let r = send_request(&app, &caller, id, &body.peer).await?;
+    let events = app.store.request_events(r.id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &request_view(&r, &events, OffsetDateTime::now_utc()),
+    ))
+}

@@ -1,0 +1,78 @@
+//! Statistics over JSON, CSV and XLSX.
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::statistics::{compute, csv, xlsx, PeriodQuery};
+use crate::app::error::AppResult;
+use crate::app::state::AppState;
+use crate::http::caller::Caller;
+use crate::http::json_response;
+
+/// Statistics of requests created in the period (analysts, officers,
+/// approvers): counts, times to acknowledgement, first data and completion.
+#[utoipa::path(get, path = "/api/v1/statistics", tag = "requests", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, description = "statistics", content_type = "application/json")))]
+pub async fn api(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    Ok(json_response(StatusCode::OK, &compute(&app, &q).await?))
+}
+
+/// The same figures as CSV (one line per measure).
+#[utoipa::path(get, path = "/api/v1/statistics/export.csv", tag = "requests", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn api_csv(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    Ok(csv_response(csv(&compute(&app, &q).await?)))
+}
+
+/// The same figures as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/statistics/export.xlsx", tag = "requests", security(("bearer" = [])),
+    params(PeriodQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
+pub async fn api_xlsx(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    Ok(xlsx_response(xlsx(&compute(&app, &q).await?)?))
+}
+
+
+pub fn xlsx_response(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"entraide-statistics.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub fn csv_response(out: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"entraide-statistics.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,96 @@
+//! The `request-update` messages that keep both sides of an exchanged
+//! request together: after a user's action here, the peer holding the
+//! other side is told, and mirrors it (`exchange::mirror` is the
+//! receiving end). Apart from `exchange` so that the request service can
+//! call it without the two files depending on each other.
+
+use entraide_domain::request::{Action, Direction};
+use entraide_store::CooperationRequest;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::audit::Actor;
+use crate::app::error::{AppError, AppResult};
+use crate::app::state::AppState;
+use crate::federation::outbox;
+
+/// An action on a request, for the other side to mirror.
+pub const REQUEST_UPDATE_MESSAGE_TYPE: &str = "request-update";
+
+/// An action on one side, for the other side to mirror.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RequestUpdate {
+    /// The sender's own id for the request.
+    pub(crate) sender_request_id: Uuid,
+    /// The receiver's id for it, when the sender knows it.
+    #[serde(default)]
+    pub(crate) receiver_request_id: Option<Uuid>,
+    pub(crate) action: String,
+    #[serde(default)]
+    pub(crate) ground: Option<String>,
+    #[serde(default)]
+    pub(crate) note: Option<String>,
+}
+
+/// Actions the requested (incoming) side takes that the requesting side
+/// mirrors, and the other way round.
+fn mirrored(direction: Direction, action: Action) -> bool {
+    match direction {
+        Direction::Incoming => matches!(
+            action,
+            Action::Acknowledge
+                | Action::StartExecution
+                | Action::ConfirmPreservation
+                | Action::RequestMoreInformation
+                | Action::AnswerPartially
+                | Action::AnswerCompletely
+                | Action::Refuse { .. }
+        ),
+        Direction::Outgoing => matches!(action, Action::ProvideInformation | Action::Withdraw),
+    }
+}
+
+/// After a user's action: tells the peer holding the other side, if any.
+pub async fn after_transition(
+    app: &AppState,
+    actor: &Actor,
+    r: &CooperationRequest,
+    action: Action,
+    note: Option<&str>,
+) {
+    if !mirrored(r.direction, action) {
+        return;
+    }
+    let result = async {
+        let Some((peer, peer_request_id)) = app.store.request_link(r.id).await? else {
+            return Ok(());
+        };
+        let ground = match action {
+            Action::Refuse { ground } => Some(ground.as_str().to_owned()),
+            _ => None,
+        };
+        let payload = serde_json::to_vec(&RequestUpdate {
+            sender_request_id: r.id,
+            receiver_request_id: peer_request_id,
+            action: action.name().to_owned(),
+            ground,
+            note: note.map(|n| n.chars().take(2000).collect()),
+        })
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        outbox::send(
+            app,
+            actor,
+            &peer,
+            REQUEST_UPDATE_MESSAGE_TYPE,
+            &payload,
+            None,
+            time::Duration::days(7),
+        )
+        .await
+        .map(|_| ())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(request = %r.id, error = %e, "could not tell the peer about a request's change");
+    }
+}
