@@ -241,7 +241,7 @@ async fn custody_append(
                 state
                     .custody
                     .write(
-                        &state,
+                        &state.store,
                         entraide_store::CustodyJob::Append {
                             events: vec![event],
                             audit: None,

@@ -613,7 +613,7 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
     }
     fr_state
         .custody
-        .sign_tree_head(&fr_state, false)
+        .sign_tree_head(&fr_state.store, false)
         .await
         .map_err(|e| anyhow!("{e}"))?;
     Ok((package, fingerprint))
@@ -661,7 +661,7 @@ async fn peer_demo_nodes(
 /// (once: later runs find it sent).
 async fn send_demo_request(fr: &Path) -> Result<()> {
     use entraide_domain::request::{Direction, RequestState};
-    use entraide_server::caller::{Caller, RequestContext, Via};
+    use entraide_server::app::principal::{Principal, RequestContext};
     let settings = NodeConfig::load(fr, std::iter::empty())?.settings(fr)?;
     let store = open_store(&settings.database_url).await?;
     let state = Node::with_store(settings, store)?.state;
@@ -694,16 +694,15 @@ async fn send_demo_request(fr: &Path) -> Result<()> {
         return Ok(());
     }
     if let Some(r) = approved.first() {
-        let caller = Caller {
-            user,
-            via: Via::Token {
-                id: uuid::Uuid::nil(),
-            },
-            ctx: RequestContext::default(),
-        };
-        entraide_server::requests::exchange::send_request(&state, &caller, r.id, ARGENTINA.node_id)
-            .await
-            .map_err(|e| anyhow!("demo request: {e}"))?;
+        let officer = Principal::user(user, RequestContext::default());
+        entraide_server::requests::exchange::send_request(
+            &state,
+            &officer,
+            r.id,
+            ARGENTINA.node_id,
+        )
+        .await
+        .map_err(|e| anyhow!("demo request: {e}"))?;
     }
     Ok(())
 }

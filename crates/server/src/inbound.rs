@@ -11,7 +11,8 @@ use crate::app::error::AppResult;
 use crate::app::inbound::InboundMessages;
 use crate::app::state::AppState;
 use crate::evidence::exchange::{self as evidence, PACKAGE_MESSAGE_TYPE};
-use crate::requests::exchange::{self as requests, REQUEST_MESSAGE_TYPE, REQUEST_UPDATE_MESSAGE_TYPE};
+use crate::requests::exchange::{self as requests, REQUEST_MESSAGE_TYPE};
+use crate::requests::updates::REQUEST_UPDATE_MESSAGE_TYPE;
 
 /// The features that take messages from peers.
 pub struct Features;
@@ -25,7 +26,12 @@ impl InboundMessages<AppState> for Features {
         }
     }
 
-    async fn deliver(&self, app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+    async fn deliver(
+        &self,
+        app: &AppState,
+        header: &EnvelopeHeader,
+        payload: &[u8],
+    ) -> AppResult<()> {
         match header.message_type.as_str() {
             REQUEST_MESSAGE_TYPE => requests::register(app, header, payload).await,
             REQUEST_UPDATE_MESSAGE_TYPE => requests::mirror(app, header, payload).await,

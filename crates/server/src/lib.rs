@@ -20,17 +20,8 @@ pub mod requests;
 pub mod routes;
 pub mod web;
 
-// Transitional aliases while the features move into their folders.
-pub use app::{config, credentials as auth, error, i18n, metrics, state};
-pub use app::blob_s3;
-pub use evidence::{api as evidence_api, pages as ui_evidence};
-pub use federation::{attachments, peers};
-pub use http::caller;
-pub use node as server;
-pub use requests::{
-    calendar, exchange as federated, pages as ui_requests, pdf as document, reminders,
-    statistics,
-};
+#[cfg(test)]
+mod layering;
 
 /// Transitional: the old `ops` module's operations at their new homes,
 /// for the callers not moved yet (federation, requests, evidence, http,

@@ -15,12 +15,12 @@ use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Settings;
+use crate::app::config::Settings;
 use crate::http::{self, GuardState};
-use crate::i18n::I18n;
-use crate::metrics::Metrics;
+use crate::app::i18n::I18n;
+use crate::app::metrics::Metrics;
 use crate::routes;
-use crate::state::{AppState, Coalescer, Throttle};
+use crate::app::state::{AppState, Coalescer, Throttle};
 use crate::web::errors;
 
 /// Opens the store named by the URL: `sqlite://...` or `postgres://...`.
@@ -107,7 +107,7 @@ impl Node {
             metrics: Arc::new(Metrics::new()),
             token_use: Arc::new(Coalescer::new(Duration::from_secs(300))),
             session_touch: Arc::new(Coalescer::new(Duration::from_secs(60))),
-            decoy_hash: Arc::new(crate::auth::decoy_hash()),
+            decoy_hash: Arc::new(crate::app::credentials::decoy_hash()),
             secure_cookies,
         };
         Ok(Self { state })
@@ -147,11 +147,11 @@ impl Node {
                 if let Err(e) = crate::requests::expire_overdue(&app_state, now).await {
                     tracing::warn!(error = %e, "deadline sweep failed");
                 }
-                if let Err(e) = crate::reminders::send_due(&app_state, now).await {
+                if let Err(e) = crate::requests::reminders::send_due(&app_state, now).await {
                     tracing::warn!(error = %e, "deadline reminders failed");
                 }
                 // A signed tree head of the custody log whenever it grew.
-                if let Err(e) = app_state.custody.sign_if_grown(&app_state).await {
+                if let Err(e) = app_state.custody.sign_if_grown(&app_state.store).await {
                     tracing::warn!(error = %e, "signing the custody tree head failed");
                 }
                 if round.is_multiple_of(10) {

@@ -1377,7 +1377,7 @@ async fn group_commit_keeps_the_log_dense_and_failures_apart(backend: Backend) -
                     audit: None,
                 }
             };
-            state.custody.write(&state, job).await
+            state.custody.write(&state.store, job).await
         }));
     }
     let mut indices = Vec::new();

@@ -1465,7 +1465,9 @@ async fn post_manifest(
     sha256: String,
     key: &str,
 ) -> Result<uuid::Uuid> {
-    use entraide_server::federation::attachments::{Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION};
+    use entraide_server::federation::attachments::{
+        Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION,
+    };
     let manifest = Manifest {
         v: MANIFEST_VERSION,
         size: content.len() as u64,
@@ -1639,9 +1641,14 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         .await;
         assert!(taken.is_err());
     }
-    entraide_server::federation::attachments::assemble(&b.state, "fr-pc247", &reference, &out.path().join("got"))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    entraide_server::federation::attachments::assemble(
+        &b.state,
+        "fr-pc247",
+        &reference,
+        &out.path().join("got"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(std::fs::read(out.path().join("got"))?, content);
 
     // Chunks that each open but make another file than the one the

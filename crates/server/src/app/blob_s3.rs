@@ -195,7 +195,7 @@ impl S3BlobStore {
 struct ObjectReader {
     runtime: tokio::runtime::Handle,
     response: reqwest::Response,
-    current: axum::body::Bytes,
+    current: bytes::Bytes,
 }
 
 impl Read for ObjectReader {
@@ -254,7 +254,7 @@ impl BlobStore for S3BlobStore {
         Ok(Some(Box::new(ObjectReader {
             runtime: self.runtime.clone(),
             response,
-            current: axum::body::Bytes::new(),
+            current: bytes::Bytes::new(),
         })))
     }
 

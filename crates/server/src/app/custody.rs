@@ -3,16 +3,16 @@
 //! handle held in the state; the evidence operations use it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use entraide_custody_log::{Hash, MerkleLog};
 use entraide_evidence::{BlobStore, LocalBlobStore, NodeKey, SignedTreeHead};
-use entraide_store::{CustodyJob, StoredTreeHead};
+use entraide_store::{CustodyJob, Store, StoredTreeHead};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::error::{AppError, AppResult};
-use crate::app::state::AppState;
 
 /// Where the node keeps its signing key, relative to the data directory.
 pub const NODE_KEY_FILE: &str = entraide_evidence::signing::NODE_KEY_PATH;
@@ -197,12 +197,12 @@ impl Custody {
     /// leaf indices of its events once they are committed.
     pub async fn write(
         &self,
-        app: &AppState,
+        store: &Arc<dyn Store>,
         job: CustodyJob,
     ) -> Result<Vec<u64>, entraide_store::StoreError> {
         let writer = self
             .writer
-            .get_or_init(|| async { CustodyWriter::start(app.store.clone()) })
+            .get_or_init(|| async { CustodyWriter::start(store.clone()) })
             .await;
         let (reply, answer) = tokio::sync::oneshot::channel();
         writer.queue.send((job, reply)).await.map_err(|_| {
@@ -214,10 +214,10 @@ impl Custody {
     }
 
     /// The in-memory log, caught up with the database.
-    async fn synced(&self, app: &AppState) -> AppResult<tokio::sync::MutexGuard<'_, MerkleLog>> {
+    async fn synced(&self, store: &Arc<dyn Store>) -> AppResult<tokio::sync::MutexGuard<'_, MerkleLog>> {
         let mut log = self.log.lock().await;
         loop {
-            let batch = app.store.custody_leaf_hashes(log.size(), 100_000).await?;
+            let batch = store.custody_leaf_hashes(log.size(), 100_000).await?;
             if batch.is_empty() {
                 break;
             }
@@ -234,22 +234,22 @@ impl Custody {
     /// this size); `exported` marks it as having left the node.
     pub async fn sign_tree_head(
         &self,
-        app: &AppState,
+        store: &Arc<dyn Store>,
         exported: bool,
     ) -> AppResult<SignedTreeHead> {
-        let log = self.synced(app).await?;
+        let log = self.synced(store).await?;
         let size = log.size();
         let root = log.root();
         drop(log);
-        if let Some(existing) = app.store.tree_head(size).await? {
+        if let Some(existing) = store.tree_head(size).await? {
             if exported && !existing.exported {
-                app.store.mark_tree_head_exported(size).await?;
+                store.mark_tree_head_exported(size).await?;
             }
             return stored_to_signed(&self.node_id, &existing);
         }
         let now = now_millis();
         let head = SignedTreeHead::sign(&self.key, &self.node_id, size, root, now);
-        app.store
+        store
             .store_tree_head(&StoredTreeHead {
                 tree_size: size,
                 root_hash: root.to_hex(),
@@ -260,10 +260,10 @@ impl Custody {
             })
             .await?;
         // Another replica may have signed this size first: use its head.
-        match app.store.tree_head(size).await? {
+        match store.tree_head(size).await? {
             Some(stored) => {
                 if exported && !stored.exported {
-                    app.store.mark_tree_head_exported(size).await?;
+                    store.mark_tree_head_exported(size).await?;
                 }
                 stored_to_signed(&self.node_id, &stored)
             }
@@ -273,22 +273,22 @@ impl Custody {
 
     /// Signs a new tree head if the log grew since the last one (called
     /// every minute by the node).
-    pub async fn sign_if_grown(&self, app: &AppState) -> AppResult<()> {
-        let size = app.store.custody_log_size().await?;
-        let latest = app.store.latest_tree_head().await?.map(|h| h.tree_size);
+    pub async fn sign_if_grown(&self, store: &Arc<dyn Store>) -> AppResult<()> {
+        let size = store.custody_log_size().await?;
+        let latest = store.latest_tree_head().await?.map(|h| h.tree_size);
         if latest != Some(size) {
-            self.sign_tree_head(app, false).await?;
+            self.sign_tree_head(store, false).await?;
         }
         Ok(())
     }
 
     pub async fn inclusion_proof(
         &self,
-        app: &AppState,
+        store: &Arc<dyn Store>,
         index: u64,
         tree_size: u64,
     ) -> AppResult<Vec<Hash>> {
-        let log = self.synced(app).await?;
+        let log = self.synced(store).await?;
         log.inclusion_proof(index, tree_size)
             .map_err(|e| AppError::BadRequest {
                 code: "invalid_proof_request",
@@ -298,11 +298,11 @@ impl Custody {
 
     pub async fn consistency_proof(
         &self,
-        app: &AppState,
+        store: &Arc<dyn Store>,
         from: u64,
         to: u64,
     ) -> AppResult<Vec<Hash>> {
-        let log = self.synced(app).await?;
+        let log = self.synced(store).await?;
         log.consistency_proof(from, to)
             .map_err(|e| AppError::BadRequest {
                 code: "invalid_proof_request",
@@ -312,15 +312,15 @@ impl Custody {
 
     /// Recomputes the log from the database and checks it against every
     /// tree head the node signed: a rewritten history shows here.
-    pub async fn check_log(&self, app: &AppState) -> AppResult<LogCheck> {
-        let log = self.synced(app).await?;
+    pub async fn check_log(&self, store: &Arc<dyn Store>) -> AppResult<LogCheck> {
+        let log = self.synced(store).await?;
         let mut check = LogCheck {
             size: log.size(),
             heads_checked: 0,
             mismatches: Vec::new(),
         };
-        let mut heads = app.store.exported_tree_heads().await?;
-        if let Some(latest) = app.store.latest_tree_head().await? {
+        let mut heads = store.exported_tree_heads().await?;
+        if let Some(latest) = store.latest_tree_head().await? {
             heads.push(latest);
         }
         for head in heads {

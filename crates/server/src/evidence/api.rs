@@ -20,15 +20,15 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult};
+use crate::http::caller::Caller;
+use crate::app::error::{AppError, AppResult};
 use crate::evidence::{
     self, evidence_case, item_view, member_item, tree_head_view, Change, CustodyActor,
     EvidenceInput,
 };
 use crate::http::{json_response, ApiJson};
-use crate::ops::AuditEntryExt;
-use crate::state::AppState;
+use crate::app::audit::AuditEntryExt;
+use crate::app::state::AppState;
 
 /// Uploads being written right now (one writer per upload per replica).
 static BUSY: Mutex<Option<HashSet<Uuid>>> = Mutex::new(None);
@@ -70,7 +70,7 @@ pub async fn list(
     caller: Caller,
     Path(case_id): Path<Uuid>,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
     let items = app.store.evidence_in_case(case.id).await?;
     let views: Vec<_> = items.iter().map(item_view).collect();
     Ok(json_response(StatusCode::OK, &views))
@@ -87,8 +87,8 @@ pub async fn create_upload(
     Path(case_id): Path<Uuid>,
     ApiJson(body): ApiJson<proto::NewEvidenceUpload>,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
-    evidence::require_content_role(&app, &caller, &case, "upload").await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
+    evidence::require_content_role(&app, &caller.principal(), &case, "upload").await?;
     EvidenceInput::from_upload(&body).parse()?;
     let upload = EvidenceUpload {
         id: Uuid::now_v7(),
@@ -293,7 +293,7 @@ pub async fn upload_append(
     let meta: proto::NewEvidenceUpload = serde_json::from_str(&upload.metadata)
         .map_err(|e| AppError::Internal(format!("upload metadata: {e}")))?;
     let details = EvidenceInput::from_upload(&meta).parse()?;
-    let case = evidence_case(&app, &caller, upload.case_id).await?;
+    let case = evidence_case(&app, &caller.principal(), upload.case_id).await?;
     let custody = app.custody.clone();
     let legacy = details.legacy_hashes;
     let ingested = tokio::task::spawn_blocking(move || custody.blobs().store_file(&path, legacy))
@@ -303,7 +303,7 @@ pub async fn upload_append(
     let item = evidence::record_new_item(
         &app,
         &case,
-        &CustodyActor::from_caller(&caller),
+        &CustodyActor::of(&caller.principal()),
         details,
         &ingested,
     )
@@ -327,7 +327,7 @@ pub async fn detail(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
-    let (item, case) = member_item(&app, &caller, id).await?;
+    let (item, case) = member_item(&app, &caller.principal(), id).await?;
     let events = app.store.custody_events_for_item(item.id).await?;
     let entry = caller
         .actor()
@@ -371,7 +371,7 @@ pub async fn content(
     } else {
         CustodyEventKind::Downloaded
     };
-    let (item, mut reader) = evidence::open_content(&app, &caller, id, kind).await?;
+    let (item, mut reader) = evidence::open_content(&app, &caller.principal(), id, kind).await?;
     // Read on a blocking thread, hashing as the bytes go out; a mismatch at
     // the end cuts the transfer and marks the item corrupted.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -473,7 +473,7 @@ pub async fn change(
     ApiJson(body): ApiJson<proto::CustodyChange>,
 ) -> AppResult<Response> {
     let change = Change::parse(&body)?;
-    let item = evidence::change_custody(&app, &caller, id, change).await?;
+    let item = evidence::change_custody(&app, &caller.principal(), id, change).await?;
     Ok(json_response(StatusCode::OK, &item_view(&item)))
 }
 
@@ -488,12 +488,12 @@ pub async fn export(
     Path(case_id): Path<Uuid>,
     ApiJson(body): ApiJson<proto::PackageRequest>,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
-    evidence::require_content_role(&app, &caller, &case, "export").await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
+    evidence::require_content_role(&app, &caller.principal(), &case, "export").await?;
     let built = evidence::export_package(
         &app,
         &case,
-        &CustodyActor::from_caller(&caller),
+        &CustodyActor::of(&caller.principal()),
         &body.items,
     )
     .await?;
@@ -586,8 +586,8 @@ pub async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
-    evidence::require_content_role(&app, &caller, &case, "receive package").await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
+    evidence::require_content_role(&app, &caller.principal(), &case, "receive package").await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -603,7 +603,7 @@ pub async fn receive(
     let result = evidence::import_package(
         &app,
         &case,
-        &CustodyActor::from_caller(&caller),
+        &CustodyActor::of(&caller.principal()),
         &path,
         "received package",
     )
@@ -638,7 +638,7 @@ pub async fn receive(
 #[utoipa::path(get, path = "/api/v1/custody/tree-head", tag = "evidence", security(("bearer" = [])),
     responses((status = 200, body = proto::TreeHeadView)))]
 pub async fn tree_head(State(app): State<AppState>) -> AppResult<Response> {
-    let head = app.custody.sign_tree_head(&app, false).await?;
+    let head = app.custody.sign_tree_head(&app.store, false).await?;
     Ok(json_response(StatusCode::OK, &tree_head_view(&head)))
 }
 
@@ -659,7 +659,7 @@ pub async fn inclusion_proof(
     Path((id, leaf_index)): Path<(Uuid, u64)>,
     Query(q): Query<ProofQuery>,
 ) -> AppResult<Response> {
-    let (item, _) = member_item(&app, &caller, id).await?;
+    let (item, _) = member_item(&app, &caller.principal(), id).await?;
     let events = app.store.custody_events_for_item(item.id).await?;
     let event = events
         .iter()
@@ -667,11 +667,11 @@ pub async fn inclusion_proof(
         .ok_or(AppError::NotFound {
             what: "custody event",
         })?;
-    let head = app.custody.sign_tree_head(&app, false).await?;
+    let head = app.custody.sign_tree_head(&app.store, false).await?;
     let tree_size = q.tree_size.unwrap_or(head.tree_size);
     let proof = app
         .custody
-        .inclusion_proof(&app, leaf_index, tree_size)
+        .inclusion_proof(&app.store, leaf_index, tree_size)
         .await?;
     let head = if tree_size == head.tree_size {
         head
@@ -731,7 +731,7 @@ pub async fn consistency(
     State(app): State<AppState>,
     Query(q): Query<ConsistencyQuery>,
 ) -> AppResult<Response> {
-    let proof = app.custody.consistency_proof(&app, q.from, q.to).await?;
+    let proof = app.custody.consistency_proof(&app.store, q.from, q.to).await?;
     Ok(json_response(
         StatusCode::OK,
         &proto::ConsistencyProofView {

@@ -26,7 +26,7 @@ pub async fn api_send_package(
 ) -> AppResult<Response> {
     let package_id = send_package(
         &app,
-        &caller,
+        &caller.principal(),
         case_id,
         &body.peer,
         &body.items,

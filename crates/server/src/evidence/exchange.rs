@@ -20,7 +20,6 @@ use crate::evidence::service::{
 };
 use crate::federation::attachments::{self, AttachmentRef};
 use crate::federation::outbox;
-use crate::http::caller::Caller;
 use crate::requests::exchange::intake_case;
 
 /// An evidence package for the peer.
@@ -52,15 +51,15 @@ struct PackageMessage {
 /// arrival before adding anything.
 pub async fn send_package(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     case_id: Uuid,
     peer_node: &str,
     items: &[Uuid],
     request_id: Option<Uuid>,
 ) -> AppResult<Uuid> {
     use base64::Engine;
-    let case = evidence_case(app, caller, case_id).await?;
-    require_content_role(app, caller, &case, "send package").await?;
+    let case = evidence_case(app, principal, case_id).await?;
+    require_content_role(app, principal, &case, "send package").await?;
     app.store
         .peer(peer_node)
         .await?
@@ -87,7 +86,7 @@ pub async fn send_package(
             });
         }
     }
-    let actor = CustodyActor::from_caller(caller);
+    let actor = CustodyActor::of(principal);
     let built = export_package(app, &case, &actor, items).await?;
     let size = tokio::fs::metadata(&built.path)
         .await
@@ -108,7 +107,7 @@ pub async fn send_package(
             Some(
                 attachments::send(
                     app,
-                    &caller.actor(),
+                    &principal.actor(),
                     peer_node,
                     &built.path,
                     Some(built.sha256.clone()),
@@ -129,7 +128,7 @@ pub async fn send_package(
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let m = outbox::send(
         app,
-        &caller.actor(),
+        &principal.actor(),
         peer_node,
         PACKAGE_MESSAGE_TYPE,
         &payload,
@@ -157,7 +156,7 @@ pub async fn send_package(
         .collect();
     app.custody
         .write(
-            app,
+            &app.store,
             entraide_store::CustodyJob::Append {
                 events,
                 audit: None,
@@ -169,7 +168,11 @@ pub async fn send_package(
 
 /// A package from a peer: into the case of the request it answers, or a
 /// new case for the duty officer; verified before anything is added.
-pub async fn receive_package(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
+pub async fn receive_package(
+    app: &AppState,
+    header: &EnvelopeHeader,
+    payload: &[u8],
+) -> AppResult<()> {
     use base64::Engine;
     let m: PackageMessage = serde_json::from_slice(payload)
         .map_err(|e| AppError::Internal(format!("package message: {e}")))?;

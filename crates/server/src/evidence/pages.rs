@@ -15,14 +15,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult};
+use crate::http::caller::Caller;
+use crate::app::error::{AppError, AppResult};
 use crate::evidence::{
     self, evidence_case, member_item, Change, ChannelReader, CustodyActor, EvidenceInput,
     DATE_FORMAT,
 };
-use crate::i18n::Tr;
-use crate::state::AppState;
+use crate::app::i18n::Tr;
+use crate::app::state::AppState;
 use crate::web::forms::{check_csrf, see_other, FormErrors, UiForm};
 use crate::web::page::{fmt_time, page, render, render_status, Nav};
 
@@ -175,7 +175,7 @@ pub async fn send(
     UiForm(form): UiForm<SendForm>,
 ) -> AppResult<Response> {
     check_csrf(&caller, &form.csrf)?;
-    crate::evidence::exchange::send_package(&app, &caller, case_id, &form.peer, &[], None).await?;
+    crate::evidence::exchange::send_package(&app, &caller.principal(), case_id, &form.peer, &[], None).await?;
     Ok(see_other(&format!("/cases/{case_id}/evidence")))
 }
 
@@ -185,7 +185,7 @@ pub async fn list(
     locale: axum::Extension<Locale>,
     Path(case_id): Path<Uuid>,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
     let view = list_page(
         &app,
         &caller,
@@ -235,8 +235,8 @@ pub async fn upload(
     Path(case_id): Path<Uuid>,
     mut form: Multipart,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
-    evidence::require_content_role(&app, &caller, &case, "upload").await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
+    evidence::require_content_role(&app, &caller.principal(), &case, "upload").await?;
     let mut values = UploadValues::default();
     let mut csrf_checked = false;
     let mut ingested = None;
@@ -380,7 +380,7 @@ pub async fn upload(
     match evidence::record_new_item(
         &app,
         &case,
-        &CustodyActor::from_caller(&caller),
+        &CustodyActor::of(&caller.principal()),
         details,
         &ingested,
     )
@@ -422,11 +422,11 @@ pub async fn export(
     UiForm(form): UiForm<CsrfOnly>,
 ) -> AppResult<Response> {
     check_csrf(&caller, &form.csrf)?;
-    let case = evidence_case(&app, &caller, case_id).await?;
-    evidence::require_content_role(&app, &caller, &case, "export").await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
+    evidence::require_content_role(&app, &caller.principal(), &case, "export").await?;
     let built =
-        evidence::export_package(&app, &case, &CustodyActor::from_caller(&caller), &[]).await?;
-    crate::evidence_api::stream_and_remove(&built.path, &built.file_name, "application/zip").await
+        evidence::export_package(&app, &case, &CustodyActor::of(&caller.principal()), &[]).await?;
+    crate::evidence::api::stream_and_remove(&built.path, &built.file_name, "application/zip").await
 }
 
 pub struct CheckRow {
@@ -508,8 +508,8 @@ pub async fn receive(
     Path(case_id): Path<Uuid>,
     mut form: Multipart,
 ) -> AppResult<Response> {
-    let case = evidence_case(&app, &caller, case_id).await?;
-    evidence::require_content_role(&app, &caller, &case, "receive package").await?;
+    let case = evidence_case(&app, &caller.principal(), case_id).await?;
+    evidence::require_content_role(&app, &caller.principal(), &case, "receive package").await?;
     let mut csrf_checked = false;
     let mut verify_only = false;
     let mut path = None;
@@ -579,7 +579,7 @@ pub async fn receive(
         evidence::import_package(
             &app,
             &case,
-            &CustodyActor::from_caller(&caller),
+            &CustodyActor::of(&caller.principal()),
             &path,
             &uploaded_name,
         )
@@ -780,19 +780,19 @@ async fn item_page(
     id: Uuid,
     errors: FormErrors,
 ) -> AppResult<ItemPage> {
-    let (item, case) = member_item(app, caller, id).await?;
+    let (item, case) = member_item(app, &caller.principal(), id).await?;
     let entry = caller.actor().entry(
         entraide_domain::AuditAction::EvidenceRead,
         entraide_domain::AuditOutcome::Success,
     );
-    let entry = crate::ops::AuditEntryExt::target(
-        crate::ops::AuditEntryExt::on_case(entry, case.id),
+    let entry = crate::app::audit::AuditEntryExt::target(
+        crate::app::audit::AuditEntryExt::on_case(entry, case.id),
         item.id.to_string(),
     );
     app.store.append_audit(&entry).await?;
     let p = page(app, caller, locale, "/cases").await?;
     let events = app.store.custody_events_for_item(item.id).await?;
-    let head = app.custody.sign_tree_head(app, false).await?;
+    let head = app.custody.sign_tree_head(&app.store, false).await?;
     let today = OffsetDateTime::now_utc().date();
     let keeps = rules::may_keep(caller.roles());
     Ok(ItemPage {
@@ -893,7 +893,7 @@ pub async fn change(
         reason: form.reason.clone(),
     };
     let result = match Change::parse(&request) {
-        Ok(change) => evidence::change_custody(&app, &caller, id, change).await,
+        Ok(change) => evidence::change_custody(&app, &caller.principal(), id, change).await,
         Err(e) => Err(e),
     };
     match result {

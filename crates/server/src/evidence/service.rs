@@ -30,10 +30,10 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult, Fields};
-use crate::ops::{Actor, AuditEntryExt};
-use crate::state::AppState;
+use crate::app::principal::Principal;
+use crate::app::error::{AppError, AppResult, Fields};
+use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::state::AppState;
 pub use crate::app::custody::{now_millis, rfc3339, Custody, CustodyStartError, LogCheck, NODE_KEY_FILE};
 use crate::app::custody::now;
 
@@ -46,11 +46,25 @@ pub struct CustodyActor {
 }
 
 impl CustodyActor {
-    pub fn from_caller(c: &Caller) -> Self {
-        Self {
-            audit: c.actor(),
-            email: c.user.email.to_string(),
-            name: c.user.display_name.as_str().to_owned(),
+    /// The custody record names a user by e-mail and name; the node, a peer
+    /// or the command line by the audit label.
+    pub fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::User { user, .. } => Self {
+                audit: principal.actor(),
+                email: user.email.to_string(),
+                name: user.display_name.as_str().to_owned(),
+            },
+            Principal::CommandLine { .. } => Self::operator(),
+            Principal::Node => Self::node(),
+            Principal::Peer { .. } => {
+                let audit = principal.actor();
+                Self {
+                    email: audit.label.clone(),
+                    name: audit.label.clone(),
+                    audit,
+                }
+            }
         }
     }
 
@@ -247,8 +261,8 @@ impl EvidenceInput {
 
 /// The case, if the caller is a member holding a role that handles
 /// evidence; refusals are audited.
-pub async fn evidence_case(app: &AppState, caller: &Caller, case_id: Uuid) -> AppResult<Case> {
-    let (case, access) = crate::cases::service::case_access(app, &caller.principal(), case_id).await?;
+pub async fn evidence_case(app: &AppState, principal: &Principal, case_id: Uuid) -> AppResult<Case> {
+    let (case, access) = crate::cases::service::case_access(app, principal, case_id).await?;
     if access != CaseAccess::Member {
         return Err(AppError::NotCaseMember);
     }
@@ -259,7 +273,7 @@ pub async fn evidence_case(app: &AppState, caller: &Caller, case_id: Uuid) -> Ap
 /// "not found", audited: an item's existence is case content).
 pub async fn member_item(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     id: Uuid,
 ) -> AppResult<(EvidenceItem, Case)> {
     let item = app
@@ -278,10 +292,10 @@ pub async fn member_item(
         })?;
     if !app
         .store
-        .is_case_member(item.case_id, caller.user.id)
+        .is_case_member(item.case_id, principal.signed_in()?.id)
         .await?
     {
-        let entry = caller
+        let entry = principal
             .actor()
             .entry(AuditAction::EvidenceRead, AuditOutcome::Denied)
             .on_case(item.case_id)
@@ -297,14 +311,14 @@ pub async fn member_item(
 /// Refuses (and audits) callers whose roles may not touch evidence content.
 pub async fn require_content_role(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     case: &Case,
     target: &str,
 ) -> AppResult<()> {
-    if rules::may_read_content(caller.roles()) {
+    if rules::may_read_content(principal.roles()) {
         return Ok(());
     }
-    let entry = caller
+    let entry = principal
         .actor()
         .entry(AuditAction::EvidenceDownloaded, AuditOutcome::Denied)
         .on_case(case.id)
@@ -383,7 +397,7 @@ pub async fn record_new_item(
         }));
     app.custody
         .write(
-            app,
+            &app.store,
             CustodyJob::CreateItem {
                 item: Box::new(item.clone()),
                 events,
@@ -440,15 +454,15 @@ pub async fn ingest_blocking<R: Read + Send + 'static>(
 /// A reader fed by an async producer through a bounded channel, so that an
 /// HTTP body can be ingested on a blocking thread in one pass.
 pub struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
-    current: axum::body::Bytes,
+    rx: std::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+    current: bytes::Bytes,
 }
 
 impl ChannelReader {
     pub fn new(
         capacity: usize,
     ) -> (
-        std::sync::mpsc::SyncSender<Result<axum::body::Bytes, std::io::Error>>,
+        std::sync::mpsc::SyncSender<Result<bytes::Bytes, std::io::Error>>,
         Self,
     ) {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
@@ -456,7 +470,7 @@ impl ChannelReader {
             tx,
             Self {
                 rx,
-                current: axum::body::Bytes::new(),
+                current: bytes::Bytes::new(),
             },
         )
     }
@@ -503,7 +517,7 @@ impl Change {
                 Some(d) => f
                     .check(
                         "retention_until",
-                        Date::parse(d, crate::evidence::DATE_FORMAT).map_err(|_| {
+                        Date::parse(d, DATE_FORMAT).map_err(|_| {
                             ParseError::new("invalid_date", "expected a date as YYYY-MM-DD")
                         }),
                     )
@@ -546,13 +560,13 @@ pub const DATE_FORMAT: &[time::format_description::FormatItem<'static>] =
 /// audit entry; disposal destroys the content once no other item holds it.
 pub async fn change_custody(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     item_id: Uuid,
     change: Change,
 ) -> AppResult<EvidenceItem> {
-    let (mut item, case) = member_item(app, caller, item_id).await?;
-    if !rules::may_keep(caller.roles()) {
-        let entry = caller
+    let (mut item, case) = member_item(app, principal, item_id).await?;
+    if !rules::may_keep(principal.roles()) {
+        let entry = principal
             .actor()
             .entry(AuditAction::EvidenceCustodyChanged, AuditOutcome::Denied)
             .on_case(case.id)
@@ -560,7 +574,7 @@ pub async fn change_custody(
         app.store.append_audit(&entry).await?;
         return Err(AppError::ForbiddenRole);
     }
-    let actor = CustodyActor::from_caller(caller);
+    let actor = CustodyActor::of(principal);
     let conflict = |code: &'static str, detail: String| AppError::Conflict { code, detail };
     let (kind, extra, action) = match &change {
         Change::Seal => {
@@ -653,7 +667,7 @@ pub async fn change_custody(
         .detail(serde_json::json!({ "custody": kind.as_str() }));
     app.custody
         .write(
-            app,
+            &app.store,
             CustodyJob::UpdateItem {
                 item: Box::new(item.clone()),
                 events: vec![event],
@@ -685,12 +699,12 @@ pub async fn destroy_content_if_unused(app: &AppState, sha256: &str) -> AppResul
 /// content (blocking: read it on a blocking thread).
 pub async fn open_content(
     app: &AppState,
-    caller: &Caller,
+    principal: &Principal,
     item_id: Uuid,
     kind: CustodyEventKind,
 ) -> AppResult<(EvidenceItem, Box<dyn Read + Send>)> {
-    let (item, case) = member_item(app, caller, item_id).await?;
-    require_content_role(app, caller, &case, &item.id.to_string()).await?;
+    let (item, case) = member_item(app, principal, item_id).await?;
+    require_content_role(app, principal, &case, &item.id.to_string()).await?;
     rules::content_available(item.state, item.integrity).map_err(|e| AppError::Conflict {
         code: e.code(),
         detail: e.to_string(),
@@ -708,7 +722,7 @@ pub async fn open_content(
             detail: "the stored content is missing; the item is marked corrupted".into(),
         });
     };
-    let actor = CustodyActor::from_caller(caller);
+    let actor = CustodyActor::of(principal);
     let event = custody_event(
         app.custody.node_id(),
         &case,
@@ -724,7 +738,7 @@ pub async fn open_content(
         .detail(serde_json::json!({ "custody": kind.as_str() }));
     app.custody
         .write(
-            app,
+            &app.store,
             CustodyJob::Append {
                 events: vec![event],
                 audit: Some(Box::new(audit)),
@@ -755,7 +769,7 @@ pub async fn mark_corrupted(
     );
     app.custody
         .write(
-            app,
+            &app.store,
             CustodyJob::UpdateItem {
                 item: Box::new(item.clone()),
                 events: vec![event],
@@ -805,7 +819,7 @@ pub async fn scrub(app: &AppState, actor: &CustodyActor) -> AppResult<proto::Scr
             );
             app.custody
                 .write(
-                    app,
+                    &app.store,
                     CustodyJob::UpdateItem {
                         item: Box::new(updated),
                         events: vec![event],
@@ -963,14 +977,14 @@ pub async fn export_package(
         .detail(serde_json::json!({ "items": items.iter().map(|i| i.id).collect::<Vec<_>>() }));
     app.custody
         .write(
-            app,
+            &app.store,
             CustodyJob::Append {
                 events,
                 audit: Some(Box::new(audit)),
             },
         )
         .await?;
-    let head = app.custody.sign_tree_head(app, true).await?;
+    let head = app.custody.sign_tree_head(&app.store, true).await?;
 
     let mut proven = Vec::new();
     let mut records = Vec::new();
@@ -981,7 +995,7 @@ pub async fn export_package(
             }
             let proof = app
                 .custody
-                .inclusion_proof(app, e.leaf_index, head.tree_size)
+                .inclusion_proof(&app.store, e.leaf_index, head.tree_size)
                 .await?;
             if let Ok(r) = CustodyRecord::from_leaf(&e.event.record) {
                 records.push(r);
@@ -1000,7 +1014,7 @@ pub async fn export_package(
         }
         let proof = app
             .custody
-            .consistency_proof(app, earlier.tree_size, head.tree_size)
+            .consistency_proof(&app.store, earlier.tree_size, head.tree_size)
             .await?;
         consistency.push(ConsistencyFrom {
             tree_size: earlier.tree_size,
@@ -1179,7 +1193,7 @@ pub async fn import_package(
             .detail(serde_json::json!({ "failed_checks": failed.len() }));
         app.custody
             .write(
-                app,
+                &app.store,
                 CustodyJob::Append {
                     events: vec![event],
                     audit: Some(Box::new(audit)),
@@ -1307,7 +1321,7 @@ pub async fn import_package(
             .detail(serde_json::json!({ "package": manifest.package_id, "sha256": item.sha256 }));
         app.custody
             .write(
-                app,
+                &app.store,
                 CustodyJob::CreateItem {
                     item: Box::new(item.clone()),
                     events: vec![received, verified],

@@ -21,8 +21,8 @@ use super::attachments::outgoing::{forget_outgoing, push, PushError};
 use super::inbox::{INBOX_BATCH_PATH, INBOX_PATH, MAX_BATCH_BYTES, MAX_BATCH_ENVELOPES};
 use super::outbox::backoff;
 use super::signed::{problem_code, send_signed, DELIVERY_TIMEOUT};
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 
 /// Envelopes larger than this travel alone.

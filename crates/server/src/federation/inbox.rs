@@ -23,11 +23,10 @@ use super::attachments::chunk_messages::{self, CHUNK_MESSAGE_TYPE};
 use super::outbox::send;
 use super::peers::{on_key_rotation, KEY_ROTATION_MESSAGE_TYPE};
 use super::signed::{
-    audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refused,
-    Authenticated,
+    audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refused, Authenticated,
 };
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::error::{AppError, AppResult};
 use crate::app::principal::Principal;
 use crate::app::state::AppState;
 use crate::http::json_response;
@@ -193,7 +192,11 @@ async fn apply(app: &AppState, from: &Authenticated, c: &Checked) -> AppResult<(
 
 /// A message that could not be applied stays in the inbox, and is shown to
 /// administrators with the reason.
-async fn audit_not_applied(app: &AppState, h: &EnvelopeHeader, result: AppResult<()>) -> AppResult<()> {
+async fn audit_not_applied(
+    app: &AppState,
+    h: &EnvelopeHeader,
+    result: AppResult<()>,
+) -> AppResult<()> {
     if let Err(e) = result {
         tracing::error!(message = %h.message_id, error = %e, "received message not applied");
         let reason = match &e {

@@ -13,8 +13,8 @@ use rand::Rng;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 
 /// Queues a message for a peer (evidence: "accepted for sending").

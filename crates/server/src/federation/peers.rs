@@ -12,8 +12,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::outbox::send;
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 
 /// A peer's announcement of its new signing key.

@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use time::OffsetDateTime;
 
 use super::peers::{base_url, peer_keys};
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 
 /// How long a delivery may take before it is given up for this round.

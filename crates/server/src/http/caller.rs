@@ -11,12 +11,12 @@ use entraide_store::{Session, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{self, TOKEN_PREFIX};
-use crate::error::AppError;
-use crate::ops::{Actor, AuditEntryExt};
+use crate::app::credentials::{self as auth, TOKEN_PREFIX};
+use crate::app::error::AppError;
+use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::principal::Principal;
 pub use crate::app::principal::RequestContext;
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 pub const SESSION_COOKIE: &str = "entraide_session";
 pub const CSRF_COOKIE: &str = "entraide_csrf";

@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use entraide_domain::{AuditAction, AuditOutcome, Rule};
 use serde::de::DeserializeOwned;
 
-use crate::caller::{pick_locale, resolve, Anonymous, RequestContext, Resolved};
-use crate::error::AppError;
-use crate::metrics::{RequestLabels, RouteLabels};
-use crate::ops::AuditEntryExt;
-use crate::state::AppState;
+use crate::http::caller::{pick_locale, resolve, Anonymous, RequestContext, Resolved};
+use crate::app::error::AppError;
+use crate::app::metrics::{RequestLabels, RouteLabels};
+use crate::app::audit::AuditEntryExt;
+use crate::app::state::AppState;
 
 /// The authorisation rule of every route, keyed by method and template.
 pub type RuleBook = Arc<HashMap<(Method, &'static str), Rule>>;
@@ -33,7 +33,7 @@ pub struct GuardState {
 /// from the rule book is refused (fail closed); a test checks there is none.
 pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) -> Response {
     let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let mut ctx = crate::caller::request_context(req.headers(), connect.as_ref());
+    let mut ctx = crate::http::caller::request_context(req.headers(), connect.as_ref());
     if req.method() == Method::GET {
         ctx.here = req.uri().path_and_query().map(|p| p.as_str().to_owned());
     }

@@ -14,12 +14,12 @@ use entraide_search::{SearchRequest, SearchResults};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult};
+use crate::http::caller::Caller;
+use crate::app::error::{AppError, AppResult};
 use crate::http::json_response;
-use crate::i18n::Tr;
+use crate::app::i18n::Tr;
 use crate::knowledge::{self, Comparison, DocumentView};
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -18,10 +18,10 @@ use entraide_store::{KnowledgeRow, NewAuditEntry};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::error::{AppError, AppResult};
+use crate::app::error::{AppError, AppResult};
 use crate::app::csv::csv_field;
 pub use crate::app::knowledge_index::{Knowledge, Reference};
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 fn decode(row: &KnowledgeRow) -> AppResult<Document> {
     serde_json::from_str(&row.body)

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult};
+use crate::http::caller::Caller;
+use crate::app::error::{AppError, AppResult};
 use crate::http::{json_response, ApiJson};
-use crate::state::AppState;
+use crate::app::state::AppState;
 use super::document::*;
 use super::service::*;
 
@@ -82,7 +82,7 @@ pub struct RequestQuery {
 
 impl RequestQuery {
     pub fn filter(&self) -> AppResult<RequestFilter> {
-        let mut f = crate::error::Fields::default();
+        let mut f = crate::app::error::Fields::default();
         let state = self
             .state
             .as_deref()

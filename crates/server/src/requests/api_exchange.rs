@@ -26,7 +26,7 @@ pub async fn api_send(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<proto::SendToPeer>,
 ) -> AppResult<Response> {
-    let r = send_request(&app, &caller, id, &body.peer).await?;
+    let r = send_request(&app, &caller.principal(), id, &body.peer).await?;
     let events = app.store.request_events(r.id).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::app::error::{AppError, AppResult};
 use crate::app::principal::Principal;
 use crate::app::state::AppState;
-use crate::ops::AuditEntryExt;
+use crate::app::audit::AuditEntryExt;
 use super::service::{event, member_request};
 
 
@@ -23,10 +23,10 @@ pub use entraide_domain::request::document_language;
 /// The request as a formal document, in `tr`'s language.
 pub async fn formal_document(
     app: &AppState,
-    tr: &crate::i18n::Tr,
+    tr: &crate::app::i18n::Tr,
     r: &CooperationRequest,
-) -> AppResult<crate::document::FormalDocument> {
-    use crate::document::Block;
+) -> AppResult<crate::requests::pdf::FormalDocument> {
+    use crate::requests::pdf::Block;
     let c = &r.content;
     let f = |k: &str| tr.t(&format!("rq-field-{k}"));
     let date = |t: OffsetDateTime| {
@@ -209,7 +209,7 @@ pub async fn formal_document(
         }
         _ => blocks.push(Block::Paragraph(tr.t("doc-not-approved"))),
     }
-    Ok(crate::document::FormalDocument {
+    Ok(crate::requests::pdf::FormalDocument {
         title: format!(
             "{} {}",
             tr.t(&format!("rq-kind-{}", r.kind.as_str())),
@@ -239,9 +239,9 @@ pub async fn render_document(
         }
         _ => document_language(r.requested_country),
     };
-    let tr = crate::i18n::Tr::new(app.i18n.clone(), locale);
+    let tr = crate::app::i18n::Tr::new(app.i18n.clone(), locale);
     let doc = formal_document(app, &tr, &r).await?;
-    let pdf = crate::document::render_pdf(&doc);
+    let pdf = crate::requests::pdf::render_pdf(&doc);
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf));
     let events = app.store.request_events(id).await?;
     let seen = events

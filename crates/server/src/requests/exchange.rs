@@ -25,7 +25,7 @@ use crate::federation::outbox;
 use crate::requests::service::{self as requests, Mover};
 use crate::requests::updates::RequestUpdate;
 // TRANSITIONAL: the request service still calls it here
-// (`crate::federated::after_transition`); its home is `updates`.
+// (`crate::requests::exchange::after_transition`); its home is `updates`.
 pub use crate::requests::updates::after_transition;
 
 /// A request sent to the requested node.
@@ -47,7 +47,7 @@ pub async fn send_request(
     id: Uuid,
     peer_node: &str,
 ) -> AppResult<CooperationRequest> {
-    let r = requests::member_request(app, &caller.principal(), id).await?;
+    let r = requests::member_request(app, principal, id).await?;
     if r.direction != Direction::Outgoing {
         return Err(AppError::Conflict {
             code: "not_outgoing",

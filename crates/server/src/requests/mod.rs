@@ -1,7 +1,7 @@
 //! Cooperation requests: drafting, approval, sending, deadlines, documents.
 
-pub mod api_exchange;
 pub mod api;
+pub mod api_exchange;
 pub mod api_calendar;
 pub mod api_statistics;
 pub mod calendar;
@@ -13,7 +13,7 @@ pub mod pdf;
 pub mod reminders;
 pub mod service;
 pub mod statistics;
+pub mod updates;
 
-pub use api::*;
 pub use document::*;
 pub use service::*;

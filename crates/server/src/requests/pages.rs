@@ -19,11 +19,11 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::caller::Caller;
-use crate::error::{AppError, AppResult};
-use crate::i18n::Tr;
+use crate::http::caller::Caller;
+use crate::app::error::{AppError, AppResult};
+use crate::app::i18n::Tr;
 use crate::requests;
-use crate::state::AppState;
+use crate::app::state::AppState;
 use crate::web::forms::{check_csrf, see_other, FormErrors, PairsForm};
 use crate::web::page::{fmt_time, page, render, render_status, Nav};
 
@@ -640,7 +640,7 @@ pub async fn list(
 ) -> AppResult<Response> {
     let p = page(&app, &caller, locale.0, "/requests").await?;
     let expiring = q.expiring.is_some();
-    let query = requests::RequestQuery {
+    let query = requests::api::RequestQuery {
         state: q.state.clone(),
         kind: q.kind.clone(),
         direction: q.direction.clone(),
@@ -1311,12 +1311,12 @@ struct PrintPage {
     tr: Tr,
     nav: Nav,
     doc_lang: String,
-    blocks: Vec<crate::document::Block>,
+    blocks: Vec<crate::requests::pdf::Block>,
 }
 
 impl PrintPage {
-    fn kind(&self, b: &crate::document::Block) -> &'static str {
-        use crate::document::Block;
+    fn kind(&self, b: &crate::requests::pdf::Block) -> &'static str {
+        use crate::requests::pdf::Block;
         match b {
             Block::Title(_) => "title",
             Block::Subtitle(_) => "subtitle",
@@ -1326,15 +1326,15 @@ impl PrintPage {
         }
     }
 
-    fn label<'a>(&self, b: &'a crate::document::Block) -> &'a str {
+    fn label<'a>(&self, b: &'a crate::requests::pdf::Block) -> &'a str {
         match b {
-            crate::document::Block::Field(l, _) => l,
+            crate::requests::pdf::Block::Field(l, _) => l,
             _ => "",
         }
     }
 
-    fn text<'a>(&self, b: &'a crate::document::Block) -> &'a str {
-        use crate::document::Block;
+    fn text<'a>(&self, b: &'a crate::requests::pdf::Block) -> &'a str {
+        use crate::requests::pdf::Block;
         match b {
             Block::Title(t) | Block::Subtitle(t) | Block::Heading(t) | Block::Paragraph(t) => t,
             Block::Field(_, v) => v,
@@ -1350,7 +1350,8 @@ pub async fn send_to_peer(
     form: PairsForm,
 ) -> AppResult<Response> {
     check_csrf(&caller, &form.one("csrf"))?;
-    crate::federated::send_request(&app, &caller, id, &form.one("peer")).await?;
+    crate::requests::exchange::send_request(&app, &caller.principal(), id, &form.one("peer"))
+        .await?;
     Ok(see_other(&format!("/requests/{id}")))
 }
 
@@ -1371,7 +1372,7 @@ pub async fn print(
     caller: Caller,
     locale: axum::extract::Extension<Locale>,
     Path(id): Path<Uuid>,
-    Query(q): Query<requests::DocumentQuery>,
+    Query(q): Query<requests::api::DocumentQuery>,
 ) -> AppResult<Response> {
     let r = requests::member_request(&app, &caller.principal(), id).await?;
     requests::audit_read(&app, &caller.principal(), &r).await?;
@@ -1400,7 +1401,7 @@ mod tests {
     /// (and therefore, by the i18n test, in French and Spanish).
     #[test]
     fn every_dynamic_message_exists() {
-        let i18n = crate::i18n::I18n::load().unwrap();
+        let i18n = crate::app::i18n::I18n::load().unwrap();
         let mut ids: Vec<String> = Vec::new();
         ids.extend(
             RequestKind::ALL
@@ -1467,7 +1468,7 @@ mod tests {
 
     #[test]
     fn the_form_reads_back_what_it_shows() {
-        let i18n = std::sync::Arc::new(crate::i18n::I18n::load().unwrap());
+        let i18n = std::sync::Arc::new(crate::app::i18n::I18n::load().unwrap());
         let tr = Tr::new(i18n, Locale::Fr);
         let mut v = FormValues::default();
         v.set("requested.country", "ar");

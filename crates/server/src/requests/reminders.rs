@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 
 use entraide_domain::{AuditAction, AuditOutcome};
 
-use crate::error::AppResult;
-use crate::ops::{Actor, AuditEntryExt};
-use crate::state::AppState;
+use crate::app::error::AppResult;
+use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::state::AppState;
 
 /// Sends the reminders that fall due; returns how many were delivered.
 /// A failed delivery is released and tried again at the next sweep.
@@ -25,7 +25,7 @@ pub async fn send_due(app: &AppState, now: OffsetDateTime) -> AppResult<usize> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
-        .map_err(|e| crate::error::AppError::Internal(format!("HTTP client: {e}")))?;
+        .map_err(|e| crate::app::error::AppError::Internal(format!("HTTP client: {e}")))?;
     let node = Actor {
         id: None,
         label: "node".into(),

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::cases::service::case_access;
 use crate::app::principal::Principal;
-use crate::error::{AppError, AppResult};
-use crate::ops::AuditEntryExt;
-use crate::state::AppState;
+use crate::app::error::{AppError, AppResult};
+use crate::app::audit::AuditEntryExt;
+use crate::app::state::AppState;
 
 fn finding_view(f: &Finding) -> proto::FindingView {
     proto::FindingView {
@@ -456,7 +456,7 @@ pub async fn transition(
     };
     let r = move_request(app, r, action, note, &mover).await?;
     // The peer holding the other side of the request follows.
-    crate::federated::after_transition(app, &principal.actor(), &r, action, note).await;
+    crate::requests::updates::after_transition(app, &principal.actor(), &r, action, note).await;
     Ok(r)
 }
 
@@ -466,7 +466,7 @@ pub struct Mover {
     pub id: Option<Uuid>,
     pub roles: entraide_domain::RoleSet,
     pub label: String,
-    pub audit: crate::ops::Actor,
+    pub audit: crate::app::audit::Actor,
 }
 
 /// Applies an action to a request with the state machine's checks, and
@@ -620,7 +620,7 @@ pub async fn prepare_extension(
 /// without the MLA request arriving (Budapest art. 29(7)). Run by the node
 /// itself every minute; returns how many expired.
 pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<usize> {
-    let node = crate::ops::Actor {
+    let node = crate::app::audit::Actor {
         id: None,
         label: "node".into(),
         client_ip: None,

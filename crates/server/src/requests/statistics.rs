@@ -114,7 +114,7 @@ pub fn xlsx(s: &Statistics) -> AppResult<Vec<u8>> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     let fail = |e: rust_xlsxwriter::XlsxError| {
-        crate::error::AppError::Internal(format!("spreadsheet: {e}"))
+        crate::app::error::AppError::Internal(format!("spreadsheet: {e}"))
     };
     sheet.set_name("Statistics").map_err(fail)?;
     let bold = rust_xlsxwriter::Format::new().set_bold();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::audit::Actor;
-use crate::app::error::{AppError, AppResult};
+use crate::app::error::AppError;
 use crate::app::state::AppState;
 use crate::federation::outbox;
 

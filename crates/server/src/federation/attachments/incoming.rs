@@ -162,9 +162,8 @@ async fn read_chunk(app: &AppState, body: axum::body::Body) -> AppResult<Vec<u8>
     let mut buf = chunk_buffer(CHUNK_BYTES);
     let mut frames = body.into_data_stream();
     while let Some(frame) = frames.next().await {
-        let frame = frame.map_err(|e| {
-            refused("request_body_unreadable", format!("the chunk: {e}"))
-        })?;
+        let frame =
+            frame.map_err(|e| refused("request_body_unreadable", format!("the chunk: {e}")))?;
         if buf.len() + frame.len() > limit {
             give_back(buf);
             return Err(too_large(app, "the chunk").await);
@@ -183,8 +182,7 @@ async fn receive_chunk(
 ) -> AppResult<Progress> {
     let path = format!("/federation/attachments/{id}/{index}");
     let from =
-        authenticate_bound(app, BodyBinding::ChunkTag, headers, &sealed, "PUT", &path)
-            .await?;
+        authenticate_bound(app, BodyBinding::ChunkTag, headers, &sealed, "PUT", &path).await?;
     let t = transfer(app, &from, id).await?;
     let have = t.held();
     if index < have {

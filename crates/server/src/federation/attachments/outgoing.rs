@@ -8,7 +8,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use entraide_federation::attachment::{content_key, seal_in_place, Manifest, CHUNK_BYTES, MESSAGE_TYPE};
+use entraide_federation::attachment::{
+    content_key, seal_in_place, Manifest, CHUNK_BYTES, MESSAGE_TYPE,
+};
 use entraide_federation::httpsig::BodyBinding;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -18,8 +20,8 @@ use uuid::Uuid;
 use super::buffers::{chunk_buffer, give_back};
 use super::spool::{io_err, joined, outgoing, write_private};
 use super::wire::{AttachmentRef, Progress, IN_FLIGHT, LIFETIME};
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::Actor;
+use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::federation::outbox::{enqueue, seal_for};
 use crate::federation::signed::{problem_code, send_signed, send_signed_bound};
