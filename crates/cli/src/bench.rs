@@ -212,7 +212,7 @@ async fn custody_append(
     );
     // 2. The node's path: concurrent requests, each appending one event
     //    and waiting until it is committed, through the group-commit writer.
-    let settings = entraide_server::config::Settings {
+    let settings = entraide_server::app::config::Settings {
         data_dir: temp.path().to_path_buf(),
         node_id: entraide_domain::NodeId::parse("bench-node").map_err(parse)?,
         listen: "127.0.0.1:0".parse()?,

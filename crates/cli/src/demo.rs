@@ -12,7 +12,7 @@ use entraide_domain::{
 use entraide_server::admin::service::create_user;
 use entraide_server::app::audit::{Actor, AuditEntryExt};
 use entraide_server::cases::service::create_case;
-use entraide_server::config::{NodeConfig, CONFIG_FILE};
+use entraide_server::app::config::{NodeConfig, CONFIG_FILE};
 use entraide_server::{open_store, Node, RunningNode};
 use entraide_store::Store;
 
@@ -323,9 +323,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 }
 
 /// Sample requests of several kinds, in several states, one due soon.
-async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode) -> Result<()> {
+async fn seed_requests(state: &entraide_server::app::state::AppState, demo: &DemoNode) -> Result<()> {
     use entraide_domain::request::{Action, Direction, RequestKind};
-    use entraide_server::caller::{Caller, RequestContext, Via};
+    use entraide_server::app::principal::{Principal, RequestContext};
     use entraide_server::requests;
     let store = state.store.as_ref();
     let caller = |local: &str| {
@@ -335,18 +335,12 @@ async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode
                 .user_by_email(&email?)
                 .await?
                 .ok_or_else(|| anyhow!("demo user missing"))?;
-            Ok::<_, anyhow::Error>(Caller {
-                user,
-                via: Via::Token {
-                    id: uuid::Uuid::nil(),
-                },
-                ctx: RequestContext::default(),
-            })
+            Ok::<_, anyhow::Error>(Principal::user(user, RequestContext::default()))
         }
     };
     let officer = caller("officer").await?;
     let approver = caller("approver").await?;
-    let cases = store.cases_for_member(officer.user.id).await?;
+    let cases = store.cases_for_member(officer.signed_in()?.id).await?;
     let (Some(first), Some(second)) = (
         cases
             .iter()
@@ -372,8 +366,8 @@ async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode
     let base = serde_json::json!({
         "case_number": first.reference.as_str(),
         "requesting": {
-            "organisation": demo.org_name, "country": demo.country, "person": officer.user.display_name.as_str(),
-            "email": officer.user.email.as_str(), "phones": [if fr { "+33100000000" } else { "+541100000000" }],
+            "organisation": demo.org_name, "country": demo.country, "person": officer.signed_in()?.display_name.as_str(),
+            "email": officer.signed_in()?.email.as_str(), "phones": [if fr { "+33100000000" } else { "+541100000000" }],
             "office_hours": "24/7", "time_zone": if fr { "Europe/Paris" } else { "America/Argentina/Buenos_Aires" }
         },
         "requested": {"organisation": other_org, "country": other_country},
@@ -479,7 +473,7 @@ async fn seed_requests(state: &entraide_server::state::AppState, demo: &DemoNode
 /// Argentine node. Done once; returns the package and the key fingerprint.
 async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, String)> {
     use entraide_domain::evidence::CustodyEventKind;
-    use entraide_server::caller::{Caller, RequestContext, Via};
+    use entraide_server::app::principal::{Principal, RequestContext};
     use entraide_server::evidence::{self, CustodyActor, EvidenceInput};
 
     let package = base.join("demo-evidence-package.zip");
@@ -494,23 +488,17 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
         return Ok((package, fingerprint));
     }
     let ar_state = state(ar.to_path_buf()).await?;
-    let actor = |st: &entraide_server::state::AppState, email: String| {
+    let actor = |st: &entraide_server::app::state::AppState, email: String| {
         let store = st.store.clone();
         async move {
             let user = store
                 .user_by_email(&Email::parse(&email).map_err(|e| anyhow!(e))?)
                 .await?
                 .ok_or_else(|| anyhow!("demo user missing"))?;
-            Ok::<_, anyhow::Error>(Caller {
-                user,
-                via: Via::Token {
-                    id: uuid::Uuid::nil(),
-                },
-                ctx: RequestContext::default(),
-            })
+            Ok::<_, anyhow::Error>(Principal::user(user, RequestContext::default()))
         }
     };
-    let case_of = |st: &entraide_server::state::AppState, reference: &'static str| {
+    let case_of = |st: &entraide_server::app::state::AppState, reference: &'static str| {
         let store = st.store.clone();
         async move {
             store
@@ -574,7 +562,7 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
         let item = evidence::record_new_item(
             &fr_state,
             &case,
-            &CustodyActor::from_caller(&custodian),
+            &CustodyActor::of(&custodian),
             details,
             &ingested,
         )
@@ -587,7 +575,7 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
     let built = evidence::export_package(
         &fr_state,
         &case,
-        &CustodyActor::from_caller(&custodian),
+        &CustodyActor::of(&custodian),
         &[],
     )
     .await
@@ -599,7 +587,7 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
     let (report, _) = evidence::import_package(
         &ar_state,
         &ar_case,
-        &CustodyActor::from_caller(&ar_custodian),
+        &CustodyActor::of(&ar_custodian),
         &package,
         "demo-evidence-package.zip",
     )
@@ -755,7 +743,7 @@ fn corpus_dir() -> Option<PathBuf> {
     .find(|p| p.is_dir())
 }
 
-async fn seed_knowledge(state: &entraide_server::state::AppState) -> Result<()> {
+async fn seed_knowledge(state: &entraide_server::app::state::AppState) -> Result<()> {
     use entraide_server::knowledge::{self, ImportFile};
     let mut files: Vec<ImportFile> = STARTER
         .iter()

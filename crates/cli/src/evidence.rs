@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
-use entraide_server::config::NodeConfig;
-use entraide_server::error::AppError;
+use entraide_server::app::config::NodeConfig;
+use entraide_server::app::error::AppError;
 use entraide_server::evidence::{self, CustodyActor, EvidenceInput};
 use entraide_server::{open_store, Node};
 use entraide_store::Case;
@@ -383,7 +383,7 @@ pub async fn run(cmd: EvidenceCommand) -> Result<ExitCode> {
             let log = node
                 .state
                 .custody
-                .check_log(&node.state)
+                .check_log(&node.state.store)
                 .await
                 .map_err(app_err)?;
             println!(

@@ -15,7 +15,7 @@ use entraide_domain::{
 use entraide_server::account::service as account;
 use entraide_server::admin::service::{self as admin, NewNode};
 use entraide_server::app::audit::Actor;
-use entraide_server::config::{resolve_database_url, NodeConfig, Settings, CONFIG_FILE};
+use entraide_server::app::config::{resolve_database_url, NodeConfig, Settings, CONFIG_FILE};
 use entraide_server::{open_store, Node};
 use entraide_store::Store;
 

@@ -5,7 +5,7 @@
 use anyhow::{anyhow, Context, Result};
 use clap::Subcommand;
 use entraide_server::app::audit::Actor;
-use entraide_server::config::NodeConfig;
+use entraide_server::app::config::NodeConfig;
 use entraide_server::federation::peers;
 use entraide_server::{open_store, Node};
 
@@ -66,9 +66,9 @@ pub enum PeerCommand {
     },
 }
 
-fn one_line(e: entraide_server::error::AppError) -> anyhow::Error {
+fn one_line(e: entraide_server::app::error::AppError) -> anyhow::Error {
     match &e {
-        entraide_server::error::AppError::Validation(errors) => anyhow!(
+        entraide_server::app::error::AppError::Validation(errors) => anyhow!(
             "{}",
             errors
                 .iter()

@@ -9,7 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use entraide_domain::request::{assess, Severity};
 use entraide_domain::{AuditAction, AuditOutcome, Locale};
 use entraide_server::app::audit::{Actor, AuditEntryExt};
-use entraide_server::config::NodeConfig;
+use entraide_server::app::config::NodeConfig;
 use entraide_server::{open_store, Node};
 use entraide_store::RequestFilter;
 
@@ -226,9 +226,9 @@ pub async fn run(cmd: RequestsCommand) -> Result<()> {
                         },
                     };
                     let state = Node::with_store(settings.clone(), store.clone())?.state;
-                    let tr = entraide_server::i18n::Tr::new(state.i18n.clone(), locale);
+                    let tr = entraide_server::app::i18n::Tr::new(state.i18n.clone(), locale);
                     let doc = entraide_server::requests::formal_document(&state, &tr, &r).await?;
-                    entraide_server::document::render_pdf(&doc)
+                    entraide_server::requests::pdf::render_pdf(&doc)
                 }
             };
             std::fs::write(&output, &bytes)

@@ -23,17 +23,4 @@ pub mod web;
 #[cfg(test)]
 mod layering;
 
-/// Transitional: the old `ops` module's operations at their new homes,
-/// for the callers not moved yet (federation, requests, evidence, http,
-/// testkit).
-pub mod ops {
-    pub use crate::account::service::{change_password, create_token, revoke_token};
-    pub use crate::admin::service::{
-        create_user, initialise_node, set_disabled, set_roles, NewNode,
-    };
-    pub use crate::app::audit::{Actor, AuditEntryExt};
-    pub use crate::app::credentials::{hash_password, verify_password};
-    pub use crate::cases::service::create_case;
-}
-
 pub use node::{open_store, open_store_with, Node, RunningNode, StartError};

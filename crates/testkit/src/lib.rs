@@ -11,8 +11,10 @@ use entraide_domain::{
     CountryCode, DisplayName, Email, LockoutPolicy, NewPassword, NodeId, OrganisationKind,
     OrganisationName, Role, RoleSet, SessionPolicy,
 };
-use entraide_server::config::Settings;
-use entraide_server::ops::{self, Actor, NewNode};
+use entraide_server::app::config::Settings;
+use entraide_server::account::service::create_token;
+use entraide_server::admin::service::{create_user, initialise_node, NewNode};
+use entraide_server::app::audit::Actor;
 use entraide_server::{open_store, Node, RunningNode};
 use entraide_store::Store;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_LANGUAGE, AUTHORIZATION};
@@ -72,9 +74,9 @@ pub struct Options {
     pub sessions: SessionPolicy,
     pub lockout: LockoutPolicy,
     pub sign_in_attempts_per_minute: u32,
-    pub reminders: Option<entraide_server::config::Reminders>,
+    pub reminders: Option<entraide_server::app::config::Reminders>,
     /// Evidence content on S3-compatible storage instead of the data directory.
-    pub s3: Option<entraide_server::config::S3Settings>,
+    pub s3: Option<entraide_server::app::config::S3Settings>,
     /// The node's id (default `test-node`).
     pub node_id: Option<String>,
     /// The organisation's kind (default: central authority).
@@ -98,7 +100,7 @@ impl Default for Options {
 pub struct TestNode {
     pub addr: SocketAddr,
     /// The node's state, to call its operations directly (e.g. with a clock).
-    pub state: entraide_server::state::AppState,
+    pub state: entraide_server::app::state::AppState,
     pub url: String,
     pub store: Arc<dyn Store>,
     pub database_url: String,
@@ -161,7 +163,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
     };
     let store = open_store(&database_url).await?;
     let admin_email = "admin@test.example".to_string();
-    ops::initialise_node(
+    initialise_node(
         store.as_ref(),
         NewNode {
             node_id,
@@ -205,7 +207,7 @@ impl TestNode {
     /// API token for them.
     pub async fn user(&self, local: &str, roles: &[Role]) -> Result<TestUser> {
         let email = format!("{local}@test.example");
-        let id = ops::create_user(
+        let id = create_user(
             self.store.as_ref(),
             &Actor::command_line(),
             Email::parse(&email).map_err(|e| anyhow!(e))?,
@@ -215,7 +217,7 @@ impl TestNode {
         )
         .await?;
         let (_, token) =
-            ops::create_token(self.store.as_ref(), &Actor::command_line(), id, "tests").await?;
+            create_token(self.store.as_ref(), &Actor::command_line(), id, "tests").await?;
         Ok(TestUser { id, email, token })
     }
 
@@ -226,7 +228,7 @@ impl TestNode {
             .user_by_email(&email)
             .await?
             .ok_or_else(|| anyhow!("no admin"))?;
-        let (_, token) = ops::create_token(
+        let (_, token) = create_token(
             self.store.as_ref(),
             &Actor::command_line(),
             user.id,
@@ -289,7 +291,7 @@ impl TestNode {
 
 /// Another replica of a test node.
 pub struct Replica {
-    pub state: entraide_server::state::AppState,
+    pub state: entraide_server::app::state::AppState,
     running: Option<RunningNode>,
 }
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use entraide_server::admin::service::{initialise_node, NewNode};
 use entraide_server::app::audit::Actor;
-use entraide_server::config::Settings;
-use entraide_server::state::AppState;
+use entraide_server::app::config::Settings;
+use entraide_server::app::state::AppState;
 use entraide_server::{Node, RunningNode};
 
 use super::{cpu_seconds, peak_rss_mib, write_test_file};

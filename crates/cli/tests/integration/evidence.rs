@@ -492,7 +492,7 @@ async fn upload_download_and_custody(backend: Backend) -> Result<()> {
     assert!(node
         .state
         .custody
-        .check_log(&node.state)
+        .check_log(&node.state.store)
         .await
         .is_ok_and(|c| c.mismatches.is_empty()));
     Ok(())
@@ -1223,7 +1223,7 @@ async fn evidence_on_s3_compatible_storage(backend: Backend) -> Result<()> {
         return Ok(());
     };
     let options = entraide_testkit::Options {
-        s3: Some(entraide_server::config::S3Settings {
+        s3: Some(entraide_server::app::config::S3Settings {
             endpoint: moto.endpoint.clone(),
             bucket: "entraide-evidence".into(),
             region: "us-east-1".into(),
@@ -1395,13 +1395,13 @@ async fn group_commit_keeps_the_log_dense_and_failures_apart(backend: Backend) -
     assert_eq!(node.store.custody_log_size().await?, 199);
     node.state
         .custody
-        .sign_tree_head(&node.state, false)
+        .sign_tree_head(&node.state.store, false)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let check = node
         .state
         .custody
-        .check_log(&node.state)
+        .check_log(&node.state.store)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert!(check.mismatches.is_empty());

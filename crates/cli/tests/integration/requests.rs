@@ -960,7 +960,7 @@ async fn node_with_due_emergency(
     reference: &str,
 ) -> Result<entraide_testkit::TestNode> {
     let options = entraide_testkit::Options {
-        reminders: Some(entraide_server::config::Reminders {
+        reminders: Some(entraide_server::app::config::Reminders {
             webhook_url: url,
             webhook_secret: secret.map(str::to_owned),
             lead: time::Duration::days(7),
@@ -994,11 +994,11 @@ async fn reminders_reach_the_webhook_once(backend: Backend) -> Result<()> {
     let node = node_with_due_emergency(backend, url, Some("shared secret"), "HOOK-1").await?;
     let now = time::OffsetDateTime::now_utc();
     assert_eq!(
-        entraide_server::reminders::send_due(&node.state, now).await?,
+        entraide_server::requests::reminders::send_due(&node.state, now).await?,
         1
     );
     assert_eq!(
-        entraide_server::reminders::send_due(&node.state, now).await?,
+        entraide_server::requests::reminders::send_due(&node.state, now).await?,
         0,
         "once only"
     );
@@ -1030,11 +1030,11 @@ async fn a_failed_reminder_is_tried_again(backend: Backend) -> Result<()> {
     let node = node_with_due_emergency(backend, url, None, "HOOK-2").await?;
     let now = time::OffsetDateTime::now_utc();
     assert_eq!(
-        entraide_server::reminders::send_due(&node.state, now).await?,
+        entraide_server::requests::reminders::send_due(&node.state, now).await?,
         0
     );
     assert_eq!(
-        entraide_server::reminders::send_due(&node.state, now).await?,
+        entraide_server::requests::reminders::send_due(&node.state, now).await?,
         0
     );
     assert_eq!(

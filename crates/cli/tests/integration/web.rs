@@ -537,7 +537,7 @@ async fn tls_with_hsts_and_secure_cookies() -> Result<()> {
         },
     )
     .await?;
-    let settings = entraide_server::config::Settings {
+    let settings = entraide_server::app::config::Settings {
         data_dir: dir.path().to_path_buf(),
         node_id: entraide_domain::NodeId::parse("tls-node").map_err(|e| anyhow::anyhow!(e))?,
         listen: "127.0.0.1:0".parse()?,

@@ -95,7 +95,7 @@ impl CustodyWriter {
 
 /// Removes the files of `dir` last modified longer ago than `age`
 /// (best effort: what cannot be read or removed stays).
-fn remove_older_than(dir: &Path, age: std::time::Duration) {
+pub(crate) fn remove_older_than(dir: &Path, age: std::time::Duration) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

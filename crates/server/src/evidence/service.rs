@@ -1470,7 +1470,7 @@ mod tests {
             .unwrap()
             .set_modified(nine_days_ago)
             .unwrap();
-        remove_older_than(dir.path(), std::time::Duration::from_secs(8 * 86_400));
+        crate::app::custody::remove_older_than(dir.path(), std::time::Duration::from_secs(8 * 86_400));
         assert!(!old.exists());
         assert!(recent.exists());
     }

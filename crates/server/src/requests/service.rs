@@ -102,17 +102,21 @@ pub fn request_view(
 
 /// Parses the content with the path of the first bad field.
 pub fn parse_content(value: serde_json::Value) -> AppResult<RequestContent> {
-    if value.is_null() {
-        return Ok(RequestContent::default());
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        AppError::Validation(vec![proto::FieldError {
-            field: format!("content.{path}"),
-            code: "invalid_content".into(),
-            message: e.inner().to_string(),
-        }])
-    })
+    entraide_domain::request::parse_request_content(value).map_err(|e| content_error(&e))
+}
+
+/// A refused content field, named from the request (`content.<path>`) with
+/// the domain's stable code: the same for the API, the form and a peer.
+pub fn content_error(e: &entraide_domain::request::ContentError) -> AppError {
+    AppError::Validation(vec![proto::FieldError {
+        field: if e.field.is_empty() {
+            "content".into()
+        } else {
+            format!("content.{}", e.field)
+        },
+        code: e.code.clone(),
+        message: e.message.clone(),
+    }])
 }
 
 /// The other side's country: the requested one for what we send, the
