@@ -150,6 +150,14 @@ impl Node {
                 if let Err(e) = crate::requests::reminders::send_due(&app_state, now).await {
                     tracing::warn!(error = %e, "deadline reminders failed");
                 }
+                // Received messages stored but not applied (the node stopped
+                // in between, or its database failed): applied now. The
+                // first tick is at start.
+                match crate::federation::inbox::apply_pending(&app_state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(applied = n, "received messages applied after a stop"),
+                    Err(e) => tracing::warn!(error = %e, "applying pending received messages failed"),
+                }
                 // A signed tree head of the custody log whenever it grew.
                 if let Err(e) = app_state.custody.sign_if_grown(&app_state.store).await {
                     tracing::warn!(error = %e, "signing the custody tree head failed");

@@ -157,12 +157,15 @@ pub trait CaseStore: Send + Sync {
 
 #[async_trait]
 pub trait RequestStore: Send + Sync {
-    /// Stores a new request with the first event of its history.
+    /// Stores a new request with the first event of its history, and
+    /// `effects` (the case opened for it, its link to the peer, messages),
+    /// in one transaction.
     async fn create_request(
         &self,
         request: &CooperationRequest,
         event: &RequestEvent,
         audit: &NewAuditEntry,
+        effects: &Effects,
     ) -> StoreResult<()>;
     async fn request_by_id(&self, id: Uuid) -> StoreResult<Option<CooperationRequest>>;
     /// Requests in the cases `member` belongs to, newest first.
@@ -180,7 +183,8 @@ pub trait RequestStore: Send + Sync {
     async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64>;
     /// Writes the request's new state and fields if it is still in
     /// `expected_state` (false otherwise: someone else moved it first), with
-    /// the event and the audit entry, in one transaction.
+    /// the event, the audit entry and `effects` (the messages the change
+    /// sends, links), in one transaction: all of it or nothing.
     ///
     /// `previous` is the request as read before the change (its state is the
     /// one expected): the statistics aggregates move from its figures to the
@@ -191,6 +195,7 @@ pub trait RequestStore: Send + Sync {
         request: &CooperationRequest,
         event: &RequestEvent,
         audit: &NewAuditEntry,
+        effects: &Effects,
     ) -> StoreResult<bool>;
     async fn request_events(&self, request_id: Uuid) -> StoreResult<Vec<RequestEvent>>;
     /// Open requests whose deadline falls before `horizon` and for which no
@@ -394,6 +399,13 @@ pub trait MessageStore: Send + Sync {
         items: &[(InboxMessage, NewAuditEntry)],
     ) -> StoreResult<Vec<Option<InboxMessage>>>;
     async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>>;
+    /// Records that a received message was applied (false if it already was).
+    async fn mark_inbox_applied(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Whether a received message was applied.
+    async fn inbox_applied(&self, id: Uuid) -> StoreResult<bool>;
+    /// Received messages stored but not applied (the node stopped in
+    /// between), oldest first.
+    async fn unapplied_inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>>;
     /// Newest first.
     async fn inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>>;
     /// Links a request to its other side at a peer (upsert; the peer's id

@@ -390,3 +390,29 @@ pub struct InboxMessage {
     pub retrieved_at: Option<OffsetDateTime>,
     pub retrieved_by: Option<String>,
 }
+
+/// A request's link to its other side at a peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestLink {
+    pub request_id: Uuid,
+    pub peer_node: String,
+    /// The peer's id for the request, when known.
+    pub peer_request_id: Option<Uuid>,
+    pub at: OffsetDateTime,
+}
+
+/// What a business step writes beside its own change, in the same
+/// transaction (a transactional outbox): a request marked sent and the
+/// message that sends it are committed together or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// A case opened for the change (a request received from a peer), with
+    /// its creator as first member and its audit entry; written first.
+    pub new_case: Option<(Case, NewAuditEntry)>,
+    pub links: Vec<RequestLink>,
+    /// Messages queued for peers, each with its "accepted for sending"
+    /// audit entry.
+    pub outbox: Vec<(OutboxMessage, NewAuditEntry)>,
+    /// The received message this change applies (marked applied).
+    pub applies_inbox: Option<Uuid>,
+}

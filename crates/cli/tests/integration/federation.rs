@@ -234,7 +234,7 @@ async fn peer_commands() -> Result<()> {
     Ok(())
 }
 
-async fn spawn_named(backend: Backend, id: &str) -> Result<entraide_testkit::TestNode> {
+pub(crate) async fn spawn_named(backend: Backend, id: &str) -> Result<entraide_testkit::TestNode> {
     entraide_testkit::spawn_node_with(
         backend,
         entraide_testkit::Options {
@@ -263,7 +263,7 @@ async fn three_nodes(
 }
 
 /// `from` pins `to`.
-async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode) -> Result<()> {
+pub(crate) async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode) -> Result<()> {
     let admin = from.admin().await?;
     let fp = to.state.identity.signing_public().fingerprint();
     let r = from
@@ -362,7 +362,7 @@ async fn post_batch(
     .await
 }
 
-async fn wait_for<F, Fut>(mut check: F) -> Result<serde_json::Value>
+pub(crate) async fn wait_for<F, Fut>(mut check: F) -> Result<serde_json::Value>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<serde_json::Value>>>,
@@ -1004,7 +1004,7 @@ async fn a_preservation_request_travels_and_both_sides_move_together(
     Ok(())
 }
 
-async fn act(
+pub(crate) async fn act(
     api: &entraide_testkit::Api,
     id: &str,
     action: &str,

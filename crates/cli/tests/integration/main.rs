@@ -13,4 +13,5 @@ mod evidence;
 mod federation;
 mod knowledge;
 mod requests;
+mod transactions;
 mod web;

@@ -7,7 +7,7 @@ use entraide_domain::{
     Email, Role,
 };
 use entraide_proto as proto;
-use entraide_store::{Case, CaseMember, Store, StoreError};
+use entraide_store::{Case, CaseMember, NewAuditEntry, Store, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -65,6 +65,26 @@ pub async fn create_case(
     title: CaseTitle,
     summary: CaseSummary,
 ) -> AppResult<Case> {
+    let (case, audit) = new_case(actor, creator, reference, title, summary);
+    match store.create_case(&case, &audit).await {
+        Ok(()) => Ok(case),
+        Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
+            code: "case_reference_taken",
+            detail: format!("a case with reference {} already exists", case.reference),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new open case and the audit entry of its creation, not yet stored
+/// (a step that opens a case writes both with its own change).
+pub fn new_case(
+    actor: &Actor,
+    creator: Uuid,
+    reference: CaseReference,
+    title: CaseTitle,
+    summary: CaseSummary,
+) -> (Case, NewAuditEntry) {
     let now = OffsetDateTime::now_utc();
     let case = Case {
         id: Uuid::now_v7(),
@@ -80,14 +100,7 @@ pub async fn create_case(
         .entry(AuditAction::CaseCreated, AuditOutcome::Success)
         .on_case(case.id)
         .target(case.reference.as_str());
-    match store.create_case(&case, &audit).await {
-        Ok(()) => Ok(case),
-        Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
-            code: "case_reference_taken",
-            detail: format!("a case with reference {} already exists", case.reference),
-        }),
-        Err(e) => Err(e.into()),
-    }
+    (case, audit)
 }
 
 /// Opens a case from what the user typed; they become its first member.

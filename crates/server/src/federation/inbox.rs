@@ -148,46 +148,91 @@ async fn check_envelope(
 /// What a stored message does here beyond being kept: the transport's
 /// own kinds here, every other kind in the features.
 async fn apply(app: &AppState, from: &Authenticated, c: &Checked) -> AppResult<()> {
-    let (h, payload) = (&c.header, &c.payload);
-    match h.message_type.as_str() {
+    apply_opened(app, &from.keys, &c.header, &c.payload).await
+}
+
+/// Applies a received message, then records it applied. A message the node
+/// could not apply for want of its database stays unapplied and is applied
+/// again by `apply_pending` (at start and every minute); one refused for
+/// what it says is audited and counts as applied (nothing will change it).
+async fn apply_opened(
+    app: &AppState,
+    keys: &[entraide_evidence::PublicKey],
+    h: &EnvelopeHeader,
+    payload: &[u8],
+) -> AppResult<()> {
+    let outcome = match h.message_type.as_str() {
         // A key rotation the peer announces.
-        KEY_ROTATION_MESSAGE_TYPE => {
-            if let Err(e) = on_key_rotation(app, &h.sender, payload).await {
-                tracing::error!(message = %h.message_id, error = %e, "key rotation not applied");
-            }
-        }
+        KEY_ROTATION_MESSAGE_TYPE => on_key_rotation(app, &h.sender, payload).await,
         // A retrieval receipt for one of our messages.
         RECEIPT_MESSAGE_TYPE => {
             if let (Some(original), Ok(signed)) = (
                 h.in_reply_to,
                 serde_json::from_slice::<SignedReceipt>(payload),
             ) {
-                if signed
-                    .verify(&from.key)
-                    .is_some_and(|r| r.message_id == original && r.status == "retrieved")
-                {
+                let genuine = keys.iter().any(|k| {
+                    signed
+                        .verify(k)
+                        .is_some_and(|r| r.message_id == original && r.status == "retrieved")
+                });
+                if genuine {
                     let text = serde_json::to_string(&signed)
                         .map_err(|e| AppError::Internal(e.to_string()))?;
                     app.store.outbox_retrieved(original, &text).await?;
                 }
             }
+            Ok(())
         }
         // An attachment's manifest: its chunks follow, streamed
         // (`attachments::incoming`).
-        ATTACHMENT => {}
+        ATTACHMENT => Ok(()),
         // A chunk in the older form, kept until the message using it.
-        CHUNK_MESSAGE_TYPE => {
-            let kept = chunk_messages::receive(app, h, payload).await;
-            audit_not_applied(app, h, kept).await?;
-        }
+        CHUNK_MESSAGE_TYPE => chunk_messages::receive(app, h, payload).await,
         // Requests and their updates move the request registers; evidence
         // packages add to a case.
-        _ => {
-            let applied = app.inbound.deliver(app, h, payload).await;
-            audit_not_applied(app, h, applied).await?;
+        _ => app.inbound.deliver(app, h, payload).await,
+    };
+    match outcome {
+        Err(AppError::Store(e)) => {
+            tracing::error!(message = %h.message_id, error = %e, "received message not applied yet: will be tried again");
+            return Ok(());
+        }
+        Err(e) if h.message_type == KEY_ROTATION_MESSAGE_TYPE => {
+            tracing::error!(message = %h.message_id, error = %e, "key rotation not applied");
+        }
+        other => audit_not_applied(app, h, other).await?,
+    }
+    app.store
+        .mark_inbox_applied(h.message_id, OffsetDateTime::now_utc())
+        .await?;
+    Ok(())
+}
+
+/// Applies the received messages stored but not applied: the node stopped
+/// between storing one and applying it, or its database failed then.
+/// Returns how many were applied.
+pub async fn apply_pending(app: &AppState) -> AppResult<usize> {
+    let pending = app.store.unapplied_inbox(100).await?;
+    let mut applied = 0;
+    let now = OffsetDateTime::now_utc();
+    for m in pending {
+        let envelope: Envelope =
+            serde_json::from_str(&m.envelope).map_err(|e| AppError::Internal(e.to_string()))?;
+        // Checked when it arrived; the sender's key may have rotated since.
+        let (header, payload) = app
+            .identity
+            .decrypt_stored(&envelope)
+            .map_err(|e| AppError::Internal(format!("stored message: {e}")))?;
+        let keys = match app.store.peer(&m.sender).await? {
+            Some(peer) => crate::federation::peers::peer_keys(app, &peer, now).await?,
+            None => Vec::new(),
+        };
+        apply_opened(app, &keys, &header, &payload).await?;
+        if app.store.inbox_applied(m.message_id).await? {
+            applied += 1;
         }
     }
-    Ok(())
+    Ok(applied)
 }
 
 /// A message that could not be applied stays in the inbox, and is shown to

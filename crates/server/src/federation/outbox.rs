@@ -8,7 +8,7 @@ use std::time::Duration;
 use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_federation::envelope::seal;
 use entraide_federation::Outgoing;
-use entraide_store::OutboxMessage;
+use entraide_store::{NewAuditEntry, OutboxMessage};
 use rand::Rng;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -86,12 +86,17 @@ pub async fn seal_for(
     Ok(m)
 }
 
-/// Queues a sealed message (evidence: "accepted for sending").
-pub async fn enqueue(app: &AppState, actor: &Actor, m: OutboxMessage) -> AppResult<OutboxMessage> {
-    let audit = actor
+/// The audit entry of a message accepted for sending, written with it.
+pub fn sending_audit(actor: &Actor, m: &OutboxMessage) -> NewAuditEntry {
+    actor
         .entry(AuditAction::MessageSent, AuditOutcome::Success)
         .target(m.message_id.to_string())
-        .detail(serde_json::json!({ "recipient": m.recipient, "type": m.message_type }));
+        .detail(serde_json::json!({ "recipient": m.recipient, "type": m.message_type }))
+}
+
+/// Queues a sealed message (evidence: "accepted for sending").
+pub async fn enqueue(app: &AppState, actor: &Actor, m: OutboxMessage) -> AppResult<OutboxMessage> {
+    let audit = sending_audit(actor, &m);
     app.store.enqueue_outbox(&m, &audit).await?;
     app.outbox_wake.notify_one();
     Ok(m)

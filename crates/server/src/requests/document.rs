@@ -261,7 +261,9 @@ pub async fn render_document(
             .on_case(r.case_id)
             .target(r.reference.clone())
             .detail(serde_json::json!({ "document": digest }));
-        app.store.update_request(&r, &r, &ev, &audit).await?;
+        app.store
+            .update_request(&r, &r, &ev, &audit, &entraide_store::Effects::default())
+            .await?;
     }
     Ok((pdf, digest, locale))
 }

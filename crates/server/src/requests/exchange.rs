@@ -13,7 +13,9 @@
 use entraide_domain::request::{Action, Direction, RequestContent, RequestKind};
 use entraide_domain::{CaseReference, CaseSummary, CaseTitle, Role, RoleSet};
 use entraide_federation::EnvelopeHeader;
-use entraide_store::{Case, CooperationRequest, Peer, User};
+use entraide_store::{
+    Case, CooperationRequest, Effects, NewAuditEntry, Peer, RequestLink, User,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,9 +26,6 @@ use crate::app::state::AppState;
 use crate::federation::outbox;
 use crate::requests::service::{self as requests, Mover};
 use crate::requests::updates::RequestUpdate;
-// TRANSITIONAL: the request service still calls it here
-// (`crate::requests::exchange::after_transition`); its home is `updates`.
-pub use crate::requests::updates::after_transition;
 
 /// A request sent to the requested node.
 pub const REQUEST_MESSAGE_TYPE: &str = "request";
@@ -75,27 +74,25 @@ pub async fn send_request(
             detail: format!("{peer_node} does not accept {} requests", r.kind.as_str()),
         });
     }
-    // Marks it sent (approved, content unchanged since approval).
+    // Marked sent (approved, content unchanged since approval), linked to
+    // the peer and queued for it in one transaction: a failure anywhere
+    // leaves the request approved with nothing queued.
     let mover = Mover {
         id: Some(principal.signed_in()?.id),
         roles: principal.roles(),
         label: principal.signed_in()?.email.to_string(),
         audit: principal.actor(),
     };
-    let r = requests::move_request(app, r, Action::MarkSent, None, &mover).await?;
-    app.store
-        .link_request(r.id, peer_node, None, OffsetDateTime::now_utc())
-        .await?;
+    let step = requests::prepare_move(app, r, Action::MarkSent, None, &mover)?;
     let payload = serde_json::to_vec(&RequestMessage {
-        request_id: r.id,
-        reference: r.reference.clone(),
-        kind: r.kind.as_str().to_owned(),
-        content: r.content.clone(),
+        request_id: step.next.id,
+        reference: step.next.reference.clone(),
+        kind: step.next.kind.as_str().to_owned(),
+        content: step.next.content.clone(),
     })
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    outbox::send(
+    let message = outbox::seal_for(
         app,
-        &principal.actor(),
         peer_node,
         REQUEST_MESSAGE_TYPE,
         &payload,
@@ -103,7 +100,18 @@ pub async fn send_request(
         time::Duration::days(7),
     )
     .await?;
-    Ok(r)
+    let audit = outbox::sending_audit(&principal.actor(), &message);
+    let effects = Effects {
+        links: vec![RequestLink {
+            request_id: step.next.id,
+            peer_node: peer_node.to_owned(),
+            peer_request_id: None,
+            at: OffsetDateTime::now_utc(),
+        }],
+        outbox: vec![(message, audit)],
+        ..Effects::default()
+    };
+    requests::commit_move(app, step, effects).await
 }
 
 /// Before a request from `sender` is stored: a service provider takes
@@ -150,6 +158,18 @@ pub async fn intake_case(
     sender: &str,
     their_reference: &str,
 ) -> AppResult<(User, Case)> {
+    let (user, case, audit) = plan_intake_case(app, sender, their_reference).await?;
+    app.store.create_case(&case, &audit).await?;
+    Ok((user, case))
+}
+
+/// The case to open for something received from a peer, and its audit
+/// entry, not yet stored: the duty officer owns it, the peer opens it.
+async fn plan_intake_case(
+    app: &AppState,
+    sender: &str,
+    their_reference: &str,
+) -> AppResult<(User, Case, NewAuditEntry)> {
     let user = intake_user(app).await?;
     let peer = app.store.peer(sender).await?;
     let organisation = peer
@@ -174,17 +194,15 @@ pub async fn intake_case(
         candidate = format!("{reference}-{n}");
         n += 1;
     }
-    let case = crate::cases::service::create_case(
-        app.store.as_ref(),
+    let (case, audit) = crate::cases::service::new_case(
         &Principal::peer(sender).actor(),
         user.id,
         CaseReference::parse(&candidate).map_err(|e| AppError::Internal(e.message))?,
         CaseTitle::parse(&format!("{organisation} — {their_reference}"))
             .map_err(|e| AppError::Internal(e.message))?,
         CaseSummary::parse("").map_err(|e| AppError::Internal(e.message))?,
-    )
-    .await?;
-    Ok((user, case))
+    );
+    Ok((user, case, audit))
 }
 
 /// A request from a peer (already checked and stored): registered as an
@@ -204,17 +222,16 @@ pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -
         .kind
         .parse()
         .map_err(|e: entraide_domain::ParseError| AppError::Internal(e.message))?;
-    let (_, case) = intake_case(app, &header.sender, &m.reference).await?;
+    let (_, case, case_audit) = plan_intake_case(app, &header.sender, &m.reference).await?;
+    let intake = requests::Intake {
+        case,
+        case_audit,
+        peer_node: header.sender.clone(),
+        peer_request_id: m.request_id,
+        message_id: header.message_id,
+    };
     let peer = Principal::peer(&header.sender);
-    let r = requests::register_received(app, &peer, &case, kind, m.content).await?;
-    app.store
-        .link_request(
-            r.id,
-            &header.sender,
-            Some(m.request_id),
-            OffsetDateTime::now_utc(),
-        )
-        .await?;
+    let r = requests::register_received(app, &peer, intake, kind, m.content).await?;
     tracing::info!(request = %r.id, from = %header.sender, "request received from a peer");
     Ok(())
 }

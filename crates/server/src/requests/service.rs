@@ -8,7 +8,9 @@ use entraide_domain::request::{
 };
 use entraide_domain::{AuditAction, AuditOutcome, CaseAccess, Role};
 use entraide_proto as proto;
-use entraide_store::{Case, CooperationRequest, RequestEvent, RequestFilter};
+use entraide_store::{
+    Case, CooperationRequest, Effects, NewAuditEntry, RequestEvent, RequestFilter, RequestLink,
+};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -243,29 +245,59 @@ pub async fn create(
             content.case_number = case.reference.to_string();
         }
     }
-    insert(app, principal, &case, kind, direction, content).await
+    let id = Uuid::now_v7();
+    insert(app, principal, &case, id, kind, direction, content, Effects::default()).await
 }
 
-/// Registers a request a peer sent, in the case the node opened for it
-/// (`principal` is that peer; nobody drafted it here).
+/// Registers a request a peer sent, in the case the node opens for it
+/// (`principal` is that peer; nobody drafted it here). The case, the
+/// request, its link to the peer's request and the mark that the received
+/// message is applied are one transaction: a node stopped half-way has
+/// registered nothing, and applies the message again when it starts.
 pub async fn register_received(
     app: &AppState,
     principal: &Principal,
-    case: &Case,
+    intake: Intake,
     kind: RequestKind,
     content: RequestContent,
 ) -> AppResult<CooperationRequest> {
-    insert(app, principal, case, kind, Direction::Incoming, content).await
+    let id = Uuid::now_v7();
+    let effects = Effects {
+        new_case: Some((intake.case.clone(), intake.case_audit)),
+        links: vec![RequestLink {
+            request_id: id,
+            peer_node: intake.peer_node,
+            peer_request_id: Some(intake.peer_request_id),
+            at: OffsetDateTime::now_utc(),
+        }],
+        outbox: Vec::new(),
+        applies_inbox: Some(intake.message_id),
+    };
+    insert(app, principal, &intake.case, id, kind, Direction::Incoming, content, effects).await
+}
+
+/// The case opened for a request received from a peer, not yet stored
+/// (it is written with the request), and what links the two sides.
+pub struct Intake {
+    pub case: Case,
+    pub case_audit: NewAuditEntry,
+    pub peer_node: String,
+    pub peer_request_id: Uuid,
+    /// The received message that carries the request.
+    pub message_id: Uuid,
 }
 
 /// Stores a new request with its first event and audit entry.
+#[allow(clippy::too_many_arguments)]
 async fn insert(
     app: &AppState,
     principal: &Principal,
     case: &Case,
+    id: Uuid,
     kind: RequestKind,
     direction: Direction,
     content: RequestContent,
+    effects: Effects,
 ) -> AppResult<CooperationRequest> {
     let case_id = case.id;
     let drafted_by = match direction {
@@ -279,7 +311,7 @@ async fn insert(
         .deadlines
         .for_country(counterpart_country(&content, direction));
     let mut request = CooperationRequest {
-        id: Uuid::now_v7(),
+        id,
         case_id,
         reference: String::new(),
         kind,
@@ -329,7 +361,11 @@ async fn insert(
             .on_case(case_id)
             .target(request.reference.clone())
             .detail(serde_json::json!({ "kind": kind.as_str(), "direction": direction.as_str() }));
-        match app.store.create_request(&request, &ev, &audit).await {
+        match app
+            .store
+            .create_request(&request, &ev, &audit, &effects)
+            .await
+        {
             Ok(()) => return Ok(request),
             Err(entraide_store::StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -380,7 +416,7 @@ pub async fn update_content(
         .target(request.reference.clone());
     if !app
         .store
-        .update_request(&previous, &request, &ev, &audit)
+        .update_request(&previous, &request, &ev, &audit, &Effects::default())
         .await?
     {
         return Err(concurrent(app, id).await);
@@ -458,10 +494,13 @@ pub async fn transition(
         label: principal.signed_in()?.email.to_string(),
         audit: principal.actor(),
     };
-    let r = move_request(app, r, action, note, &mover).await?;
-    // The peer holding the other side of the request follows.
-    crate::requests::updates::after_transition(app, &principal.actor(), &r, action, note).await;
-    Ok(r)
+    let step = prepare_move(app, r, action, note, &mover)?;
+    // The peer holding the other side of the request follows: the message
+    // telling it is queued with the move, in the same transaction.
+    let effects =
+        crate::requests::updates::effects_of(app, &principal.actor(), &step.next, action, note)
+            .await?;
+    commit_move(app, step, effects).await
 }
 
 /// Who moves a request: a user (route and case already checked), or a peer
@@ -477,12 +516,33 @@ pub struct Mover {
 /// stores it with its event and audit entry.
 pub async fn move_request(
     app: &AppState,
-    mut r: CooperationRequest,
+    r: CooperationRequest,
     action: Action,
     note: Option<&str>,
     mover: &Mover,
 ) -> AppResult<CooperationRequest> {
-    let id = r.id;
+    let step = prepare_move(app, r, action, note, mover)?;
+    commit_move(app, step, Effects::default()).await
+}
+
+/// A move checked and built, not yet stored: what it sends can be
+/// prepared from `next` and committed with it (`commit_move`).
+pub struct Step {
+    pub previous: CooperationRequest,
+    pub next: CooperationRequest,
+    event: RequestEvent,
+    audit: NewAuditEntry,
+}
+
+/// Checks an action against the state machine and builds the moved request
+/// with its event and audit entry.
+pub fn prepare_move(
+    app: &AppState,
+    mut r: CooperationRequest,
+    action: Action,
+    note: Option<&str>,
+    mover: &Mover,
+) -> AppResult<Step> {
     let previous = r.clone();
     let findings = assess(r.kind, &r.content);
     let before = r.state;
@@ -566,10 +626,29 @@ pub async fn move_request(
         .on_case(r.case_id)
         .target(r.reference.clone())
         .detail(serde_json::json!({ "action": action.name(), "from": before.as_str(), "to": next.as_str() }));
-    if !app.store.update_request(&previous, &r, &ev, &audit).await? {
-        return Err(concurrent(app, id).await);
+    Ok(Step {
+        previous,
+        next: r,
+        event: ev,
+        audit,
+    })
+}
+
+/// Stores a prepared move with what it sends, in one transaction; a
+/// concurrent move that came first wins and nothing of this one is written.
+pub async fn commit_move(app: &AppState, step: Step, effects: Effects) -> AppResult<CooperationRequest> {
+    let queued = !effects.outbox.is_empty();
+    if !app
+        .store
+        .update_request(&step.previous, &step.next, &step.event, &step.audit, &effects)
+        .await?
+    {
+        return Err(concurrent(app, step.next.id).await);
     }
-    Ok(r)
+    if queued {
+        app.outbox_wake.notify_one();
+    }
+    Ok(step.next)
 }
 
 /// Drafts the extension of a preservation, prefilled from it (Budapest
@@ -665,7 +744,11 @@ pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<us
             .target(r.reference.clone())
             .detail(serde_json::json!({ "action": "expire", "from": before.as_str(), "to": next.as_str() }));
         // Another replica may have done it first: then nothing is written.
-        if app.store.update_request(&previous, &r, &ev, &audit).await? {
+        if app
+            .store
+            .update_request(&previous, &r, &ev, &audit, &Effects::default())
+            .await?
+        {
             tracing::warn!(reference = %r.reference, "preservation expired without the MLA request");
             expired += 1;
         }

@@ -5,12 +5,12 @@
 //! call it without the two files depending on each other.
 
 use entraide_domain::request::{Action, Direction};
-use entraide_store::CooperationRequest;
+use entraide_store::{CooperationRequest, Effects};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::audit::Actor;
-use crate::app::error::AppError;
+use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::federation::outbox;
 
@@ -50,47 +50,56 @@ fn mirrored(direction: Direction, action: Action) -> bool {
     }
 }
 
-/// After a user's action: tells the peer holding the other side, if any.
-pub async fn after_transition(
+/// The message telling the peer holding the other side of `r` about a
+/// user's action, to queue with the move itself (`Effects`): nothing when
+/// the action is not mirrored or the request was not exchanged. A peer
+/// disabled or removed since is not told (the move still happens, and the
+/// log says so); any other failure fails the move.
+pub async fn effects_of(
     app: &AppState,
     actor: &Actor,
     r: &CooperationRequest,
     action: Action,
     note: Option<&str>,
-) {
+) -> AppResult<Effects> {
     if !mirrored(r.direction, action) {
-        return;
+        return Ok(Effects::default());
     }
-    let result = async {
-        let Some((peer, peer_request_id)) = app.store.request_link(r.id).await? else {
-            return Ok(());
-        };
-        let ground = match action {
-            Action::Refuse { ground } => Some(ground.as_str().to_owned()),
-            _ => None,
-        };
-        let payload = serde_json::to_vec(&RequestUpdate {
-            sender_request_id: r.id,
-            receiver_request_id: peer_request_id,
-            action: action.name().to_owned(),
-            ground,
-            note: note.map(|n| n.chars().take(2000).collect()),
-        })
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-        outbox::send(
-            app,
-            actor,
-            &peer,
-            REQUEST_UPDATE_MESSAGE_TYPE,
-            &payload,
-            None,
-            time::Duration::days(7),
-        )
-        .await
-        .map(|_| ())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(request = %r.id, error = %e, "could not tell the peer about a request's change");
-    }
+    let Some((peer, peer_request_id)) = app.store.request_link(r.id).await? else {
+        return Ok(Effects::default());
+    };
+    let ground = match action {
+        Action::Refuse { ground } => Some(ground.as_str().to_owned()),
+        _ => None,
+    };
+    let payload = serde_json::to_vec(&RequestUpdate {
+        sender_request_id: r.id,
+        receiver_request_id: peer_request_id,
+        action: action.name().to_owned(),
+        ground,
+        note: note.map(|n| n.chars().take(2000).collect()),
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let m = match outbox::seal_for(
+        app,
+        &peer,
+        REQUEST_UPDATE_MESSAGE_TYPE,
+        &payload,
+        None,
+        time::Duration::days(7),
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(AppError::NotFound { .. } | AppError::Conflict { .. }) => {
+            tracing::warn!(request = %r.id, %peer, "the peer is disabled or removed: not told of the change");
+            return Ok(Effects::default());
+        }
+        Err(e) => return Err(e),
+    };
+    let audit = outbox::sending_audit(actor, &m);
+    Ok(Effects {
+        outbox: vec![(m, audit)],
+        ..Effects::default()
+    })
 }

@@ -6,6 +6,39 @@
 #[macro_export]
 macro_rules! __sql_cases {
     ($store:ident) => {
+        /// A new case with its creator as first member and its audit entry,
+        /// in the caller's transaction.
+        async fn insert_new_case(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            c: &Case,
+            audit: &NewAuditEntry,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO cases (id, reference, title, summary, status, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(c.id)
+            .bind(c.reference.as_str())
+            .bind(c.title.as_str())
+            .bind(c.summary.as_str())
+            .bind(c.status.as_str())
+            .bind(c.created_by)
+            .bind(to_millis(c.created_at))
+            .bind(to_millis(c.updated_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict_or(e, "reference"))?;
+            sqlx::query("INSERT INTO case_members (case_id, user_id, added_by, added_at) VALUES ($1, $2, $3, $4)")
+                .bind(c.id)
+                .bind(c.created_by)
+                .bind(c.created_by)
+                .bind(to_millis(c.created_at))
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+            insert_audit(&mut **tx, audit).await
+        }
+
         const CASE_COLUMNS: &str = "c.id, c.reference, c.title, c.summary, c.status, c.created_by, c.created_at, c.updated_at";
 
         fn case_from_row(row: &DbRow) -> StoreResult<Case> {
@@ -29,30 +62,7 @@ macro_rules! __sql_cases {
         impl $crate::CaseStore for $store {
             async fn create_case(&self, c: &Case, audit: &NewAuditEntry) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                sqlx::query(
-                    "INSERT INTO cases (id, reference, title, summary, status, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(c.id)
-                .bind(c.reference.as_str())
-                .bind(c.title.as_str())
-                .bind(c.summary.as_str())
-                .bind(c.status.as_str())
-                .bind(c.created_by)
-                .bind(to_millis(c.created_at))
-                .bind(to_millis(c.updated_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, "reference"))?;
-                sqlx::query("INSERT INTO case_members (case_id, user_id, added_by, added_at) VALUES ($1, $2, $3, $4)")
-                    .bind(c.id)
-                    .bind(c.created_by)
-                    .bind(c.created_by)
-                    .bind(to_millis(c.created_at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                insert_audit(&mut *tx, audit).await?;
+                insert_new_case(&mut tx, c, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 

@@ -8,6 +8,87 @@
 #[macro_export]
 macro_rules! __sql_messages {
     ($store:ident) => {
+        /// Queues a sealed message and its envelope, with its audit entry,
+        /// in the caller's transaction.
+        async fn insert_outbox(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            m: &OutboxMessage,
+            audit: &NewAuditEntry,
+        ) -> StoreResult<()> {
+            let sql = format!("INSERT INTO outbox_messages ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+            sqlx::query(&sql)
+                .bind(m.message_id)
+                .bind(&m.recipient)
+                .bind(&m.message_type)
+                .bind(&m.status)
+                .bind(i64::from(m.attempts))
+                .bind(to_millis(m.next_attempt_at))
+                .bind(&m.last_error)
+                .bind(&m.receipt)
+                .bind(&m.retrieval_receipt)
+                .bind(to_millis(m.created_at))
+                .bind(to_millis(m.expires_at))
+                .bind(m.delivered_at.map(to_millis))
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| conflict_or(e, "message"))?;
+            sqlx::query("INSERT INTO outbox_envelopes (message_id, envelope) VALUES ($1, $2)")
+                .bind(m.message_id)
+                .bind(&m.envelope)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+            insert_audit(&mut **tx, audit).await
+        }
+
+        /// Links a request to its other side (upsert: the peer's id may be
+        /// learnt later).
+        async fn insert_link<'e, E>(exec: E, link: &RequestLink) -> StoreResult<()>
+        where
+            E: sqlx::Executor<'e, Database = Db>,
+        {
+            sqlx::query(
+                "INSERT INTO request_links (request_id, peer_node, peer_request_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (request_id) DO UPDATE SET peer_request_id = COALESCE(request_links.peer_request_id, excluded.peer_request_id)",
+            )
+            .bind(link.request_id)
+            .bind(&link.peer_node)
+            .bind(link.peer_request_id)
+            .bind(to_millis(link.at))
+            .execute(exec)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        async fn mark_applied<'e, E>(exec: E, id: Uuid, at: OffsetDateTime) -> StoreResult<bool>
+        where
+            E: sqlx::Executor<'e, Database = Db>,
+        {
+            let done = sqlx::query("UPDATE inbox_messages SET applied_at = $1 WHERE message_id = $2 AND applied_at IS NULL")
+                .bind(to_millis(at))
+                .bind(id)
+                .execute(exec)
+                .await
+                .map_err(db_err)?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// What follows a business step, in its transaction (the case
+        /// opened for it is written first, by `insert_new_case`).
+        async fn apply_effects(tx: &mut sqlx::Transaction<'_, Db>, effects: &Effects) -> StoreResult<()> {
+            for link in &effects.links {
+                insert_link(&mut **tx, link).await?;
+            }
+            for (m, audit) in &effects.outbox {
+                insert_outbox(tx, m, audit).await?;
+            }
+            if let Some(id) = effects.applies_inbox {
+                mark_applied(&mut **tx, id, OffsetDateTime::now_utc()).await?;
+            }
+            Ok(())
+        }
+
         const OUTBOX_COLUMNS: &str = "message_id, recipient, message_type, status, attempts, next_attempt_at, last_error, receipt, retrieval_receipt, created_at, expires_at, delivered_at";
         /// The envelope lives in `outbox_envelopes` (written once; the
         /// message's row changes on every claim and delivery).
@@ -53,30 +134,7 @@ macro_rules! __sql_messages {
         impl $crate::MessageStore for $store {
             async fn enqueue_outbox(&self, m: &OutboxMessage, audit: &NewAuditEntry) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                let sql = format!("INSERT INTO outbox_messages ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
-                sqlx::query(&sql)
-                    .bind(m.message_id)
-                    .bind(&m.recipient)
-                    .bind(&m.message_type)
-                    .bind(&m.status)
-                    .bind(i64::from(m.attempts))
-                    .bind(to_millis(m.next_attempt_at))
-                    .bind(&m.last_error)
-                    .bind(&m.receipt)
-                    .bind(&m.retrieval_receipt)
-                    .bind(to_millis(m.created_at))
-                    .bind(to_millis(m.expires_at))
-                    .bind(m.delivered_at.map(to_millis))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| conflict_or(e, "message"))?;
-                sqlx::query("INSERT INTO outbox_envelopes (message_id, envelope) VALUES ($1, $2)")
-                    .bind(m.message_id)
-                    .bind(&m.envelope)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                insert_audit(&mut *tx, audit).await?;
+                insert_outbox(&mut tx, m, audit).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
@@ -306,6 +364,31 @@ macro_rules! __sql_messages {
                 Ok(out)
             }
 
+            async fn mark_inbox_applied(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+                mark_applied(&self.pool, id, at).await
+            }
+
+            async fn inbox_applied(&self, id: Uuid) -> StoreResult<bool> {
+                let applied: Option<Option<i64>> = sqlx::query_scalar("SELECT applied_at FROM inbox_messages WHERE message_id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(matches!(applied, Some(Some(_))))
+            }
+
+            async fn unapplied_inbox(&self, limit: u32) -> StoreResult<Vec<InboxMessage>> {
+                let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox_messages WHERE applied_at IS NULL ORDER BY received_at LIMIT $1");
+                sqlx::query(&sql)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(inbox_from_row)
+                    .collect()
+            }
+
             async fn inbox_message(&self, id: Uuid) -> StoreResult<Option<InboxMessage>> {
                 let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox_messages WHERE message_id = $1");
                 sqlx::query(&sql)
@@ -331,18 +414,8 @@ macro_rules! __sql_messages {
             }
 
             async fn link_request(&self, request_id: Uuid, peer_node: &str, peer_request_id: Option<Uuid>, at: OffsetDateTime) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO request_links (request_id, peer_node, peer_request_id, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (request_id) DO UPDATE SET peer_request_id = COALESCE(request_links.peer_request_id, excluded.peer_request_id)",
-                )
-                .bind(request_id)
-                .bind(peer_node)
-                .bind(peer_request_id)
-                .bind(to_millis(at))
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                let link = RequestLink { request_id, peer_node: peer_node.to_owned(), peer_request_id, at };
+                insert_link(&self.pool, &link).await
             }
 
             async fn request_link(&self, request_id: Uuid) -> StoreResult<Option<(String, Option<Uuid>)>> {

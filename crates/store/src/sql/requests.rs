@@ -152,9 +152,12 @@ macro_rules! __sql_requests {
 
         #[$crate::async_trait]
         impl $crate::RequestStore for $store {
-            async fn create_request(&self, r: &CooperationRequest, event: &RequestEvent, audit: &NewAuditEntry) -> StoreResult<()> {
+            async fn create_request(&self, r: &CooperationRequest, event: &RequestEvent, audit: &NewAuditEntry, effects: &Effects) -> StoreResult<()> {
                 let content = content_json(r)?;
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
+                if let Some((case, case_audit)) = &effects.new_case {
+                    insert_new_case(&mut tx, case, case_audit).await?;
+                }
                 sqlx::query(
                     "INSERT INTO requests (id, case_id, reference, kind, direction, state, legal_basis, requested_country, \
                      counterpart, content, drafted_by, approved_by, approved_digest, refusal_ground, deadline_due, \
@@ -189,6 +192,7 @@ macro_rules! __sql_requests {
                 move_statistics(&mut tx, None, r).await?;
                 insert_request_event(&mut *tx, event).await?;
                 insert_audit(&mut *tx, audit).await?;
+                apply_effects(&mut tx, effects).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -285,6 +289,7 @@ macro_rules! __sql_requests {
                 r: &CooperationRequest,
                 event: &RequestEvent,
                 audit: &NewAuditEntry,
+                effects: &Effects,
             ) -> StoreResult<bool> {
                 let expected_state = previous.state;
                 let content = content_json(r)?;
@@ -321,6 +326,7 @@ macro_rules! __sql_requests {
                 move_statistics(&mut tx, Some(previous), r).await?;
                 insert_request_event(&mut *tx, event).await?;
                 insert_audit(&mut *tx, audit).await?;
+                apply_effects(&mut tx, effects).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(true)
             }
