@@ -11,8 +11,8 @@ use entraide_domain::{
 };
 use entraide_server::admin::service::create_user;
 use entraide_server::app::audit::{Actor, AuditEntryExt};
-use entraide_server::cases::service::create_case;
 use entraide_server::app::config::{NodeConfig, CONFIG_FILE};
+use entraide_server::cases::service::create_case;
 use entraide_server::{open_store, Node, RunningNode};
 use entraide_store::Store;
 
@@ -323,7 +323,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 }
 
 /// Sample requests of several kinds, in several states, one due soon.
-async fn seed_requests(state: &entraide_server::app::state::AppState, demo: &DemoNode) -> Result<()> {
+async fn seed_requests(
+    state: &entraide_server::app::state::AppState,
+    demo: &DemoNode,
+) -> Result<()> {
     use entraide_domain::request::{Action, Direction, RequestKind};
     use entraide_server::app::principal::{Principal, RequestContext};
     use entraide_server::requests;
@@ -572,14 +575,9 @@ async fn seed_evidence(base: &Path, fr: &Path, ar: &Path) -> Result<(PathBuf, St
             .await
             .map_err(|e| anyhow!("demo evidence: {e}"))?;
     }
-    let built = evidence::export_package(
-        &fr_state,
-        &case,
-        &CustodyActor::of(&custodian),
-        &[],
-    )
-    .await
-    .map_err(|e| anyhow!("demo evidence: {e}"))?;
+    let built = evidence::export_package(&fr_state, &case, &CustodyActor::of(&custodian), &[])
+        .await
+        .map_err(|e| anyhow!("demo evidence: {e}"))?;
     std::fs::copy(&built.path, &package)?;
     let _ = std::fs::remove_file(&built.path);
     let ar_custodian = actor(&ar_state, format!("custodian@{}", ARGENTINA.domain)).await?;
@@ -677,7 +675,7 @@ async fn send_demo_request(fr: &Path) -> Result<()> {
         .outbox(100)
         .await?
         .iter()
-        .any(|m| m.message_type == "request");
+        .any(|m| m.message_type == entraide_federation::MessageKind::Request);
     if sent_before {
         return Ok(());
     }

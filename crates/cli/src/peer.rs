@@ -4,6 +4,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::Subcommand;
+use entraide_federation::PeerStatus;
 use entraide_server::app::audit::Actor;
 use entraide_server::app::config::NodeConfig;
 use entraide_server::federation::peers;
@@ -131,13 +132,13 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
             }
         }
         PeerCommand::Disable { node_id, .. } => {
-            peers::set_status(&app, &actor, &node_id, "disabled")
+            peers::set_status(&app, &actor, &node_id, PeerStatus::Disabled)
                 .await
                 .map_err(one_line)?;
             println!("peer {node_id} disabled");
         }
         PeerCommand::Enable { node_id, .. } => {
-            peers::set_status(&app, &actor, &node_id, "active")
+            peers::set_status(&app, &actor, &node_id, PeerStatus::Active)
                 .await
                 .map_err(one_line)?;
             println!("peer {node_id} enabled");

@@ -1,6 +1,7 @@
 //! Large attachments: the manifest that announces one (inside a signed,
-//! encrypted envelope) and the sealing of its chunks. No I/O here; the
-//! server streams the chunks (`entraide_server::attachments`).
+//! encrypted envelope of kind `MessageKind::Attachment`) and the sealing
+//! of its chunks. No I/O here; the server streams the chunks
+//! (`entraide_server::attachments`).
 //!
 //! Each chunk is sealed with AES-256-GCM under a random key that only the
 //! manifest carries, the chunk's number as nonce and the attachment's id as
@@ -14,8 +15,6 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The message type of a manifest.
-pub const MESSAGE_TYPE: &str = "attachment";
 /// The manifest format this node writes and reads.
 pub const MANIFEST_VERSION: u32 = 2;
 /// The cipher chunks are sealed with.

@@ -18,6 +18,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::kinds::{MessageKind, ReceiptStatus};
+
 pub const SUITE: &str = "HPKE-X25519-HKDF-SHA256/HKDF-SHA256/ChaCha20Poly1305";
 const INFO: &[u8] = b"entraide-envelope-v1";
 /// Clock difference tolerated between nodes.
@@ -35,8 +37,10 @@ pub struct EnvelopeHeader {
     pub message_id: Uuid,
     pub sender: String,
     pub recipient: String,
-    /// `request`, `response`, `receipt`, `directory-entry`, `evidence-manifest`...
-    pub message_type: String,
+    /// What the envelope carries. Serialized as its wire string (the
+    /// header's text is what is signed); a header naming a kind this node
+    /// does not know is refused (`EnvelopeError::UnknownKind`).
+    pub message_type: MessageKind,
     /// RFC 3339.
     pub created: String,
     /// RFC 3339: not delivered after this.
@@ -68,7 +72,7 @@ pub struct Envelope {
 pub struct Outgoing<'a> {
     pub sender: &'a str,
     pub recipient: &'a str,
-    pub message_type: &'a str,
+    pub message_type: MessageKind,
     pub in_reply_to: Option<Uuid>,
     pub lifetime: time::Duration,
     pub payload: &'a [u8],
@@ -78,6 +82,8 @@ pub struct Outgoing<'a> {
 pub enum EnvelopeError {
     #[error("the envelope is malformed: {0}")]
     Malformed(String),
+    #[error("the envelope carries a kind of message this node does not know: {0}")]
+    UnknownKind(String),
     #[error("the envelope's signature does not match the sender's pinned key")]
     BadSignature,
     #[error("the envelope is addressed to {0}, not to this node")]
@@ -99,6 +105,7 @@ impl EnvelopeError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "envelope_malformed",
+            Self::UnknownKind(_) => "message_kind_unknown",
             Self::BadSignature => "envelope_bad_signature",
             Self::WrongRecipient(_) => "envelope_wrong_recipient",
             Self::Expired(_) => "envelope_expired",
@@ -139,7 +146,7 @@ pub fn seal(
         message_id: Uuid::now_v7(),
         sender: out.sender.to_owned(),
         recipient: out.recipient.to_owned(),
-        message_type: out.message_type.to_owned(),
+        message_type: out.message_type,
         created: rfc3339(now),
         expires: rfc3339(now + out.lifetime),
         in_reply_to: out.in_reply_to,
@@ -163,9 +170,12 @@ pub fn seal(
 
 impl Envelope {
     /// Reads the header without checking anything (to find the sender).
+    /// Its kind of message is parsed here, once: an unknown one is
+    /// refused as such rather than as a malformed header.
     pub fn peek(&self) -> Result<EnvelopeHeader, EnvelopeError> {
-        let h: EnvelopeHeader = serde_json::from_str(&self.header)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let h: EnvelopeHeader = serde_json::from_str(&self.header).map_err(|e| {
+            unknown_kind(&self.header).unwrap_or_else(|| EnvelopeError::Malformed(e.to_string()))
+        })?;
         if h.v != 1 || h.suite != SUITE {
             return Err(EnvelopeError::Malformed(format!(
                 "version {} suite {} unknown",
@@ -235,6 +245,19 @@ impl Envelope {
     }
 }
 
+/// Why a header did not read, if it is its kind of message: a kind this
+/// node does not know.
+fn unknown_kind(header: &str) -> Option<EnvelopeError> {
+    #[derive(Deserialize)]
+    struct KindOnly {
+        message_type: String,
+    }
+    let k: KindOnly = serde_json::from_str(header).ok()?;
+    MessageKind::parse(&k.message_type)
+        .err()
+        .map(|e| EnvelopeError::UnknownKind(e.value().to_owned()))
+}
+
 /// A signed acknowledgement: the message arrived (`delivered`) or a person
 /// opened it (`retrieved`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,8 +267,9 @@ pub struct Receipt {
     pub message_id: Uuid,
     pub sender: String,
     pub receiver: String,
-    /// `delivered` or `retrieved`.
-    pub status: String,
+    /// `delivered` or `retrieved` (serialized as those strings: the
+    /// receipt's text is what is signed).
+    pub status: ReceiptStatus,
     pub at: String,
     pub payload_sha256: String,
 }
@@ -288,4 +312,66 @@ pub fn batch_lines(body: &[u8]) -> Vec<&[u8]> {
     body.split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header as nodes wrote it when `message_type` was a string.
+    const HEADER_TEXT: &str = concat!(
+        r#"{"v":1,"message_id":"01890a5d-ac96-774b-bcce-b302099a8057","sender":"fr-pc247","#,
+        r#""recipient":"ar-ufeci","message_type":"evidence-package","#,
+        r#""created":"2026-03-01T10:00:00Z","expires":"2026-03-08T10:00:00Z","#,
+        r#""payload_sha256":"ab","payload_size":2,"#,
+        r#""suite":"HPKE-X25519-HKDF-SHA256/HKDF-SHA256/ChaCha20Poly1305","encapsulated_key":"cd"}"#
+    );
+
+    #[test]
+    fn a_header_reads_and_writes_the_same_bytes_with_its_kind_parsed() {
+        let h: EnvelopeHeader = serde_json::from_str(HEADER_TEXT).unwrap();
+        assert_eq!(h.message_type, MessageKind::EvidencePackage);
+        assert_eq!(serde_json::to_string(&h).unwrap(), HEADER_TEXT);
+        let envelope = |header: String| Envelope {
+            header,
+            ciphertext: String::new(),
+            signature: String::new(),
+        };
+        assert_eq!(envelope(HEADER_TEXT.into()).peek(), Ok(h));
+        let unknown = HEADER_TEXT.replace("evidence-package", "attachment-chunk");
+        assert_eq!(
+            envelope(unknown).peek(),
+            Err(EnvelopeError::UnknownKind("attachment-chunk".into()))
+        );
+        // Any other fault is still a malformed header.
+        let broken = HEADER_TEXT.replace("\"v\":1", "\"v\":\"one\"");
+        assert!(matches!(
+            envelope(broken).peek(),
+            Err(EnvelopeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_receipt_signs_the_same_bytes_and_its_status_is_checked() {
+        let key = NodeKey::from_seed([5; 32]);
+        let text = concat!(
+            r#"{"v":1,"message_id":"01890a5d-ac96-774b-bcce-b302099a8057","sender":"fr-pc247","#,
+            r#""receiver":"ar-ufeci","status":"retrieved","at":"2026-03-01T10:00:00Z","#,
+            r#""payload_sha256":"ab"}"#
+        );
+        let receipt: Receipt = serde_json::from_str(text).unwrap();
+        assert_eq!(receipt.status, ReceiptStatus::Retrieved);
+        let signed = receipt.sign(&key);
+        assert_eq!(signed.receipt, text);
+        assert_eq!(signed.signature, key.sign(text.as_bytes()));
+        assert_eq!(signed.verify(&key.public_key()), Some(receipt));
+        // A receipt signed with a status this node does not know is no
+        // receipt.
+        let odd = text.replace("retrieved", "read");
+        let odd = SignedReceipt {
+            signature: key.sign(odd.as_bytes()),
+            receipt: odd,
+        };
+        assert_eq!(odd.verify(&key.public_key()), None);
+    }
 }

@@ -164,7 +164,7 @@ mod tests {
         let out = Outgoing {
             sender: "fr-pc247",
             recipient: "ar-ufeci",
-            message_type: "request",
+            message_type: crate::MessageKind::Request,
             in_reply_to: None,
             lifetime: time::Duration::hours(1),
             payload: b"preserve the logs of 203.0.113.5",
@@ -209,12 +209,24 @@ mod tests {
         // A header changed (and re-signed by the sender) no longer matches
         // the ciphertext's associated data.
         let mut resigned = env.clone();
-        resigned.header = resigned.header.replace("\"request\"", "\"response\"");
+        resigned.header = resigned.header.replace("\"request\"", "\"note\"");
         resigned.signature = sender.sign(resigned.header.as_bytes());
         assert_eq!(
             recipient.open(&resigned, &sender_pub, "ar-ufeci", now),
             Err(EnvelopeError::Tampered)
         );
+        // A kind of message this node does not know is refused as such.
+        let mut unknown = env.clone();
+        unknown.header = unknown
+            .header
+            .replace("\"request\"", "\"attachment-chunk\"");
+        unknown.signature = sender.sign(unknown.header.as_bytes());
+        let refused = recipient.open(&unknown, &sender_pub, "ar-ufeci", now);
+        assert_eq!(
+            refused,
+            Err(EnvelopeError::UnknownKind("attachment-chunk".into()))
+        );
+        assert_eq!(refused.unwrap_err().code(), "message_kind_unknown");
         // Someone else cannot read it.
         let other = NodeIdentity::load_or_create(
             tempfile::tempdir().unwrap().path(),

@@ -13,9 +13,11 @@ pub mod document;
 pub mod envelope;
 pub mod httpsig;
 pub mod identity;
+pub mod kinds;
 
 pub use document::{
     DocumentError, KeyEntry, KeyUse, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH,
 };
 pub use envelope::{Envelope, EnvelopeError, EnvelopeHeader, Outgoing, Receipt, SignedReceipt};
 pub use identity::{NodeIdentity, ENCRYPTION_KEY_FILE};
+pub use kinds::{MessageKind, OutboxStatus, PeerStatus, ReceiptStatus, UnknownValue};

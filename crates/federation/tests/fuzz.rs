@@ -22,7 +22,7 @@ fn fixtures() -> (NodeKey, NodeIdentity, Envelope, tempfile::TempDir) {
         &Outgoing {
             sender: "fr-pc247",
             recipient: "ar-ufeci",
-            message_type: "request",
+            message_type: entraide_federation::MessageKind::Request,
             in_reply_to: None,
             lifetime: time::Duration::hours(1),
             payload: b"{\"kind\":\"expedited_preservation\"}",

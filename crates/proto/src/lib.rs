@@ -3,6 +3,8 @@
 //! their values are plain strings that the server parses into domain types,
 //! reporting every invalid field at once.
 
+pub mod schema;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -48,9 +50,11 @@ pub struct Me {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
-    /// Role names: administrator, officer, approver, custodian, analyst, auditor.
+    #[schema(value_type = Vec<schema::RoleName>)]
     pub roles: Vec<String>,
     pub totp_enabled: bool,
+    /// The interface language chosen, if any.
+    #[schema(value_type = Option<schema::LanguageName>)]
     pub locale: Option<String>,
     pub organisation: OrganisationView,
 }
@@ -60,9 +64,9 @@ pub struct OrganisationView {
     pub id: Uuid,
     pub node_id: String,
     pub name: String,
-    /// e.g. `point-of-contact-24-7`, `central-authority`.
+    #[schema(value_type = schema::OrganisationKindName)]
     pub kind: String,
-    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = schema::CountryCodeName)]
     pub country: String,
     pub require_totp: bool,
 }
@@ -78,6 +82,7 @@ pub struct UserView {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
+    #[schema(value_type = Vec<schema::RoleName>)]
     pub roles: Vec<String>,
     pub disabled: bool,
     pub totp_enabled: bool,
@@ -95,6 +100,7 @@ pub struct CreateUser {
     pub email: String,
     pub display_name: String,
     pub password: String,
+    #[schema(value_type = Vec<schema::RoleName>)]
     pub roles: Vec<String>,
 }
 
@@ -102,6 +108,7 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<schema::RoleName>>)]
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
@@ -166,6 +173,7 @@ pub struct CaseListing {
     pub id: Uuid,
     pub reference: String,
     pub title: String,
+    #[schema(value_type = schema::CaseStatusName)]
     pub status: String,
     /// Whether the caller is a member (administrators see every case).
     pub member: bool,
@@ -181,6 +189,7 @@ pub struct CaseDetail {
     pub reference: String,
     pub title: String,
     pub summary: String,
+    #[schema(value_type = schema::CaseStatusName)]
     pub status: String,
     pub created_by: Uuid,
     #[serde(with = "time::serde::rfc3339")]
@@ -217,7 +226,9 @@ pub struct AuditEntryView {
     pub at: OffsetDateTime,
     pub actor: String,
     pub actor_id: Option<Uuid>,
+    #[schema(value_type = schema::AuditActionName)]
     pub action: String,
+    #[schema(value_type = schema::AuditOutcomeName)]
     pub outcome: String,
     pub case_id: Option<Uuid>,
     pub target: Option<String>,
@@ -235,8 +246,9 @@ pub struct AuditPage {
 }
 
 /// A new request: outgoing drafts are checked only at approval; incoming
-/// ones are registered as received.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// ones are registered as received. Its OpenAPI schema is
+/// [`schema::NewRequestBody`]: one content schema per kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// expedited_preservation, preservation_extension, traffic_data_disclosure,
@@ -248,33 +260,33 @@ pub struct NewRequest {
     pub direction: Option<String>,
     /// The request content (header after the T-CY templates, then the body).
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub content: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestTransition {
-    /// submit_for_approval, return_to_draft, approve, mark_sent, acknowledge,
-    /// start_execution, confirm_preservation, request_more_information,
-    /// provide_information, answer_partially, answer_completely, refuse,
-    /// withdraw.
+    #[schema(value_type = schema::TransitionActionName)]
     pub action: String,
-    /// For `refuse`: political_offence, essential_interests, dual_criminality,
-    /// insufficient_information, data_not_available, other.
+    /// Required for `refuse`, ignored otherwise.
     #[serde(default)]
+    #[schema(value_type = Option<schema::RefusalGroundName>)]
     pub ground: Option<String>,
+    /// A note kept in the request's history.
     #[serde(default)]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FindingView {
+    /// Path of the field in the request content, e.g. `requesting.time_zone`.
     pub field: String,
-    /// error or warning
+    #[schema(value_type = schema::SeverityName)]
     pub severity: String,
+    /// Stable code, e.g. `required`, `unbounded_period`.
     pub code: String,
     pub message: String,
+    /// The provision that asks for it.
     pub source: String,
 }
 
@@ -294,8 +306,12 @@ pub struct RequestEventView {
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
     pub actor: String,
+    /// An action (`approve`...) or a record (`drafted`, `edited`,
+    /// `document_rendered`...).
     pub action: String,
+    #[schema(value_type = Option<schema::RequestStateName>)]
     pub from_state: Option<String>,
+    #[schema(value_type = schema::RequestStateName)]
     pub to_state: String,
 }
 
@@ -304,20 +320,26 @@ pub struct RequestView {
     pub id: Uuid,
     pub case_id: Uuid,
     pub reference: String,
+    #[schema(value_type = schema::RequestKindName)]
     pub kind: String,
     /// The provision the request type rests on.
     pub article: String,
+    #[schema(value_type = schema::DirectionName)]
     pub direction: String,
+    #[schema(value_type = schema::RequestStateName)]
     pub state: String,
+    #[schema(value_type = Option<schema::LegalBasisName>)]
     pub legal_basis: Option<String>,
+    #[schema(value_type = Option<schema::CountryCodeName>)]
     pub requested_country: Option<String>,
     pub counterpart: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = schema::RequestContent)]
     pub content: serde_json::Value,
     pub drafted_by: Option<Uuid>,
     pub approved_by: Option<Uuid>,
     /// SHA-256 of the approved content.
     pub approved_digest: Option<String>,
+    #[schema(value_type = Option<schema::RefusalGroundName>)]
     pub refusal_ground: Option<String>,
     pub deadline: Option<DeadlineView>,
     #[serde(with = "time::serde::rfc3339")]
@@ -329,6 +351,7 @@ pub struct RequestView {
     /// Completeness and quality checks of the current content.
     pub findings: Vec<FindingView>,
     /// Actions open from the current state.
+    #[schema(value_type = Vec<schema::RequestActionName>)]
     pub available_actions: Vec<String>,
     pub events: Vec<RequestEventView>,
 }
@@ -342,7 +365,7 @@ pub struct NewEvidenceUpload {
     /// The exact size in bytes of the file to come.
     pub size: u64,
     pub description: String,
-    /// `seized_device`, `provider_production` or `open_source`.
+    #[schema(value_type = schema::UploadSourceName)]
     pub source: String,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub acquired_at: Option<OffsetDateTime>,
@@ -385,6 +408,7 @@ pub struct EvidenceItemView {
     pub size: u64,
     pub file_name: String,
     pub description: String,
+    #[schema(value_type = schema::EvidenceSourceName)]
     pub source: String,
     #[serde(with = "time::serde::rfc3339::option")]
     pub acquired_at: Option<OffsetDateTime>,
@@ -393,12 +417,12 @@ pub struct EvidenceItemView {
     pub authorisation: Option<String>,
     pub exhibit_number: Option<String>,
     pub origin: Option<String>,
-    /// `held`, `sealed` or `disposed`.
+    #[schema(value_type = schema::EvidenceStateName)]
     pub state: String,
     pub legal_hold: bool,
     /// `YYYY-MM-DD`.
     pub retention_until: Option<String>,
-    /// `intact` or `corrupted`.
+    #[schema(value_type = schema::IntegrityName)]
     pub integrity: String,
     #[serde(with = "time::serde::rfc3339::option")]
     pub verified_at: Option<OffsetDateTime>,
@@ -415,6 +439,7 @@ pub struct CustodyEventView {
     pub leaf_index: u64,
     pub id: Uuid,
     pub item_id: Option<Uuid>,
+    #[schema(value_type = schema::CustodyEventKindName)]
     pub kind: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -463,9 +488,12 @@ pub struct ConsistencyProofView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustodyChange {
+    #[schema(value_type = schema::CustodyActionName)]
     pub action: String,
+    /// For `retention`: `YYYY-MM-DD`, or empty to clear it.
     #[serde(default)]
     pub retention_until: Option<String>,
+    /// For `dispose`: why the content is destroyed.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -483,7 +511,7 @@ pub struct PackageRequest {
 pub struct VerificationCheckView {
     pub code: String,
     pub subject: String,
-    /// `passed`, `failed` or `notice`.
+    #[schema(value_type = schema::CheckOutcomeName)]
     pub outcome: String,
     pub detail: String,
 }
@@ -527,7 +555,7 @@ pub struct NewPeer {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeerStatus {
-    /// `active` or `disabled`.
+    #[schema(value_type = schema::PeerStatusName)]
     pub status: String,
 }
 
@@ -536,10 +564,13 @@ pub struct PeerView {
     pub node_id: String,
     pub base_url: String,
     pub organisation: String,
+    #[schema(value_type = schema::CountryCodeName)]
     pub country: String,
+    #[schema(value_type = schema::OrganisationKindName)]
     pub kind: String,
     pub signing_fingerprint: String,
     pub encryption_key: String,
+    #[schema(value_type = schema::PeerStatusName)]
     pub status: String,
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
@@ -614,7 +645,7 @@ pub struct OutboxMessageView {
     pub message_id: Uuid,
     pub recipient: String,
     pub message_type: String,
-    /// `pending` (accepted for sending), `delivered` or `dead` (not delivered).
+    #[schema(value_type = schema::OutboxStatusName)]
     pub status: String,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -650,16 +681,21 @@ pub struct InboxMessageView {
 pub struct DirectoryEntry {
     pub node_id: String,
     pub organisation: String,
+    #[schema(value_type = schema::CountryCodeName)]
     pub country: String,
+    #[schema(value_type = schema::OrganisationKindName)]
     pub kind: String,
     pub base_url: String,
+    /// ISO 639-1 codes of the languages requests are accepted in.
     pub languages: Vec<String>,
+    #[schema(value_type = Vec<schema::RequestKindName>)]
     pub request_types: Vec<String>,
     pub office_hours: String,
     pub time_zone: String,
     /// This node itself.
     pub own: bool,
-    /// `active` or `disabled` (peers).
+    /// Peers only; this node is `active`.
+    #[schema(value_type = schema::PeerStatusName)]
     pub status: String,
     pub signing_fingerprint: String,
 }
@@ -687,4 +723,44 @@ pub struct SendPackage {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PackageSent {
     pub package_id: Uuid,
+}
+
+/// What drafting needs to know about a requested country: the answer of
+/// `GET /api/v1/counterparts/{country}` (the domain's `CounterpartInfo`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CounterpartView {
+    #[schema(value_type = schema::CountryCodeName)]
+    pub country: String,
+    /// Whether the table knows the country at all.
+    pub known: bool,
+    /// Official languages (ISO 639-1): write the request in one of them, or
+    /// check the Party's declarations.
+    pub languages: Vec<String>,
+    /// The language of the formal document Entraide proposes.
+    #[schema(value_type = schema::LanguageName)]
+    pub document_language: String,
+    /// Channels the request can take.
+    pub channels: Vec<String>,
+    /// Instruments both States are bound by.
+    #[schema(value_type = Vec<schema::LegalBasisName>)]
+    pub shared_bases: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entraide_domain::CountryCode;
+
+    /// `CounterpartView` reads what the server answers.
+    #[test]
+    fn counterpart_view_is_the_domain_answer() {
+        let (fr, ar) = (CountryCode::parse("FR").ok(), CountryCode::parse("AR"));
+        let Some(fr) = fr else { panic!("FR") };
+        let Ok(ar) = ar else { panic!("AR") };
+        let info = entraide_domain::request::counterpart(fr, ar);
+        let json = serde_json::to_value(&info).unwrap_or_default();
+        let view: Result<CounterpartView, _> = serde_json::from_value(json);
+        assert!(view.is_ok(), "{view:?}");
+    }
 }

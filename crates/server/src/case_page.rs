@@ -21,7 +21,7 @@ use crate::web::forms::{check_csrf, see_other, CsrfForm, FormErrors, UiForm};
 use crate::web::page::{fmt_time, page, render, render_status, Nav};
 
 #[derive(Template)]
-#[template(path = "case.html")]
+#[template(path = "cases/case.html")]
 struct CasePage {
     tr: Tr,
     nav: Nav,

@@ -18,7 +18,7 @@ use crate::requests::pages::{request_row, RequestRow};
 use crate::web::page::{page, render, Nav};
 
 #[derive(Template)]
-#[template(path = "dashboard.html")]
+#[template(path = "dashboard/dashboard.html")]
 struct DashboardPage {
     tr: Tr,
     nav: Nav,

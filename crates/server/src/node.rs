@@ -16,11 +16,11 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::config::Settings;
-use crate::http::{self, GuardState};
 use crate::app::i18n::I18n;
 use crate::app::metrics::Metrics;
-use crate::routes;
 use crate::app::state::{AppState, Coalescer, Throttle};
+use crate::http::{self, GuardState};
+use crate::routes;
 use crate::web::errors;
 
 /// Opens the store named by the URL: `sqlite://...` or `postgres://...`.
@@ -156,7 +156,9 @@ impl Node {
                 match crate::federation::inbox::apply_pending(&app_state).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(applied = n, "received messages applied after a stop"),
-                    Err(e) => tracing::warn!(error = %e, "applying pending received messages failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "applying pending received messages failed")
+                    }
                 }
                 // A signed tree head of the custody log whenever it grew.
                 if let Err(e) = app_state.custody.sign_if_grown(&app_state.store).await {

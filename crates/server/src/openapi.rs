@@ -1,14 +1,29 @@
 //! The OpenAPI document of the JSON API under `/api/v1`, served at
 //! `/api/openapi.json` and generated from the handlers' annotations.
+//!
+//! The annotations say what is particular to a route (its body, its 404 or
+//! 409); what every route shares is added here from the route table (which
+//! hands its rules to [`openapi_json`]), so it cannot be forgotten: `401` on every route that needs a caller, `403` on
+//! every route reserved to some roles (naming them), the refusals of a JSON
+//! body (`400`, `413`, `415`, `422`), the plain-text `400` of a path or
+//! query parameter that does not parse, and `application/problem+json` with
+//! the `Problem` schema on every error.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use entraide_domain::{Role, RoleSet, Rule};
 use entraide_proto as proto;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::OpenApi;
 
 use crate::http::health;
 use crate::http::middleware::json_response;
 use crate::{account, admin, cases};
+
+/// The media type of every error of the JSON API (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +31,9 @@ use crate::{account, admin, cases};
         title = "Entraide node API",
         description = "International cooperation against cybercrime: one node per organisation. \
                        Authenticate with `Authorization: Bearer ent_...` (see `entraide token create`). \
-                       Errors are RFC 9457 problem details with a stable `code`."
+                       Errors are RFC 9457 problem details (`application/problem+json`, schema `Problem`) \
+                       with a stable `code`; `422 validation_failed` lists every refused field in `errors`. \
+                       Request bodies refuse unknown fields."
     ),
     paths(
         health::healthz, health::readyz,
@@ -49,10 +66,40 @@ use crate::{account, admin, cases};
         crate::federation::api::api_inbox, crate::federation::api::api_inbox_message,
         admin::api::audit_entries, admin::api::audit_export
     ),
-    components(schemas(proto::Problem, proto::FieldError)),
+    components(schemas(
+        proto::Problem, proto::FieldError,
+        // Every enumeration, also those only named in descriptions.
+        proto::schema::RequestKindName, proto::schema::LegalBasisName,
+        proto::schema::DataCategoryName, proto::schema::MarkingName,
+        proto::schema::DirectionName, proto::schema::RequestStateName,
+        proto::schema::RequestActionName, proto::schema::TransitionActionName,
+        proto::schema::RefusalGroundName, proto::schema::RoleName,
+        proto::schema::OrganisationKindName, proto::schema::CaseStatusName,
+        proto::schema::AuditActionName, proto::schema::AuditOutcomeName,
+        proto::schema::EvidenceSourceName, proto::schema::UploadSourceName,
+        proto::schema::EvidenceStateName, proto::schema::IntegrityName,
+        proto::schema::CustodyEventKindName, proto::schema::CustodyActionName,
+        proto::schema::ChainName, proto::schema::SeverityName,
+        proto::schema::LanguageName, proto::schema::PeerStatusName,
+        proto::schema::OutboxStatusName, proto::schema::CheckOutcomeName,
+        proto::schema::CountryCodeName,
+        proto::schema::NewRequestBody, proto::schema::RequestContent,
+        proto::schema::Identifier,
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// A route's method, path and authorisation rule.
+pub type RouteRule = (Method, &'static str, Rule);
+
+/// The document: the annotations, with what routes share added from
+/// their rules.
+pub fn document(rules: &[RouteRule]) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    shared_responses(&mut doc, rules);
+    doc
+}
 
 struct BearerAuth;
 
@@ -67,6 +114,403 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-pub async fn openapi_json() -> Response {
-    json_response(StatusCode::OK, &ApiDoc::openapi())
+/// Adds the responses every route of a sort shares, from the rules.
+fn shared_responses(openapi: &mut utoipa::openapi::OpenApi, rules: &[RouteRule]) {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            (Method::GET, &mut item.get),
+            (Method::PUT, &mut item.put),
+            (Method::POST, &mut item.post),
+            (Method::DELETE, &mut item.delete),
+            (Method::PATCH, &mut item.patch),
+        ];
+        for (method, op) in operations {
+            let Some(op) = op.as_mut() else { continue };
+            let rule = rules
+                .iter()
+                .find(|(m, p, _)| *m == method && p == path)
+                .map(|(_, _, rule)| *rule);
+            complete(op, rule);
+        }
+    }
+}
+
+fn problem_content() -> Content {
+    Content::new(Some(Ref::from_schema_name("Problem")))
+}
+
+/// Adds `status` if the annotation did not say it, with a problem body.
+fn add(op: &mut Operation, status: u16, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, problem_content())
+                .into()
+        });
+}
+
+fn role_names(needed: RoleSet) -> String {
+    Role::ALL
+        .iter()
+        .filter(|r| RoleSet::of(&[**r]).intersects(needed))
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn complete(op: &mut Operation, rule: Option<Rule>) {
+    match rule {
+        Some(Rule::Public) | None => {}
+        Some(rule) => {
+            if op.security.is_none() {
+                op.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+            }
+            add(
+                op,
+                401,
+                "No valid credentials: `unauthenticated` (no `Authorization: Bearer` token), \
+                 `invalid_token` (unknown or revoked) or `session_expired`.",
+            );
+            if let Rule::AnyRole(needed) = rule {
+                add(
+                    op,
+                    403,
+                    &format!(
+                        "`forbidden_role`: reserved to the roles {} (the refusal is audited).",
+                        role_names(needed)
+                    ),
+                );
+            }
+        }
+    }
+    // Bytes (a PDF, a ZIP, an upload) are binary strings, not arrays of
+    // numbers as `Vec<u8>` would say.
+    if let Some(body) = op.request_body.as_mut() {
+        body.content.values_mut().for_each(binary_bytes);
+    }
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response.content.values_mut().for_each(binary_bytes);
+        }
+    }
+    // A typed JSON body (read by `ApiJson`, which refuses unknown fields).
+    let json_body = op.request_body.as_ref().is_some_and(|b| {
+        b.content
+            .get("application/json")
+            .is_some_and(|c| matches!(c.schema, Some(RefOr::Ref(_))))
+    });
+    if json_body {
+        add(op, 400, "`malformed_json`: the body is not JSON.");
+        add(
+            op,
+            413,
+            "`payload_too_large`: the body is larger than this route accepts.",
+        );
+        add(
+            op,
+            415,
+            "`unsupported_media_type`: the body must be sent as `Content-Type: application/json`.",
+        );
+        add(
+            op,
+            422,
+            "`validation_failed`: a field is missing, unknown, of the wrong type or refused by its \
+             checks; `errors` names every one (`field`, `code`, `message`).",
+        );
+    }
+    // Errors are problem details, whatever media type the annotation gave.
+    for (status, response) in op.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if status.starts_with('4') || status.starts_with('5') {
+            let schema = response
+                .content
+                .shift_remove("application/json")
+                .and_then(|c| c.schema)
+                .unwrap_or_else(|| Ref::from_schema_name("Problem").into());
+            if !response.content.contains_key(PROBLEM_JSON) {
+                response
+                    .content
+                    .insert(PROBLEM_JSON.to_owned(), Content::new(Some(schema)));
+            }
+            if response.description.is_empty() {
+                response.description = StatusCode::from_u16(status.parse().unwrap_or(500))
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("Error")
+                    .to_owned();
+            }
+        }
+    }
+    // A path or query parameter that does not parse (a malformed UUID, an
+    // unknown query parameter) is refused by the router's extractor, in
+    // plain text.
+    let parsed_parameter = op.parameters.iter().flatten().any(|p| {
+        p.parameter_in == ParameterIn::Query
+            || (p.parameter_in == ParameterIn::Path && !is_plain_string(p.schema.as_ref()))
+    });
+    if parsed_parameter {
+        let entry = op
+            .responses
+            .responses
+            .entry("400".to_owned())
+            .or_insert_with(|| ResponseBuilder::new().description("Bad request.").into());
+        if let RefOr::T(response) = entry {
+            let before = response.description.trim_end_matches('.');
+            response.description = format!(
+                "{before}. A path or query parameter that does not parse (not a UUID, not a number, \
+                 an unknown query parameter) is refused in plain text."
+            );
+            response.content.insert(
+                "text/plain".to_owned(),
+                Content::new(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String),
+                )),
+            );
+        }
+    }
+}
+
+fn binary_bytes(content: &mut Content) {
+    use utoipa::openapi::schema::{ArrayItems, KnownFormat, SchemaFormat, Type};
+    use utoipa::openapi::Schema;
+    let bytes = match &content.schema {
+        Some(RefOr::T(Schema::Array(a))) => match &a.items {
+            ArrayItems::RefOrSchema(item) => matches!(
+                item.as_ref(),
+                RefOr::T(Schema::Object(o)) if o.schema_type == Type::Integer.into()
+            ),
+            ArrayItems::False => false,
+        },
+        _ => false,
+    };
+    if bytes {
+        content.schema = Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .into(),
+        );
+    }
+}
+
+fn is_plain_string(schema: Option<&RefOr<utoipa::openapi::Schema>>) -> bool {
+    match schema {
+        Some(RefOr::T(utoipa::openapi::Schema::Object(o))) => {
+            o.schema_type
+                == utoipa::openapi::schema::SchemaType::new(utoipa::openapi::schema::Type::String)
+                && o.format.is_none()
+        }
+        _ => false,
+    }
+}
+
+/// `GET /api/openapi.json`, given the route table's rules.
+pub fn openapi_json(rules: &[RouteRule]) -> Response {
+    json_response(StatusCode::OK, &document(rules))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(super::document(&crate::routes::rules())).unwrap_or(Value::Null)
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for method in ["get", "put", "post", "delete", "patch"] {
+                if let Some(op) = item.get(method) {
+                    out.push((method.to_uppercase(), path.clone(), op.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every `$ref` names a schema of the document.
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(v: &Value, schemas: &serde_json::Map<String, Value>, missing: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(r)) = o.get("$ref") {
+                        let name = r.trim_start_matches("#/components/schemas/");
+                        if !schemas.contains_key(name) {
+                            missing.push(r.clone());
+                        }
+                    }
+                    o.values().for_each(|v| walk(v, schemas, missing));
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, schemas, missing)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let schemas = doc["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut missing = Vec::new();
+        walk(&doc, &schemas, &mut missing);
+        assert!(missing.is_empty(), "{missing:?}");
+        // Discriminator mappings too.
+        for name in ["NewRequest", "Identifier"] {
+            for target in schemas[name]["discriminator"]["mapping"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, v)| v.as_str())
+            {
+                let n = target.trim_start_matches("#/components/schemas/");
+                assert!(schemas.contains_key(n), "{target}");
+            }
+        }
+    }
+
+    /// Parameters are where the code reads them: a path parameter is in
+    /// the path template and every template variable is a path parameter.
+    #[test]
+    fn parameters_are_where_the_code_reads_them() {
+        let doc = document();
+        for (method, path, op) in operations(&doc) {
+            let in_template: Vec<String> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(str::to_owned)
+                .collect();
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: Vec<String> = params
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect();
+            let mut a = in_template.clone();
+            let mut b = in_path.clone();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{method} {path}: path parameters");
+        }
+        let lang = doc["paths"]["/api/v1/requests/{id}/document.pdf"]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "lang")
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert_eq!(lang["in"], "query");
+    }
+
+    /// Every route that needs a caller documents 401, every route reserved
+    /// to roles 403, and every error is a problem.
+    #[test]
+    fn errors_are_documented_as_problems() {
+        let doc = document();
+        let specs = crate::routes::specs();
+        for (method, path, op) in operations(&doc) {
+            let spec = specs
+                .iter()
+                .find(|s| s.method.as_str() == method && s.path == path);
+            let Some(spec) = spec else {
+                panic!("{method} {path} has no route")
+            };
+            let responses = &op["responses"];
+            if spec.rule != Rule::Public {
+                assert!(responses.get("401").is_some(), "{method} {path}: 401");
+                assert!(op.get("security").is_some(), "{method} {path}: security");
+            }
+            if matches!(spec.rule, Rule::AnyRole(_)) {
+                assert!(responses.get("403").is_some(), "{method} {path}: 403");
+            }
+            for (status, r) in responses.as_object().into_iter().flatten() {
+                // A parameter the router's extractor refuses: plain text.
+                let plain_only = status == "400"
+                    && r["content"].get("text/plain").is_some()
+                    && r["content"].get(PROBLEM_JSON).is_none();
+                if (status.starts_with('4') || status.starts_with('5')) && !plain_only {
+                    assert_eq!(
+                        r["content"][PROBLEM_JSON]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{method} {path} {status}"
+                    );
+                    assert!(r["content"].get("application/json").is_none());
+                }
+            }
+        }
+    }
+
+    /// Bytes are binary strings, not arrays of numbers.
+    #[test]
+    fn bytes_are_binary() {
+        let doc = document();
+        let pdf = &doc["paths"]["/api/v1/requests/{id}/document.pdf"]["get"]["responses"]["200"]
+            ["content"]["application/pdf"]["schema"];
+        assert_eq!(pdf["format"], "binary", "{pdf}");
+        for (method, path, op) in operations(&doc) {
+            let bodies = op["requestBody"]["content"].as_object().cloned();
+            let answers = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, r)| r["content"].as_object().cloned());
+            for content in bodies.into_iter().chain(answers) {
+                for (media, c) in content {
+                    let s = &c["schema"];
+                    assert!(
+                        !(s["type"] == "array" && s["items"]["type"] == "integer"),
+                        "{method} {path} {media}: {s}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_create_body_is_a_union_of_the_kinds() {
+        let doc = document();
+        let body = &doc["paths"]["/api/v1/cases/{id}/requests"]["post"]["requestBody"];
+        assert_eq!(
+            body["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/NewRequest"
+        );
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["NewRequest"]["discriminator"]["propertyName"],
+            "kind"
+        );
+        assert_eq!(
+            schemas["NewRequest"]["oneOf"].as_array().map(Vec::len),
+            Some(entraide_domain::request::RequestKind::ALL.len())
+        );
+        let preservation = &schemas["ExpeditedPreservationContent"]["allOf"][1];
+        for field in [
+            "case_number",
+            "requesting",
+            "necessity",
+            "mla_to_follow",
+            "identifiers",
+        ] {
+            assert!(
+                preservation["required"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|f| f == field)),
+                "{field}: {preservation}"
+            );
+        }
+        assert_eq!(
+            schemas["Identifier"]["discriminator"]["propertyName"],
+            "type"
+        );
+    }
 }

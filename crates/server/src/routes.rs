@@ -12,8 +12,7 @@ use crate::app::state::AppState;
 use crate::http::health;
 use crate::web::assets;
 use crate::{
-    account, admin, case_page, cases, dashboard, directory, evidence, knowledge, openapi,
-    requests,
+    account, admin, case_page, cases, dashboard, directory, evidence, knowledge, openapi, requests,
 };
 
 pub struct RouteSpec {
@@ -72,7 +71,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             M::GET,
             "/api/openapi.json",
             Rule::Public,
-            get(openapi::openapi_json),
+            get(|| async { openapi::openapi_json(&rules()) }),
         ),
         // Federation: this node's signed document (public), its identity,
         // and its peers (administrators).
@@ -82,7 +81,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Public,
             get(crate::federation::api::well_known),
         ),
-        api(M::GET, "/api/v1/node", Rule::SignedIn, get(crate::federation::api::identity)),
+        api(
+            M::GET,
+            "/api/v1/node",
+            Rule::SignedIn,
+            get(crate::federation::api::identity),
+        ),
         api(
             M::GET,
             "/api/v1/directory",
@@ -113,8 +117,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::SignedIn,
             get(knowledge::api::api_helper),
         ),
-        api(M::GET, "/api/v1/peers", ADMIN, get(crate::federation::api::list)),
-        api(M::POST, "/api/v1/peers", ADMIN, post(crate::federation::api::create)),
+        api(
+            M::GET,
+            "/api/v1/peers",
+            ADMIN,
+            get(crate::federation::api::list),
+        ),
+        api(
+            M::POST,
+            "/api/v1/peers",
+            ADMIN,
+            post(crate::federation::api::create),
+        ),
         api(
             M::PATCH,
             "/api/v1/peers/{node_id}",
@@ -163,7 +177,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             ADMIN,
             get(crate::federation::api::api_outbox),
         ),
-        api(M::GET, "/api/v1/inbox", ADMIN, get(crate::federation::api::api_inbox)),
+        api(
+            M::GET,
+            "/api/v1/inbox",
+            ADMIN,
+            get(crate::federation::api::api_inbox),
+        ),
         api(
             M::GET,
             "/api/v1/inbox/{id}",
@@ -197,7 +216,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             patch(admin::api::update_organisation),
         ),
         api(M::GET, "/api/v1/users", ADMIN, get(admin::api::list_users)),
-        api(M::POST, "/api/v1/users", ADMIN, post(admin::api::create_user)),
+        api(
+            M::POST,
+            "/api/v1/users",
+            ADMIN,
+            post(admin::api::create_user),
+        ),
         api(
             M::PATCH,
             "/api/v1/users/{id}",
@@ -418,7 +442,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(evidence::api::consistency),
         ),
         // Audit
-        api(M::GET, "/api/v1/audit", AUDITOR, get(admin::api::audit_entries)),
+        api(
+            M::GET,
+            "/api/v1/audit",
+            AUDITOR,
+            get(admin::api::audit_entries),
+        ),
         api(
             M::GET,
             "/api/v1/audit/export.csv",
@@ -426,24 +455,49 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(admin::api::audit_export),
         ),
         // Web pages
-        page(M::GET, "/static/app.css", Rule::Public, get(assets::static_css)),
-        page(M::GET, "/static/app.js", Rule::Public, get(assets::static_js)),
+        page(
+            M::GET,
+            "/static/app.css",
+            Rule::Public,
+            get(assets::static_css),
+        ),
+        page(
+            M::GET,
+            "/static/app.js",
+            Rule::Public,
+            get(assets::static_js),
+        ),
         page(
             M::GET,
             "/static/htmx.min.js",
             Rule::Public,
             get(assets::static_htmx),
         ),
-        page(M::GET, "/signin", Rule::Public, get(account::pages::signin_form)),
+        page(
+            M::GET,
+            "/signin",
+            Rule::Public,
+            get(account::pages::signin_form),
+        ),
         // The calendar feed authenticates by the secret in its address.
-        page(M::GET, "/calendar/{key}", Rule::Public, get(requests::api_calendar::ics)),
+        page(
+            M::GET,
+            "/calendar/{key}",
+            Rule::Public,
+            get(requests::api_calendar::ics),
+        ),
         page(
             M::POST,
             "/account/calendar",
             Rule::SignedIn,
             post(account::pages::account_calendar),
         ),
-        page(M::POST, "/signin", Rule::Public, post(account::pages::signin)),
+        page(
+            M::POST,
+            "/signin",
+            Rule::Public,
+            post(account::pages::signin),
+        ),
         page(
             M::GET,
             "/signin/second-factor",
@@ -456,10 +510,25 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Public,
             post(account::pages::second_factor),
         ),
-        page(M::POST, "/signout", Rule::SignedIn, post(account::pages::signout)),
-        page(M::POST, "/language", Rule::Public, post(account::pages::set_language)),
+        page(
+            M::POST,
+            "/signout",
+            Rule::SignedIn,
+            post(account::pages::signout),
+        ),
+        page(
+            M::POST,
+            "/language",
+            Rule::Public,
+            post(account::pages::set_language),
+        ),
         page(M::GET, "/", Rule::SignedIn, get(dashboard::dashboard)),
-        page(M::GET, "/account", Rule::SignedIn, get(account::pages::account)),
+        page(
+            M::GET,
+            "/account",
+            Rule::SignedIn,
+            get(account::pages::account),
+        ),
         page(
             M::POST,
             "/account/totp",
@@ -479,9 +548,24 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(account::pages::account_password),
         ),
         page(M::GET, "/cases", Rule::SignedIn, get(cases::pages::cases)),
-        page(M::GET, "/cases/new", OPENS_CASES, get(cases::pages::case_new_form)),
-        page(M::POST, "/cases", OPENS_CASES, post(cases::pages::case_create)),
-        page(M::GET, "/cases/{id}", Rule::SignedIn, get(case_page::case_detail)),
+        page(
+            M::GET,
+            "/cases/new",
+            OPENS_CASES,
+            get(cases::pages::case_new_form),
+        ),
+        page(
+            M::POST,
+            "/cases",
+            OPENS_CASES,
+            post(cases::pages::case_create),
+        ),
+        page(
+            M::GET,
+            "/cases/{id}",
+            Rule::SignedIn,
+            get(case_page::case_detail),
+        ),
         page(
             M::POST,
             "/cases/{id}/members",
@@ -494,8 +578,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             MANAGES_MEMBERS,
             post(case_page::case_remove_member),
         ),
-        page(M::GET, "/requests", Rule::SignedIn, get(requests::pages::list)),
-        page(M::GET, "/directory", Rule::SignedIn, get(directory::pages::ui)),
+        page(
+            M::GET,
+            "/requests",
+            Rule::SignedIn,
+            get(requests::pages::list),
+        ),
+        page(
+            M::GET,
+            "/directory",
+            Rule::SignedIn,
+            get(directory::pages::ui),
+        ),
         page(
             M::GET,
             "/knowledge",
@@ -580,7 +674,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             HANDLES_REQUESTS,
             post(requests::pages::extension),
         ),
-        page(M::GET, "/statistics", STATISTICS, get(requests::pages_statistics::ui)),
+        page(
+            M::GET,
+            "/statistics",
+            STATISTICS,
+            get(requests::pages_statistics::ui),
+        ),
         page(
             M::GET,
             "/statistics/export.csv",
@@ -642,10 +741,30 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(evidence::pages::change),
         ),
         page(M::GET, "/admin/users", ADMIN, get(admin::pages::users)),
-        page(M::GET, "/admin/users/new", ADMIN, get(admin::pages::user_new_form)),
-        page(M::POST, "/admin/users", ADMIN, post(admin::pages::user_create)),
-        page(M::POST, "/admin/users/{id}", ADMIN, post(admin::pages::user_update)),
-        page(M::GET, "/admin/organisation", ADMIN, get(admin::pages::organisation)),
+        page(
+            M::GET,
+            "/admin/users/new",
+            ADMIN,
+            get(admin::pages::user_new_form),
+        ),
+        page(
+            M::POST,
+            "/admin/users",
+            ADMIN,
+            post(admin::pages::user_create),
+        ),
+        page(
+            M::POST,
+            "/admin/users/{id}",
+            ADMIN,
+            post(admin::pages::user_update),
+        ),
+        page(
+            M::GET,
+            "/admin/organisation",
+            ADMIN,
+            get(admin::pages::organisation),
+        ),
         page(
             M::POST,
             "/admin/organisation",
@@ -655,11 +774,25 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         page(M::POST, "/admin/peers", ADMIN, post(admin::pages::peer_add)),
         page(M::GET, "/admin/peers", ADMIN, get(admin::pages::peers_page)),
         page(M::GET, "/audit", AUDITOR, get(admin::pages::audit)),
-        page(M::GET, "/audit/export.csv", AUDITOR, get(admin::pages::audit_csv)),
+        page(
+            M::GET,
+            "/audit/export.csv",
+            AUDITOR,
+            get(admin::pages::audit_csv),
+        ),
     ]
 }
 
 /// The table without handlers, for tests and documentation.
 pub fn specs() -> Vec<RouteSpec> {
     table().into_iter().map(|(spec, _)| spec).collect()
+}
+
+/// Each route's method, path and rule: the OpenAPI document adds from them
+/// what routes share (401, 403 naming the roles...).
+pub fn rules() -> Vec<openapi::RouteRule> {
+    specs()
+        .into_iter()
+        .map(|s| (s.method, s.path, s.rule))
+        .collect()
 }

@@ -11,6 +11,7 @@ mod records;
 pub mod sql;
 
 pub use async_trait::async_trait;
+pub use entraide_federation::kinds::{MessageKind, OutboxStatus, PeerStatus};
 pub use records::*;
 
 use entraide_domain::request::{CountKey, Measure, StatRow};
@@ -305,7 +306,7 @@ pub trait PeerStore: Send + Sync {
     async fn set_peer_status(
         &self,
         node_id: &str,
-        status: &str,
+        status: PeerStatus,
         at: OffsetDateTime,
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;

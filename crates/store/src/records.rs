@@ -6,6 +6,7 @@ use entraide_domain::{
     AuditAction, AuditOutcome, CaseReference, CaseStatus, CaseSummary, CaseTitle, CountryCode,
     DisplayName, Email, NodeId, OrganisationKind, OrganisationName, RoleSet,
 };
+use entraide_federation::kinds::{MessageKind, OutboxStatus, PeerStatus};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -345,8 +346,7 @@ pub struct Peer {
     /// The signed node document as received.
     pub document: String,
     pub signature: String,
-    /// `active` or `disabled`.
-    pub status: String,
+    pub status: PeerStatus,
     pub added_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// The key the peer announced it moves to (a rotation), if any.
@@ -360,11 +360,10 @@ pub struct Peer {
 pub struct OutboxMessage {
     pub message_id: Uuid,
     pub recipient: String,
-    pub message_type: String,
+    pub message_type: MessageKind,
     /// The envelope JSON, as sent.
     pub envelope: String,
-    /// `pending`, `delivered` or `dead`.
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: u32,
     pub next_attempt_at: OffsetDateTime,
     pub last_error: Option<String>,
@@ -382,7 +381,7 @@ pub struct OutboxMessage {
 pub struct InboxMessage {
     pub message_id: Uuid,
     pub sender: String,
-    pub message_type: String,
+    pub message_type: MessageKind,
     pub envelope: String,
     /// The signed delivery receipt returned (again, for a duplicate).
     pub receipt: String,

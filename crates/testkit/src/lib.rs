@@ -11,10 +11,10 @@ use entraide_domain::{
     CountryCode, DisplayName, Email, LockoutPolicy, NewPassword, NodeId, OrganisationKind,
     OrganisationName, Role, RoleSet, SessionPolicy,
 };
-use entraide_server::app::config::Settings;
 use entraide_server::account::service::create_token;
 use entraide_server::admin::service::{create_user, initialise_node, NewNode};
 use entraide_server::app::audit::Actor;
+use entraide_server::app::config::Settings;
 use entraide_server::{open_store, Node, RunningNode};
 use entraide_store::Store;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_LANGUAGE, AUTHORIZATION};

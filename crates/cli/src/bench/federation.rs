@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use entraide_federation::{MessageKind, OutboxStatus};
 use entraide_server::admin::service::{initialise_node, NewNode};
 use entraide_server::app::audit::Actor;
 use entraide_server::app::config::Settings;
@@ -238,7 +239,7 @@ async fn send_note(a: &AppState, i: u64) -> Result<uuid::Uuid> {
         a,
         &Actor::command_line(),
         RECEIVER,
-        "note",
+        MessageKind::Note,
         &note(i),
         None,
         time::Duration::hours(1),
@@ -258,9 +259,9 @@ async fn wait_delivered(a: &AppState, id: uuid::Uuid, every: Duration) -> Result
             .outbox_message(id)
             .await?
             .ok_or_else(|| anyhow!("message {id} vanished"))?;
-        match m.status.as_str() {
-            "delivered" if m.receipt.is_some() => return Ok(()),
-            "pending" => {}
+        match m.status {
+            OutboxStatus::Delivered if m.receipt.is_some() => return Ok(()),
+            OutboxStatus::Pending => {}
             other => bail!("message {id} {other}: {:?}", m.last_error),
         }
         if Instant::now() > give_up {
@@ -305,7 +306,7 @@ async fn throughput(a: &AppState, b: &AppState, n: u64, senders: u64) -> Result<
     let sent = a.store.outbox(u32::try_from(n).unwrap_or(u32::MAX)).await?;
     let delivered = sent
         .iter()
-        .filter(|m| m.status == "delivered" && m.receipt.is_some())
+        .filter(|m| m.status == OutboxStatus::Delivered && m.receipt.is_some())
         .count();
     let received = b
         .store
@@ -418,7 +419,7 @@ async fn attachment(
         wait_delivered(a, sent.id, Duration::from_millis(2)).await?;
         let delivered_s = start.elapsed().as_secs_f64();
         let out = dir.join("joined.bin");
-        entraide_server::federation::attachments::assemble(b, SENDER, &sent, &out)
+        entraide_server::federation::attachments::take(b, SENDER, &sent, &out)
             .await
             .map_err(|e| anyhow!("taking the attachment: {e}"))?;
         let federation_s = start.elapsed().as_secs_f64();

@@ -126,16 +126,30 @@ async fn node_document_and_peers_pinned_by_fingerprint(backend: Backend) -> Resu
     // Administrators only.
     let o = b.api(Some(&officer.token));
     assert_eq!(o.get("/api/v1/peers").await?.status, StatusCode::FORBIDDEN);
+    // A status no node writes, found in the database: reported as corrupt
+    // data, not taken for either.
+    let set_status =
+        |status: &str| format!("UPDATE peers SET status = '{status}' WHERE node_id = 'test-node'");
+    exec_sql(&b, &set_status("asleep")).await?;
+    let read = b.store.peer("test-node").await;
+    assert!(
+        matches!(&read, Err(entraide_store::StoreError::Corrupt(m)) if m.contains("peer status")),
+        "{read:?}"
+    );
+    exec_sql(&b, &set_status("active")).await?;
     // Disable, remove, audited.
     let disabled = api
         .patch("/api/v1/peers/test-node", &json!({"status": "disabled"}))
         .await?;
     assert_eq!(disabled.json["status"], "disabled");
+    let asleep = api
+        .patch("/api/v1/peers/test-node", &json!({"status": "asleep"}))
+        .await?;
+    assert_eq!(asleep.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        api.patch("/api/v1/peers/test-node", &json!({"status": "asleep"}))
-            .await?
-            .status,
-        StatusCode::UNPROCESSABLE_ENTITY
+        asleep.json["errors"][0]["code"], "invalid_peer_status",
+        "{}",
+        asleep.text
     );
     assert_eq!(
         api.delete("/api/v1/peers/test-node").await?.status,
@@ -263,7 +277,10 @@ async fn three_nodes(
 }
 
 /// `from` pins `to`.
-pub(crate) async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit::TestNode) -> Result<()> {
+pub(crate) async fn pin(
+    from: &entraide_testkit::TestNode,
+    to: &entraide_testkit::TestNode,
+) -> Result<()> {
     let admin = from.admin().await?;
     let fp = to.state.identity.signing_public().fingerprint();
     let r = from
@@ -271,6 +288,18 @@ pub(crate) async fn pin(from: &entraide_testkit::TestNode, to: &entraide_testkit
         .post("/api/v1/peers", &json!({"url": to.url, "fingerprint": fp}))
         .await?;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    Ok(())
+}
+
+/// Runs `sql` on `node`'s database itself, beside its store.
+async fn exec_sql(node: &entraide_testkit::TestNode, sql: &str) -> Result<()> {
+    if node.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&node.database_url).await?;
+        sqlx::query(sql).execute(&pool).await?;
+    } else {
+        let pool = sqlx::PgPool::connect(&node.database_url).await?;
+        sqlx::query(sql).execute(&pool).await?;
+    }
     Ok(())
 }
 
@@ -440,7 +469,7 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
         rr.verify(&b.state.identity.signing_public())
             .unwrap()
             .status,
-        "retrieved"
+        entraide_federation::ReceiptStatus::Retrieved
     );
 
     // The same envelope again: the same receipt, never a second record.
@@ -517,7 +546,7 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
             &entraide_federation::Outgoing {
                 sender: "fr-pc247",
                 recipient,
-                message_type: "note",
+                message_type: entraide_federation::MessageKind::Note,
                 in_reply_to: None,
                 lifetime,
                 payload: br#"{"text":"x"}"#,
@@ -546,6 +575,28 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
     assert_eq!(r.code(), "envelope_expired");
     let r = post_envelope(&a, &b, b"not json").await?;
     assert_eq!(r.code(), "envelope_malformed");
+    // A kind of message this node does not know (the chunks pre-release
+    // nodes sent as messages): refused as such, audited, not stored.
+    let mut unknown = seal("ar-ufeci", time::Duration::hours(1));
+    unknown.header = unknown.header.replace(
+        r#""message_type":"note""#,
+        r#""message_type":"attachment-chunk""#,
+    );
+    unknown.signature = a.state.identity.signing.sign(unknown.header.as_bytes());
+    let r = post_envelope(&a, &b, serde_json::to_string(&unknown)?.as_bytes()).await?;
+    assert_eq!(r.code(), "message_kind_unknown", "{}", r.text);
+    let refusals = b
+        .store
+        .audit_entries(&entraide_store::AuditFilter {
+            action: Some("federation.refused".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    assert!(
+        refusals[0].detail.contains("message_kind_unknown"),
+        "{refusals:?}"
+    );
     assert_eq!(
         b_api
             .get("/api/v1/inbox")
@@ -602,7 +653,7 @@ async fn a_batch_is_answered_in_order_with_receipts_and_refusals(backend: Backen
             &entraide_federation::Outgoing {
                 sender: "fr-pc247",
                 recipient,
-                message_type: "note",
+                message_type: entraide_federation::MessageKind::Note,
                 in_reply_to: None,
                 lifetime: time::Duration::hours(1),
                 payload: &payload,
@@ -636,7 +687,7 @@ async fn a_batch_is_answered_in_order_with_receipts_and_refusals(backend: Backen
             .expect("signed by the recipient")
     };
     let r0 = receipt_of(&results[0]);
-    assert_eq!(r0.status, "delivered");
+    assert_eq!(r0.status, entraide_federation::ReceiptStatus::Delivered);
     assert_eq!(
         results[1]["receipt"], results[0]["receipt"],
         "one message, one receipt"
@@ -820,7 +871,7 @@ async fn two_replicas_share_the_outbox_without_sending_twice(backend: Backend) -
             if i % 2 == 0 { &a.state } else { &replica.state },
             &entraide_server::app::audit::Actor::command_line(),
             "ar-ufeci",
-            "note",
+            entraide_federation::MessageKind::Note,
             format!(r#"{{"text":"n{i}"}}"#).as_bytes(),
             None,
             time::Duration::hours(1),
@@ -1054,7 +1105,7 @@ async fn a_provider_takes_requests_from_authorities_only(backend: Backend) -> Re
             &entraide_federation::Outgoing {
                 sender: from.state.settings.node_id.as_str(),
                 recipient: "examplehost",
-                message_type: "request",
+                message_type: entraide_federation::MessageKind::Request,
                 in_reply_to: None,
                 lifetime: time::Duration::hours(1),
                 payload: &serde_json::to_vec(&json!({
@@ -1233,7 +1284,7 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
                 &state,
                 &entraide_server::app::audit::Actor::command_line(),
                 "ar-ufeci",
-                "note",
+                entraide_federation::MessageKind::Note,
                 format!(r#"{{"text":"{text}"}}"#).as_bytes(),
                 None,
                 time::Duration::hours(1),
@@ -1249,7 +1300,8 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
                 let store = store.clone();
                 async move {
                     let m = store.outbox_message(id).await?.unwrap();
-                    Ok((m.status != "pending").then_some(serde_json::Value::String(m.status)))
+                    Ok((m.status != entraide_federation::OutboxStatus::Pending)
+                        .then_some(serde_json::Value::String(m.status.to_string())))
                 }
             })
             .await
@@ -1271,7 +1323,7 @@ async fn a_rotated_key_is_announced_then_the_old_one_refused(backend: Backend) -
         &entraide_federation::Outgoing {
             sender: "fr-pc247",
             recipient: "ar-ufeci",
-            message_type: "note",
+            message_type: entraide_federation::MessageKind::Note,
             in_reply_to: None,
             lifetime: time::Duration::hours(1),
             payload: br#"{"text":"signed with a retired key"}"#,
@@ -1357,11 +1409,10 @@ async fn a_package_too_large_for_one_message_is_streamed_after_its_manifest(
     let queued = a.store.outbox(100).await?;
     let manifests: Vec<_> = queued
         .iter()
-        .filter(|m| m.message_type == "attachment")
+        .filter(|m| m.message_type == entraide_federation::MessageKind::Attachment)
         .collect();
     assert_eq!(manifests.len(), 1);
     assert!(manifests[0].envelope.len() < 16 * 1024);
-    assert!(!queued.iter().any(|m| m.message_type == "attachment-chunk"));
     let bo = b.api(Some(&b_officer.token));
     let received = wait_for(|| {
         let bo = &bo;
@@ -1422,11 +1473,11 @@ async fn assert_taken(
         chunks: (content.len() as u64).div_ceil(CHUNK_BYTES) as u32,
         size: content.len() as u64,
         sha256: sha256_hex(content),
-        chunk_bytes: Some(CHUNK_BYTES),
+        chunk_bytes: CHUNK_BYTES,
     };
     let out = tempfile::tempdir()?;
     let got = out.path().join("got");
-    entraide_server::federation::attachments::assemble(&b.state, "fr-pc247", &reference, &got)
+    entraide_server::federation::attachments::take(&b.state, "fr-pc247", &reference, &got)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(std::fs::read(got)?, content);
@@ -1482,7 +1533,7 @@ async fn post_manifest(
         &entraide_federation::Outgoing {
             sender: a.state.settings.node_id.as_str(),
             recipient: b.state.settings.node_id.as_str(),
-            message_type: "attachment",
+            message_type: entraide_federation::MessageKind::Attachment,
             in_reply_to: None,
             lifetime: time::Duration::hours(1),
             payload: &serde_json::to_vec(&manifest)?,
@@ -1621,7 +1672,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         chunks: 5,
         size: size as u64,
         sha256: sha256_hex(&content),
-        chunk_bytes: Some(CHUNK_BYTES),
+        chunk_bytes: CHUNK_BYTES,
     };
     for wrong in [
         "00".repeat(32),
@@ -1632,7 +1683,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
             sha256: wrong,
             ..reference.clone()
         };
-        let taken = entraide_server::federation::attachments::assemble(
+        let taken = entraide_server::federation::attachments::take(
             &b.state,
             "fr-pc247",
             &wrong,
@@ -1641,7 +1692,7 @@ async fn a_streamed_attachment_is_checked_chunk_by_chunk_and_resumes(
         .await;
         assert!(taken.is_err());
     }
-    entraide_server::federation::attachments::assemble(
+    entraide_server::federation::attachments::take(
         &b.state,
         "fr-pc247",
         &reference,
@@ -1787,8 +1838,10 @@ async fn an_attachment_the_peer_refuses_is_given_up_not_retried(backend: Backend
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let dead = wait_for(|| async {
         let m = a.store.outbox_message(sent.id).await?;
-        Ok(m.filter(|m| m.status == "dead")
-            .map(|m| json!(m.last_error)))
+        Ok(
+            m.filter(|m| m.status == entraide_federation::OutboxStatus::Dead)
+                .map(|m| json!(m.last_error)),
+        )
     })
     .await?;
     assert!(
@@ -1911,7 +1964,7 @@ async fn multi_gigabyte_attachment_in_this_process() -> Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let got = dir.path().join("got.bin");
-    entraide_server::federation::attachments::assemble(&b.state, "fr-pc247", &sent, &got)
+    entraide_server::federation::attachments::take(&b.state, "fr-pc247", &sent, &got)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed().as_secs_f64();
@@ -1949,11 +2002,11 @@ async fn oversize_envelopes_and_mismatched_attachments_are_refused(backend: Back
     let r = post_envelope(&a, &b, &huge).await?;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.code(), "payload_too_large");
-    // An attachment whose chunks do not match the SHA-256 announced: the
-    // package is not added, and the reason is recorded at the receiver.
+    // A package naming an attachment that has not arrived with the size
+    // and SHA-256 it gives: the package is not added, and the reason is
+    // recorded at the receiver.
     let actor = entraide_server::app::audit::Actor::command_line();
-    let chunk = json!({"attachment": uuid::Uuid::nil(), "index": 0, "data": "aGVsbG8="});
-    let send = |t: &'static str, body: serde_json::Value| {
+    let send = |t: entraide_federation::MessageKind, body: serde_json::Value| {
         let state = a.state.clone();
         let actor = actor.clone();
         async move {
@@ -1970,11 +2023,11 @@ async fn oversize_envelopes_and_mismatched_attachments_are_refused(backend: Back
             .map_err(|e| anyhow::anyhow!("{e}"))
         }
     };
-    send("attachment-chunk", chunk).await?;
     let last = send(
-        "evidence-package",
+        entraide_federation::MessageKind::EvidencePackage,
         json!({"package_id": uuid::Uuid::new_v4(), "file_name": "p.zip", "case_reference": "X",
-               "attachment": {"id": uuid::Uuid::nil(), "chunks": 1, "size": 5, "sha256": "00".repeat(32)}}),
+               "attachment": {"id": uuid::Uuid::nil(), "chunks": 1, "size": 5, "sha256": "00".repeat(32),
+                              "chunk_bytes": 4 * 1024 * 1024}}),
     )
     .await?;
     let store = a.store.clone();
@@ -1982,7 +2035,8 @@ async fn oversize_envelopes_and_mismatched_attachments_are_refused(backend: Back
         let store = store.clone();
         async move {
             let m = store.outbox_message(last.message_id).await?.unwrap();
-            Ok((m.status == "delivered").then_some(serde_json::Value::Null))
+            Ok((m.status == entraide_federation::OutboxStatus::Delivered)
+                .then_some(serde_json::Value::Null))
         }
     })
     .await?;

@@ -277,12 +277,7 @@ fn the_whole_corpus_imports_from_the_command_line() {
     let d = data.to_str().unwrap();
     init(bin, d, "fr-kn", "FR", &pw);
     let out = Command::new(bin)
-        .args([
-            "knowledge",
-            "import",
-            "--data-dir",
-            d,
-        ])
+        .args(["knowledge", "import", "--data-dir", d])
         // The folders in the Markdown formats imported today (the corpus
         // README describes zh/, ru/, ar-lang/ and in/, not imported yet).
         .args(

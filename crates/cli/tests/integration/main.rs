@@ -14,4 +14,5 @@ mod federation;
 mod knowledge;
 mod requests;
 mod transactions;
+mod validation;
 mod web;

@@ -113,7 +113,12 @@ async fn a_send_that_cannot_queue_leaves_the_request_approved_with_nothing_queue
             &json!({"peer": "ar-ufeci"}),
         )
         .await?;
-    assert_eq!(sent.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", sent.text);
+    assert_eq!(
+        sent.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        sent.text
+    );
     let check = |node: &TestNode| {
         let store = node.store.clone();
         async move {
@@ -124,7 +129,10 @@ async fn a_send_that_cannot_queue_leaves_the_request_approved_with_nothing_queue
             assert_eq!(r.state.as_str(), "approved");
             assert!(r.sent_at.is_none());
             assert!(store.outbox(10).await?.is_empty(), "nothing queued");
-            assert!(store.request_link(request_id).await?.is_none(), "not linked");
+            assert!(
+                store.request_link(request_id).await?.is_none(),
+                "not linked"
+            );
             let events = store.request_events(request_id).await?;
             assert!(events.iter().all(|e| e.action != "mark_sent"), "{events:?}");
             anyhow::Ok(())
@@ -194,7 +202,7 @@ async fn a_received_request_is_registered_whole_or_not_at_all(backend: Backend) 
             let out = store.outbox(10).await?;
             Ok(out
                 .first()
-                .filter(|m| m.status == "delivered")
+                .filter(|m| m.status == entraide_federation::OutboxStatus::Delivered)
                 .map(|_| json!(null)))
         }
     })

@@ -23,7 +23,8 @@ pub async fn me(State(app): State<AppState>, caller: Caller) -> AppResult<Respon
 
 /// Starts TOTP enrolment: returns a new secret to load in an authenticator.
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "identity", security(("bearer" = [])),
-    responses((status = 200, body = proto::TotpEnrolment), (status = 409, body = proto::Problem)))]
+    responses((status = 200, body = proto::TotpEnrolment),
+              (status = 409, body = proto::Problem, description = "`totp_already_enabled`")))]
 pub async fn totp_start(State(app): State<AppState>, caller: Caller) -> AppResult<Response> {
     let enrolment = service::start_totp_enrolment(&app, &caller.user).await?;
     Ok(json_response(StatusCode::OK, &enrolment))
@@ -33,7 +34,9 @@ pub async fn totp_start(State(app): State<AppState>, caller: Caller) -> AppResul
 /// required at every sign-in.
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "identity", security(("bearer" = [])),
     request_body = proto::TotpCode,
-    responses((status = 204), (status = 401, body = proto::Problem)))]
+    responses((status = 204, description = "the second factor is on"),
+              (status = 401, body = proto::Problem, description = "`invalid_second_factor`: wrong or reused code; or no valid credentials"),
+              (status = 409, body = proto::Problem, description = "`totp_not_started` or `totp_already_enabled`")))]
 pub async fn totp_confirm(
     State(app): State<AppState>,
     caller: Caller,
@@ -59,7 +62,8 @@ pub async fn list_tokens(State(app): State<AppState>, caller: Caller) -> AppResu
 /// Creates an API token for yourself; the secret is returned only here.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "identity", security(("bearer" = [])),
     request_body = proto::CreateToken,
-    responses((status = 201, body = proto::CreatedToken), (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::CreatedToken), (status = 409, body = proto::Problem, description = "`user_disabled`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: the name is empty or too long")))]
 pub async fn create_token(
     State(app): State<AppState>,
     caller: Caller,
@@ -84,7 +88,8 @@ pub async fn create_token(
 /// Revokes one of your tokens (administrators may revoke anyone's).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "identity", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = proto::Problem), (status = 409, body = proto::Problem)))]
+    responses((status = 204, description = "revoked"), (status = 404, body = proto::Problem, description = "no such token of yours (administrators: of anyone)"),
+              (status = 409, body = proto::Problem, description = "`token_already_revoked`")))]
 pub async fn revoke_token(
     State(app): State<AppState>,
     caller: Caller,

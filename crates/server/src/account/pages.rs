@@ -30,7 +30,7 @@ use crate::web::page::{page, render, render_status, Nav};
 // ---------------------------------------------------------------- sign-in
 
 #[derive(Template)]
-#[template(path = "signin.html")]
+#[template(path = "account/signin.html")]
 struct SignInPage {
     tr: Tr,
     nav: Nav,
@@ -150,7 +150,7 @@ pub async fn signin(
 // ---------------------------------------------------------------- second factor
 
 #[derive(Template)]
-#[template(path = "second_factor.html")]
+#[template(path = "account/second_factor.html")]
 struct SecondFactorPage {
     tr: Tr,
     nav: Nav,
@@ -333,7 +333,7 @@ pub async fn set_language(
 // ---------------------------------------------------------------- the account page
 
 #[derive(Template)]
-#[template(path = "account.html")]
+#[template(path = "account/account.html")]
 struct AccountPage {
     tr: Tr,
     nav: Nav,

@@ -24,7 +24,7 @@ pub async fn organisation(State(app): State<AppState>, _caller: Caller) -> AppRe
 /// Changes organisation settings (administrators).
 #[utoipa::path(patch, path = "/api/v1/organisation", tag = "identity", security(("bearer" = [])),
     request_body = proto::UpdateOrganisation,
-    responses((status = 200, body = proto::OrganisationView), (status = 403, body = proto::Problem)))]
+    responses((status = 200, body = proto::OrganisationView)))]
 pub async fn update_organisation(
     State(app): State<AppState>,
     caller: Caller,
@@ -52,8 +52,8 @@ pub async fn list_users(State(app): State<AppState>, _caller: Caller) -> AppResu
 /// Creates a user (administrators).
 #[utoipa::path(post, path = "/api/v1/users", tag = "identity", security(("bearer" = [])),
     request_body = proto::CreateUser,
-    responses((status = 201, body = proto::UserView), (status = 409, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::UserView), (status = 409, body = proto::Problem, description = "`email_taken`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: every refused field (e-mail, display name, password strength, roles)")))]
 pub async fn create_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -95,7 +95,9 @@ async fn user_response(app: &AppState, id: Uuid, status: StatusCode) -> AppResul
 /// Changes a user's roles or disables/enables them (administrators).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "identity", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::UpdateUser,
-    responses((status = 200, body = proto::UserView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::UserView), (status = 404, body = proto::Problem, description = "no such user"),
+              (status = 409, body = proto::Problem, description = "`cannot_demote_self` or `cannot_disable_self`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown role")))]
 pub async fn update_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -121,7 +123,8 @@ pub async fn update_user(
 /// The audit log, newest first (auditors). Reading it is itself audited.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = proto::AuditPage), (status = 422, body = proto::Problem)))]
+    responses((status = 200, body = proto::AuditPage),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: a time, outcome or case id that does not parse, or a period that ends before it starts")))]
 pub async fn audit_entries(
     State(app): State<AppState>,
     caller: Caller,
@@ -147,7 +150,8 @@ pub async fn audit_entries(
 /// The audit log as CSV (auditors), up to 10,000 rows per export.
 #[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+    responses((status = 200, content_type = "text/csv", body = String, description = "one line per entry, with a header line"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: a filter that does not parse")))]
 pub async fn audit_export(
     State(app): State<AppState>,
     caller: Caller,

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_domain::{AuditAction, DisplayName, Email, Locale, NewPassword, Role};
+use entraide_federation::{MessageKind, OutboxStatus, ReceiptStatus};
 use entraide_proto as proto;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -22,7 +23,7 @@ use crate::web::page::{fmt_time, fmt_time_short, page, render, render_status, Na
 // ---------------------------------------------------------------- users
 
 #[derive(Template)]
-#[template(path = "users.html")]
+#[template(path = "admin/users.html")]
 struct UsersPage {
     tr: Tr,
     nav: Nav,
@@ -84,7 +85,7 @@ pub async fn users(
 }
 
 #[derive(Template)]
-#[template(path = "user_new.html")]
+#[template(path = "admin/user_new.html")]
 struct UserNewPage {
     tr: Tr,
     nav: Nav,
@@ -206,7 +207,7 @@ pub async fn user_update(
 }
 
 #[derive(Template)]
-#[template(path = "organisation.html")]
+#[template(path = "admin/organisation.html")]
 struct OrganisationPage {
     tr: Tr,
     nav: Nav,
@@ -297,26 +298,26 @@ async fn organisation_page(
             .await?
             .iter()
             // Receipts sent back are bookkeeping, not messages people sent.
-            .filter(|m| m.message_type != "receipt" && m.message_type != "attachment-chunk")
+            .filter(|m| m.message_type != MessageKind::Receipt)
             .take(20)
             .map(|m| {
-                let status = if m.retrieval_receipt.is_some() {
-                    "retrieved"
+                let retrieved = m.retrieval_receipt.is_some();
+                let status = if retrieved {
+                    ReceiptStatus::Retrieved.as_str()
                 } else {
                     m.status.as_str()
                 };
                 SentRow {
                     created: fmt_time(m.created_at),
                     recipient: m.recipient.clone(),
-                    message_type: m.message_type.clone(),
+                    message_type: m.message_type.to_string(),
                     type_label: p.tr.t(&format!("org-message-type-{}", m.message_type)),
                     status: status.to_owned(),
                     status_label: p.tr.t(&format!("org-message-{status}")),
-                    detail: match status {
-                        "delivered" | "retrieved" => {
-                            m.delivered_at.map(fmt_time).unwrap_or_default()
-                        }
-                        _ => m.last_error.clone().unwrap_or_default(),
+                    detail: if retrieved || m.status == OutboxStatus::Delivered {
+                        m.delivered_at.map(fmt_time).unwrap_or_default()
+                    } else {
+                        m.last_error.clone().unwrap_or_default()
                     },
                 }
             })
@@ -431,7 +432,7 @@ pub async fn organisation_update(
 // ---------------------------------------------------------------- audit
 
 #[derive(Template)]
-#[template(path = "audit.html")]
+#[template(path = "admin/audit.html")]
 struct AuditPage {
     tr: Tr,
     nav: Nav,

@@ -226,14 +226,21 @@ pub async fn set_disabled(
 /// Filters for the audit log. Times are RFC 3339.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Who acted (their label, e.g. an e-mail address).
     pub actor: Option<String>,
     /// An action (`case.read`) or a family (`case.`).
     pub action: Option<String>,
+    #[param(value_type = Option<entraide_proto::schema::AuditOutcomeName>)]
     pub outcome: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub case_id: Option<String>,
+    /// A date (2026-11-25) or an RFC 3339 time.
     pub from: Option<String>,
+    /// A date (the whole day is included) or an RFC 3339 time.
     pub to: Option<String>,
+    /// The `next_before` of the previous page.
     pub before: Option<i64>,
     pub limit: Option<u32>,
 }

@@ -95,7 +95,7 @@ impl CustodyWriter {
 
 /// Removes the files of `dir` last modified longer ago than `age`
 /// (best effort: what cannot be read or removed stays).
-pub(crate) fn remove_older_than(dir: &Path, age: std::time::Duration) {
+fn remove_older_than(dir: &Path, age: std::time::Duration) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -214,7 +214,10 @@ impl Custody {
     }
 
     /// The in-memory log, caught up with the database.
-    async fn synced(&self, store: &Arc<dyn Store>) -> AppResult<tokio::sync::MutexGuard<'_, MerkleLog>> {
+    async fn synced(
+        &self,
+        store: &Arc<dyn Store>,
+    ) -> AppResult<tokio::sync::MutexGuard<'_, MerkleLog>> {
         let mut log = self.log.lock().await;
         loop {
             let batch = store.custody_leaf_hashes(log.size(), 100_000).await?;
@@ -372,3 +375,27 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoned_attachment_files_are_swept_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("fr-pc247-old.part");
+        let recent = dir.path().join("fr-pc247-recent.part");
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::write(&recent, b"y").unwrap();
+        let nine_days_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(9 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(nine_days_ago)
+            .unwrap();
+        remove_older_than(dir.path(), std::time::Duration::from_secs(8 * 86_400));
+        assert!(!old.exists());
+        assert!(recent.exists());
+    }
+}

@@ -5,7 +5,7 @@
 
 use ::http::StatusCode;
 use entraide_domain::ParseError;
-use entraide_proto::{FieldError, Problem};
+use entraide_proto::FieldError;
 use entraide_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

@@ -156,7 +156,11 @@ mod tests {
         let en = ids(SOURCES[0].1);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let mut used = BTreeSet::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
+        // One folder of templates per feature.
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .flat_map(|folder| std::fs::read_dir(folder.unwrap().path()).unwrap());
+        for entry in files {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             for call in ["tr.t(\"", "tr.t1(\"", "tr.tn(\""] {
                 for part in text.split(call).skip(1) {

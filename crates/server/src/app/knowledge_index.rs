@@ -51,4 +51,3 @@ impl From<SearchError> for AppError {
         }
     }
 }
-

@@ -4,9 +4,9 @@
 pub mod audit;
 pub mod blob_s3;
 pub mod config;
+pub mod credentials;
 pub mod csv;
 pub mod custody;
-pub mod credentials;
 pub mod error;
 pub mod i18n;
 pub mod inbound;

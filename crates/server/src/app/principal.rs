@@ -7,8 +7,8 @@ use entraide_domain::{AuditAction, AuditOutcome, RoleSet};
 use entraide_store::{NewAuditEntry, User};
 use uuid::Uuid;
 
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::Actor;
+use crate::app::error::{AppError, AppResult};
 
 /// Facts about the request for logs and the audit trail.
 #[derive(Clone, Debug, Default)]

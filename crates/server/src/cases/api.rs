@@ -26,8 +26,8 @@ pub async fn list_cases(State(app): State<AppState>, caller: Caller) -> AppResul
 /// Opens a case; you become its first member.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])),
     request_body = proto::CreateCase,
-    responses((status = 201, body = proto::CaseDetail), (status = 409, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::CaseDetail), (status = 409, body = proto::Problem, description = "`case_reference_taken`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: reference, title or summary refused")))]
 pub async fn create_case(
     State(app): State<AppState>,
     caller: Caller,
@@ -41,8 +41,8 @@ pub async fn create_case(
 /// Reads a case with its content (members only; the read is audited).
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::CaseDetail), (status = 403, body = proto::Problem),
-              (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::CaseDetail), (status = 403, body = proto::Problem, description = "`not_case_member`: only members read a case's content (the refusal is audited)"),
+              (status = 404, body = proto::Problem, description = "no such case")))]
 pub async fn case_detail(
     State(app): State<AppState>,
     caller: Caller,
@@ -55,7 +55,8 @@ pub async fn case_detail(
 /// Members of a case (members and administrators).
 #[utoipa::path(get, path = "/api/v1/cases/{id}/members", tag = "cases", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = [proto::CaseMemberView]), (status = 403, body = proto::Problem)))]
+    responses((status = 200, body = [proto::CaseMemberView]), (status = 403, body = proto::Problem, description = "`not_case_member`"),
+              (status = 404, body = proto::Problem, description = "no such case")))]
 pub async fn case_members(
     State(app): State<AppState>,
     caller: Caller,
@@ -69,8 +70,10 @@ pub async fn case_members(
 /// to the content; that is audited like every membership change.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/members", tag = "cases", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::AddCaseMember,
-    responses((status = 201, body = [proto::CaseMemberView]), (status = 403, body = proto::Problem),
-              (status = 409, body = proto::Problem), (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = [proto::CaseMemberView], description = "the members, the new one included"),
+              (status = 403, body = proto::Problem, description = "`cannot_manage_members` or `not_case_member`"),
+              (status = 404, body = proto::Problem, description = "no such case"), (status = 409, body = proto::Problem, description = "`already_member`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed` (`unknown_user`): no active user has that e-mail")))]
 pub async fn add_case_member(
     State(app): State<AppState>,
     caller: Caller,
@@ -85,7 +88,8 @@ pub async fn add_case_member(
 /// Removes a member from a case.
 #[utoipa::path(delete, path = "/api/v1/cases/{id}/members/{user_id}", tag = "cases", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = proto::Problem), (status = 404, body = proto::Problem)))]
+    responses((status = 204, description = "removed"), (status = 403, body = proto::Problem, description = "`cannot_manage_members` or `not_case_member`"),
+              (status = 404, body = proto::Problem, description = "no such case or member")))]
 pub async fn remove_case_member(
     State(app): State<AppState>,
     caller: Caller,

@@ -41,7 +41,7 @@ pub fn case_row(tr: &Tr, c: &proto::CaseListing) -> CaseRow {
 }
 
 #[derive(Template)]
-#[template(path = "cases.html")]
+#[template(path = "cases/cases.html")]
 struct CasesPage {
     tr: Tr,
     nav: Nav,
@@ -64,7 +64,7 @@ pub async fn cases(
 }
 
 #[derive(Template)]
-#[template(path = "case_new.html")]
+#[template(path = "cases/case_new.html")]
 struct CaseNewPage {
     tr: Tr,
     nav: Nav,

@@ -21,4 +21,3 @@ pub async fn api(
     let entries = search(&app, &q).await?;
     Ok(json_response(StatusCode::OK, &entries))
 }
-

@@ -20,7 +20,7 @@ pub struct Row {
 }
 
 #[derive(askama::Template)]
-#[template(path = "directory.html")]
+#[template(path = "directory/directory.html")]
 struct DirectoryPage {
     tr: Tr,
     nav: Nav,

@@ -3,7 +3,7 @@
 //! in which languages, and when they answer. Searchable by text, country,
 //! kind, request type and language.
 
-use entraide_federation::NodeDocument;
+use entraide_federation::{NodeDocument, PeerStatus};
 use entraide_proto as proto;
 use serde::Deserialize;
 
@@ -12,19 +12,22 @@ use crate::app::state::AppState;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
     /// Words in the organisation's name or node id.
     pub q: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
+    #[param(value_type = Option<entraide_proto::schema::OrganisationKindName>)]
     pub kind: Option<String>,
     /// Only organisations accepting this request kind.
+    #[param(value_type = Option<entraide_proto::schema::RequestKindName>)]
     pub request_type: Option<String>,
     /// Only organisations accepting requests in this language.
     pub language: Option<String>,
 }
 
-fn entry(doc: &NodeDocument, own: bool, status: &str) -> proto::DirectoryEntry {
+fn entry(doc: &NodeDocument, own: bool, status: PeerStatus) -> proto::DirectoryEntry {
     proto::DirectoryEntry {
         node_id: doc.node_id.clone(),
         organisation: doc.organisation.clone(),
@@ -36,7 +39,7 @@ fn entry(doc: &NodeDocument, own: bool, status: &str) -> proto::DirectoryEntry {
         office_hours: doc.office_hours.clone(),
         time_zone: doc.time_zone.clone(),
         own,
-        status: status.to_owned(),
+        status: status.as_str().to_owned(),
         signing_fingerprint: doc
             .signing_key()
             .map(|k| k.fingerprint.clone())
@@ -49,12 +52,12 @@ pub async fn search(app: &AppState, q: &DirectoryQuery) -> AppResult<Vec<proto::
     let mut entries = Vec::new();
     let own = crate::federation::peers::node_document(app).await?;
     if let Ok(doc) = serde_json::from_str::<NodeDocument>(&own.document) {
-        entries.push(entry(&doc, true, "active"));
+        entries.push(entry(&doc, true, PeerStatus::Active));
     }
     for p in app.store.peers().await? {
         // Stored documents were verified when pinned.
         if let Ok(doc) = serde_json::from_str::<NodeDocument>(&p.document) {
-            entries.push(entry(&doc, false, &p.status));
+            entries.push(entry(&doc, false, p.status));
         }
     }
     let norm = |s: &str| s.trim().to_lowercase();
@@ -91,4 +94,3 @@ pub async fn search(app: &AppState, q: &DirectoryQuery) -> AppResult<Vec<proto::
     });
     Ok(entries)
 }
-

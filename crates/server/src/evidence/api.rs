@@ -20,15 +20,15 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::http::caller::Caller;
+use crate::app::audit::AuditEntryExt;
 use crate::app::error::{AppError, AppResult};
+use crate::app::state::AppState;
 use crate::evidence::{
     self, evidence_case, item_view, member_item, tree_head_view, Change, CustodyActor,
     EvidenceInput,
 };
+use crate::http::caller::Caller;
 use crate::http::{json_response, ApiJson};
-use crate::app::audit::AuditEntryExt;
-use crate::app::state::AppState;
 
 /// Uploads being written right now (one writer per upload per replica).
 static BUSY: Mutex<Option<HashSet<Uuid>>> = Mutex::new(None);
@@ -63,8 +63,8 @@ impl Drop for UploadGuard {
 /// Evidence items of a case (members only).
 #[utoipa::path(get, path = "/api/v1/cases/{id}/evidence", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = [proto::EvidenceItemView]), (status = 403, body = proto::Problem),
-              (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = [proto::EvidenceItemView]), (status = 403, body = proto::Problem, description = "`not_case_member`: only members of the case"),
+              (status = 404, body = proto::Problem, description = "no such case")))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -79,8 +79,11 @@ pub async fn list(
 /// Starts a resumable upload; send the bytes with PATCH.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/evidence/uploads", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::NewEvidenceUpload,
-    responses((status = 201, body = proto::EvidenceUploadView), (status = 403, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::EvidenceUploadView, description = "the upload; `Location` is its address, `Upload-Offset` is 0",
+               headers(("location" = String), ("upload-offset" = u64))),
+              (status = 403, body = proto::Problem, description = "`not_case_member`, or `forbidden_role`: your roles do not allow adding evidence"),
+              (status = 404, body = proto::Problem, description = "no such case"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: every refused metadata field")))]
 pub async fn create_upload(
     State(app): State<AppState>,
     caller: Caller,
@@ -140,7 +143,8 @@ async fn own_upload(app: &AppState, caller: &Caller, id: Uuid) -> AppResult<Evid
 /// Where an upload stands: the next offset to send.
 #[utoipa::path(get, path = "/api/v1/evidence/uploads/{id}", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::EvidenceUploadView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::EvidenceUploadView, headers(("upload-offset" = u64, description = "bytes received: where to resume"))),
+              (status = 404, body = proto::Problem, description = "no such upload of yours")))]
 pub async fn upload_status(
     State(app): State<AppState>,
     caller: Caller,
@@ -155,7 +159,8 @@ pub async fn upload_status(
 /// Abandons an upload and its bytes.
 #[utoipa::path(delete, path = "/api/v1/evidence/uploads/{id}", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = proto::Problem)))]
+    responses((status = 204, description = "abandoned"), (status = 404, body = proto::Problem, description = "no such upload of yours"),
+              (status = 409, body = proto::Problem, description = "`upload_busy`: another request is writing it")))]
 pub async fn delete_upload(
     State(app): State<AppState>,
     caller: Caller,
@@ -174,9 +179,14 @@ pub async fn delete_upload(
 #[utoipa::path(patch, path = "/api/v1/evidence/uploads/{id}", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Upload-Offset" = u64, Header)),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
-    responses((status = 204, description = "bytes stored; Upload-Offset says how many"),
-              (status = 201, body = proto::EvidenceUploadView), (status = 409, body = proto::Problem),
-              (status = 413, body = proto::Problem)))]
+    responses((status = 204, description = "bytes stored; `Upload-Offset` says how many", headers(("upload-offset" = u64))),
+              (status = 201, body = proto::EvidenceUploadView, description = "the last byte arrived: the item is recorded (`item`)", headers(("upload-offset" = u64))),
+              (status = 400, body = proto::Problem, description = "`upload_content_type` (send `application/offset+octet-stream`), `upload_offset_required` (no `Upload-Offset` header) or `upload_interrupted` (resume from the offset)"),
+              (status = 403, body = proto::Problem, description = "`not_case_member`: only members of the case"),
+              (status = 404, body = proto::Problem, description = "no such upload of yours"),
+              (status = 409, body = proto::Problem, description = "`upload_offset_mismatch` (`Upload-Offset` in the answer says where to resume), or `upload_busy`"),
+              (status = 413, body = proto::Problem, description = "`payload_too_large`: more bytes than the declared size"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: the upload's metadata no longer pass their checks")))]
 pub async fn upload_append(
     State(app): State<AppState>,
     caller: Caller,
@@ -321,7 +331,7 @@ pub async fn upload_append(
 /// An item with its custody timeline (members of the case).
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::EvidenceDetail), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::EvidenceDetail), (status = 404, body = proto::Problem, description = "no such item, or not in one of your cases")))]
 pub async fn detail(
     State(app): State<AppState>,
     caller: Caller,
@@ -346,9 +356,12 @@ pub async fn detail(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ContentQuery {
     /// `inline` to view in the browser (an `accessed` custody event)
-    /// rather than download (`downloaded`).
+    /// rather than download (`downloaded`, the default; any other value
+    /// downloads too).
+    #[param(value_type = Option<String>, example = "inline")]
     pub disposition: Option<String>,
 }
 
@@ -357,8 +370,11 @@ pub struct ContentQuery {
 /// no longer matches its SHA-256 (the item is then marked corrupted).
 #[utoipa::path(get, path = "/api/v1/evidence/{id}/content", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path), ContentQuery),
-    responses((status = 200, content_type = "application/octet-stream", description = "the file; Repr-Digest has its SHA-256"),
-              (status = 403, body = proto::Problem), (status = 409, body = proto::Problem)))]
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "the file, streamed while hashed (cut short if it no longer matches its SHA-256)",
+               headers(("repr-digest" = String, description = "`sha-256=:<base64>:`"), ("content-disposition" = String))),
+              (status = 403, body = proto::Problem, description = "`forbidden_role`: your roles do not allow reading content"),
+              (status = 404, body = proto::Problem, description = "no such item, or not in one of your cases"),
+              (status = 409, body = proto::Problem, description = "the item is sealed or disposed, or `evidence_corrupted`")))]
 pub async fn content(
     State(app): State<AppState>,
     caller: Caller,
@@ -464,8 +480,10 @@ pub fn percent_encode(name: &str) -> String {
 /// Seal, release, legal hold, retention, disposal (custodians).
 #[utoipa::path(post, path = "/api/v1/evidence/{id}/custody", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::CustodyChange,
-    responses((status = 200, body = proto::EvidenceItemView), (status = 403, body = proto::Problem),
-              (status = 409, body = proto::Problem), (status = 422, body = proto::Problem)))]
+    responses((status = 200, body = proto::EvidenceItemView), (status = 403, body = proto::Problem, description = "`forbidden_role`"),
+              (status = 404, body = proto::Problem, description = "no such item, or not in one of your cases"),
+              (status = 409, body = proto::Problem, description = "the change is not open in the item's state (e.g. dispose under legal hold)"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown action, a bad `retention_until`, `dispose` without `reason`")))]
 pub async fn change(
     State(app): State<AppState>,
     caller: Caller,
@@ -480,8 +498,11 @@ pub async fn change(
 /// Exports items of the case as an evidence package (a ZIP file).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/evidence/packages", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::PackageRequest,
-    responses((status = 200, content_type = "application/zip", description = "the package"),
-              (status = 403, body = proto::Problem), (status = 409, body = proto::Problem)))]
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>, description = "the package (ZIP), as an attachment"),
+              (status = 403, body = proto::Problem, description = "`not_case_member`, or `forbidden_role`"),
+              (status = 404, body = proto::Problem, description = "no such case or item"),
+              (status = 409, body = proto::Problem, description = "`nothing_to_export`, `evidence_corrupted`, or a sealed or disposed item"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an item not in the case")))]
 pub async fn export(
     State(app): State<AppState>,
     caller: Caller,
@@ -578,7 +599,11 @@ pub async fn body_to_file(body: Body, path: &std::path::Path) -> AppResult<u64> 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/evidence/packages/received", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body(content = Vec<u8>, content_type = "application/zip"),
-    responses((status = 201, body = proto::PackageImportView), (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::PackageImportView),
+              (status = 400, body = proto::Problem, description = "`package_content_type` (send `application/zip`) or `upload_interrupted`"),
+              (status = 403, body = proto::Problem, description = "`not_case_member`, or `forbidden_role`"),
+              (status = 404, body = proto::Problem, description = "no such case"),
+              (status = 422, body = proto::Problem, description = "`package_verification_failed`: the package does not hold; `errors` lists each failed check (`field` is its subject)")))]
 pub async fn receive(
     State(app): State<AppState>,
     caller: Caller,
@@ -644,6 +669,7 @@ pub async fn tree_head(State(app): State<AppState>) -> AppResult<Response> {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProofQuery {
     /// The tree size to prove against (default: a freshly signed head).
     pub tree_size: Option<u64>,
@@ -652,7 +678,7 @@ pub struct ProofQuery {
 /// Inclusion proof of one custody event of an item (members of its case).
 #[utoipa::path(get, path = "/api/v1/evidence/{id}/custody/{leaf_index}/proof", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("leaf_index" = u64, Path), ProofQuery),
-    responses((status = 200, body = proto::InclusionProofView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::InclusionProofView), (status = 404, body = proto::Problem, description = "no such item in your cases, no such event of it, or no signed tree head of that size")))]
 pub async fn inclusion_proof(
     State(app): State<AppState>,
     caller: Caller,
@@ -718,20 +744,26 @@ impl SignedHeadFromStore {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The earlier tree size.
     pub from: u64,
+    /// The later tree size.
     pub to: u64,
 }
 
 /// Consistency proof between two sizes of the custody log.
 #[utoipa::path(get, path = "/api/v1/custody/consistency", tag = "evidence", security(("bearer" = [])),
     params(ConsistencyQuery),
-    responses((status = 200, body = proto::ConsistencyProofView), (status = 400, body = proto::Problem)))]
+    responses((status = 200, body = proto::ConsistencyProofView), (status = 400, body = proto::Problem, description = "sizes out of order or beyond the log")))]
 pub async fn consistency(
     State(app): State<AppState>,
     Query(q): Query<ConsistencyQuery>,
 ) -> AppResult<Response> {
-    let proof = app.custody.consistency_proof(&app.store, q.from, q.to).await?;
+    let proof = app
+        .custody
+        .consistency_proof(&app.store, q.from, q.to)
+        .await?;
     Ok(json_response(
         StatusCode::OK,
         &proto::ConsistencyProofView {

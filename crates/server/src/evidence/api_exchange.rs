@@ -16,8 +16,10 @@ use crate::http::{json_response, ApiJson};
 /// Sends evidence of a case to a peer as a verified-on-arrival package.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/evidence/packages/send", tag = "evidence", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::SendPackage,
-    responses((status = 202, body = proto::PackageSent), (status = 404, body = proto::Problem),
-              (status = 409, body = proto::Problem)))]
+    responses((status = 202, body = proto::PackageSent, description = "accepted: the package is sent in the background"),
+              (status = 403, body = proto::Problem, description = "`not_case_member`: only members of the case"),
+              (status = 404, body = proto::Problem, description = "no such case, peer, item or request"),
+              (status = 409, body = proto::Problem, description = "`request_not_with_peer`, `nothing_to_export`, `evidence_corrupted`, `peer_disabled`, or an item that cannot be exported (sealed, disposed)")))]
 pub async fn api_send_package(
     State(app): State<AppState>,
     caller: Caller,

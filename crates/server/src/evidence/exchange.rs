@@ -7,23 +7,18 @@
 //!
 //! The transport hands received packages over through `crate::inbound`.
 
-use entraide_federation::EnvelopeHeader;
+use entraide_federation::{EnvelopeHeader, MessageKind, PeerStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::error::{AppError, AppResult};
 use crate::app::principal::Principal;
 use crate::app::state::AppState;
-use crate::evidence::service::{
-    custody_event, evidence_case, export_package, import_package, require_content_role,
-    CustodyActor,
-};
+use crate::evidence::package::{export_package, import_package};
+use crate::evidence::service::{custody_event, evidence_case, require_content_role, CustodyActor};
 use crate::federation::attachments::{self, AttachmentRef};
 use crate::federation::outbox;
 use crate::requests::exchange::intake_case;
-
-/// An evidence package for the peer.
-pub const PACKAGE_MESSAGE_TYPE: &str = "evidence-package";
 
 /// Evidence packages sent in one message; larger ones travel as a streamed
 /// attachment.
@@ -41,7 +36,8 @@ struct PackageMessage {
     /// The ZIP file, base64, when it travels in this message.
     #[serde(default)]
     package: Option<String>,
-    /// Or the attachment whose chunks travelled just before (in order).
+    /// Or the streamed attachment that travelled just before it in the
+    /// peer's queue, named with its SHA-256.
     #[serde(default)]
     attachment: Option<AttachmentRef>,
 }
@@ -63,7 +59,7 @@ pub async fn send_package(
     app.store
         .peer(peer_node)
         .await?
-        .filter(|p| p.status == "active")
+        .filter(|p| p.status == PeerStatus::Active)
         .ok_or(AppError::NotFound { what: "peer" })?;
     if let Some(rid) = request_id {
         let r = app
@@ -92,7 +88,8 @@ pub async fn send_package(
         .await
         .map_err(|e| AppError::Internal(format!("package file: {e}")))?
         .len();
-    // Small packages travel inline; larger ones as attachment chunks first.
+    // Small packages travel inline; larger ones as a streamed attachment
+    // first.
     let (package, attachment) = if size <= MAX_PACKAGE_MESSAGE {
         let bytes = tokio::fs::read(&built.path)
             .await
@@ -130,7 +127,7 @@ pub async fn send_package(
         app,
         &principal.actor(),
         peer_node,
-        PACKAGE_MESSAGE_TYPE,
+        MessageKind::EvidencePackage,
         &payload,
         None,
         time::Duration::days(7),
@@ -204,7 +201,7 @@ pub async fn receive_package(
                 .await
                 .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
         }
-        (None, Some(a)) => attachments::assemble(app, &header.sender, a, &path).await?,
+        (None, Some(a)) => attachments::take(app, &header.sender, a, &path).await?,
         (None, None) => {
             return Err(AppError::Internal(
                 "package message without a package".into(),

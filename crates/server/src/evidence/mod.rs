@@ -3,7 +3,9 @@
 pub mod api;
 pub mod api_exchange;
 pub mod exchange;
+pub mod package;
 pub mod pages;
 pub mod service;
 
+pub use package::*;
 pub use service::*;

@@ -15,14 +15,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::http::caller::Caller;
 use crate::app::error::{AppError, AppResult};
+use crate::app::i18n::Tr;
+use crate::app::state::AppState;
 use crate::evidence::{
     self, evidence_case, member_item, Change, ChannelReader, CustodyActor, EvidenceInput,
     DATE_FORMAT,
 };
-use crate::app::i18n::Tr;
-use crate::app::state::AppState;
+use crate::http::caller::Caller;
 use crate::web::forms::{check_csrf, see_other, FormErrors, UiForm};
 use crate::web::page::{fmt_time, page, render, render_status, Nav};
 
@@ -93,7 +93,7 @@ pub struct UploadValues {
 }
 
 #[derive(Template)]
-#[template(path = "evidence_list.html")]
+#[template(path = "evidence/evidence_list.html")]
 struct EvidenceListPage {
     tr: Tr,
     nav: Nav,
@@ -146,7 +146,7 @@ async fn list_page(
             .peers()
             .await?
             .into_iter()
-            .filter(|p| p.status == "active")
+            .filter(|p| p.status == entraide_federation::PeerStatus::Active)
             .map(|p| {
                 (
                     p.node_id.clone(),
@@ -175,7 +175,15 @@ pub async fn send(
     UiForm(form): UiForm<SendForm>,
 ) -> AppResult<Response> {
     check_csrf(&caller, &form.csrf)?;
-    crate::evidence::exchange::send_package(&app, &caller.principal(), case_id, &form.peer, &[], None).await?;
+    crate::evidence::exchange::send_package(
+        &app,
+        &caller.principal(),
+        case_id,
+        &form.peer,
+        &[],
+        None,
+    )
+    .await?;
     Ok(see_other(&format!("/cases/{case_id}/evidence")))
 }
 
@@ -447,7 +455,7 @@ pub struct ReportEventRow {
 }
 
 #[derive(Template)]
-#[template(path = "evidence_verification.html")]
+#[template(path = "evidence/evidence_verification.html")]
 struct VerificationPage {
     tr: Tr,
     nav: Nav,
@@ -744,7 +752,7 @@ fn detail_rows(tr: &Tr, details: &std::collections::BTreeMap<String, String>) ->
 }
 
 #[derive(Template)]
-#[template(path = "evidence_item.html")]
+#[template(path = "evidence/evidence_item.html")]
 struct ItemPage {
     tr: Tr,
     nav: Nav,

@@ -6,20 +6,20 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use entraide_federation::MessageKind;
 use entraide_proto as proto;
 use entraide_store::{InboxMessage, OutboxMessage};
 use uuid::Uuid;
 
 use super::inbox::retrieve;
 use super::outbox::send;
-use super::peers::{add_peer, node_document, node_identity, peer_view, remove, set_status};
+use super::peers::{
+    add_peer, node_document, node_identity, parse_status, peer_view, remove, set_status,
+};
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
 use crate::http::{json_response, ApiJson};
-
-/// A note to a peer's administrators, kept in its inbox.
-pub const NOTE_MESSAGE_TYPE: &str = "note";
 
 /// This node's signed document: identity, address, keys, languages and
 /// request types accepted. Public; peers check its signature and the
@@ -55,8 +55,11 @@ pub async fn list(State(app): State<AppState>) -> AppResult<Response> {
 /// have the `fingerprint` its operator gave you by another channel.
 #[utoipa::path(post, path = "/api/v1/peers", tag = "federation", security(("bearer" = [])),
     request_body = proto::NewPeer,
-    responses((status = 201, body = proto::PeerView), (status = 400, body = proto::Problem),
-              (status = 409, body = proto::Problem), (status = 502, body = proto::Problem)))]
+    responses((status = 201, body = proto::PeerView),
+              (status = 400, body = proto::Problem, description = "`peer_is_self`, `peer_id_conflict` or `node_document_no_key`: the peer's document cannot be pinned"),
+              (status = 409, body = proto::Problem, description = "`peer_exists`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: a bad URL, or a fingerprint that does not match the peer's signing key"),
+              (status = 502, body = proto::Problem, description = "`peer_unreachable`: the peer's document could not be fetched")))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -69,14 +72,15 @@ pub async fn create(
 /// Disables or enables a peer (`{"status": "disabled"}`).
 #[utoipa::path(patch, path = "/api/v1/peers/{node_id}", tag = "federation", security(("bearer" = [])),
     params(("node_id" = String, Path)), request_body = proto::PeerStatus,
-    responses((status = 200, body = proto::PeerView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::PeerView), (status = 404, body = proto::Problem, description = "no such peer"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: not `active` or `disabled`")))]
 pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
     Path(node_id): Path<String>,
     ApiJson(body): ApiJson<proto::PeerStatus>,
 ) -> AppResult<Response> {
-    set_status(&app, &caller.actor(), &node_id, &body.status).await?;
+    set_status(&app, &caller.actor(), &node_id, parse_status(&body.status)?).await?;
     let peer = app
         .store
         .peer(&node_id)
@@ -88,7 +92,7 @@ pub async fn update(
 /// Forgets a peer and its pinned keys.
 #[utoipa::path(delete, path = "/api/v1/peers/{node_id}", tag = "federation", security(("bearer" = [])),
     params(("node_id" = String, Path)),
-    responses((status = 204), (status = 404, body = proto::Problem)))]
+    responses((status = 204, description = "forgotten"), (status = 404, body = proto::Problem, description = "no such peer")))]
 pub async fn delete(
     State(app): State<AppState>,
     caller: Caller,
@@ -106,8 +110,8 @@ pub fn outbox_view(m: &OutboxMessage) -> proto::OutboxMessageView {
     proto::OutboxMessageView {
         message_id: m.message_id,
         recipient: m.recipient.clone(),
-        message_type: m.message_type.clone(),
-        status: m.status.clone(),
+        message_type: m.message_type.to_string(),
+        status: m.status.to_string(),
         attempts: m.attempts,
         last_error: m.last_error.clone(),
         receipt: receipt_value(&m.receipt),
@@ -121,7 +125,10 @@ pub fn outbox_view(m: &OutboxMessage) -> proto::OutboxMessageView {
 /// Sends a note to a peer's administrators.
 #[utoipa::path(post, path = "/api/v1/peers/{node_id}/messages", tag = "federation", security(("bearer" = [])),
     params(("node_id" = String, Path)), request_body = proto::NewPeerMessage,
-    responses((status = 202, body = proto::OutboxMessageView), (status = 404, body = proto::Problem)))]
+    responses((status = 202, body = proto::OutboxMessageView, description = "accepted for sending"),
+              (status = 404, body = proto::Problem, description = "no such peer"),
+              (status = 409, body = proto::Problem, description = "`peer_disabled`"),
+              (status = 422, body = proto::Problem, description = "`validation_failed` (`note_length`): a note has 1 to 10,000 characters")))]
 pub async fn api_send(
     State(app): State<AppState>,
     caller: Caller,
@@ -143,7 +150,7 @@ pub async fn api_send(
         &app,
         &caller.actor(),
         &node_id,
-        NOTE_MESSAGE_TYPE,
+        MessageKind::Note,
         &payload,
         None,
         time::Duration::hours(i64::from(hours)),
@@ -155,7 +162,7 @@ pub async fn api_send(
 /// A sent message with its delivery evidence.
 #[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "federation", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::OutboxMessageView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::OutboxMessageView), (status = 404, body = proto::Problem, description = "no such message")))]
 pub async fn api_outbox(State(app): State<AppState>, Path(id): Path<Uuid>) -> AppResult<Response> {
     let m = app
         .store
@@ -169,7 +176,7 @@ fn inbox_view(m: &InboxMessage, payload: Option<serde_json::Value>) -> proto::In
     proto::InboxMessageView {
         message_id: m.message_id,
         sender: m.sender.clone(),
-        message_type: m.message_type.clone(),
+        message_type: m.message_type.to_string(),
         received_at: m.received_at,
         retrieved_at: m.retrieved_at,
         payload,
@@ -193,7 +200,7 @@ pub async fn api_inbox(State(app): State<AppState>) -> AppResult<Response> {
 /// signed retrieval receipt goes back to the sender.
 #[utoipa::path(get, path = "/api/v1/inbox/{id}", tag = "federation", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::InboxMessageView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::InboxMessageView, description = "with its decrypted `payload`"), (status = 404, body = proto::Problem, description = "no such message")))]
 pub async fn api_inbox_message(
     State(app): State<AppState>,
     caller: Caller,

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_evidence::PublicKey;
-use entraide_federation::attachment::MESSAGE_TYPE as ATTACHMENT;
-use entraide_federation::SignedReceipt;
+use entraide_federation::{MessageKind, OutboxStatus, ReceiptStatus, SignedReceipt};
 use entraide_proto as proto;
 use entraide_store::OutboxMessage;
 use reqwest::StatusCode;
@@ -72,7 +71,7 @@ pub async fn deliver_due(app: &AppState) -> AppResult<usize> {
 /// One peer's claimed messages, in order; stops at the first that must be
 /// retried (or before the claim could run out) and gives the rest back.
 /// Small messages in a row travel together (`/federation/inbox/batch`);
-/// a large one, or any to a peer that does not take batches, alone.
+/// a large one (or an attachment's manifest) alone.
 async fn deliver_batch(
     app: &AppState,
     peer: String,
@@ -112,8 +111,8 @@ async fn deliver_in_order(
             Grouped::Done => next += group.len(),
             // The rest waits for the next round.
             Grouped::Partly => break,
-            // An older node: one message per request from now on.
-            Grouped::Unsupported => batches = false,
+            // Each is given up on its own (`deliver_one`).
+            Grouped::PeerRemoved => batches = false,
         }
     }
     Ok(())
@@ -136,8 +135,8 @@ async fn gather(app: &AppState, ids: &[Uuid]) -> AppResult<Vec<OutboxMessage>> {
             break;
         }
         let len = m.envelope.len() + 1;
-        if m.status != "pending"
-            || m.message_type == ATTACHMENT
+        if m.status != OutboxStatus::Pending
+            || m.message_type == MessageKind::Attachment
             || m.expires_at <= now
             || bytes + len > MAX_BATCH_BYTES
             || group.first().is_some_and(|f| f.recipient != m.recipient)
@@ -157,8 +156,8 @@ enum Grouped {
     /// Stopped at a message that must be retried (those before it were
     /// delivered or given up).
     Partly,
-    /// The peer has no batch inbox.
-    Unsupported,
+    /// The peer is no longer known: nothing was sent.
+    PeerRemoved,
 }
 
 fn not_delivered_audit(
@@ -196,7 +195,7 @@ fn delivery_receipt(
     message_id: Uuid,
 ) -> AppResult<Option<String>> {
     match signed.and_then(|s| s.verify(key).map(|r| (s, r))) {
-        Some((signed, r)) if r.message_id == message_id && r.status == "delivered" => {
+        Some((signed, r)) if r.message_id == message_id && r.status == ReceiptStatus::Delivered => {
             serde_json::to_string(&signed)
                 .map(Some)
                 .map_err(|e| AppError::Internal(e.to_string()))
@@ -214,7 +213,7 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
     };
     let Some(peer) = app.store.peer(&first.recipient).await? else {
         // Each goes its own way (given up: the peer was removed).
-        return Ok(Grouped::Unsupported);
+        return Ok(Grouped::PeerRemoved);
     };
     let now = OffsetDateTime::now_utc();
     let target = format!("{}{INBOX_BATCH_PATH}", peer.base_url);
@@ -250,9 +249,6 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
         }
     };
     let status = res.status();
-    if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
-        return Ok(Grouped::Unsupported);
-    }
     let text = res.text().await.unwrap_or_default();
     if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
         // The request itself was refused (its signature, the sender):
@@ -262,7 +258,7 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
             let reason = format!("refused by {}: {code}", peer.node_id);
             tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
             let audit = not_delivered_audit(m.message_id, &m.recipient, &reason);
-            give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+            give_up(app, m.message_id, m.message_type, &reason, &audit).await?;
         }
         return Ok(Grouped::Done);
     }
@@ -287,7 +283,7 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
             let reason = format!("refused by {}: {}", peer.node_id, problem.code);
             tracing::warn!(message = %m.message_id, peer = %m.recipient, code = %problem.code, "message refused by the peer");
             let audit = not_delivered_audit(m.message_id, &m.recipient, &reason);
-            give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+            give_up(app, m.message_id, m.message_type, &reason, &audit).await?;
             continue;
         }
         let signed = r
@@ -320,14 +316,14 @@ async fn deliver_group(app: &AppState, group: &[OutboxMessage]) -> AppResult<Gro
 async fn give_up(
     app: &AppState,
     id: Uuid,
-    message_type: &str,
+    message_type: MessageKind,
     reason: &str,
     audit: &entraide_store::NewAuditEntry,
 ) -> AppResult<()> {
     // The file first: once the message reads "not delivered", nothing of
     // it is left in the spool (and a crash in between finds the file gone,
     // which gives the message up too).
-    if message_type == ATTACHMENT {
+    if message_type == MessageKind::Attachment {
         forget_outgoing(app, id);
     }
     app.store.outbox_dead(id, reason, audit).await?;
@@ -340,7 +336,7 @@ async fn deliver_one(app: &AppState, id: Uuid, lease_until: OffsetDateTime) -> A
         .store
         .outbox_message(id)
         .await?
-        .filter(|m| m.status == "pending")
+        .filter(|m| m.status == OutboxStatus::Pending)
     else {
         return Ok(Outcome::Done);
     };
@@ -359,12 +355,12 @@ async fn deliver_one(app: &AppState, id: Uuid, lease_until: OffsetDateTime) -> A
                 .unwrap_or_else(|| "never attempted".into())
         ));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, "message not delivered: expired");
-        give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+        give_up(app, m.message_id, m.message_type, &reason, &audit).await?;
         return Ok(Outcome::Done);
     }
     let Some(peer) = app.store.peer(&m.recipient).await? else {
         let (reason, audit) = not_delivered("the peer was removed".into());
-        give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+        give_up(app, m.message_id, m.message_type, &reason, &audit).await?;
         return Ok(Outcome::Done);
     };
     let target = format!("{}{INBOX_PATH}", peer.base_url);
@@ -399,7 +395,7 @@ async fn deliver_one(app: &AppState, id: Uuid, lease_until: OffsetDateTime) -> A
             Some(stored) => {
                 // An attachment's manifest is in: its bytes follow, and only
                 // then is the message delivered.
-                if m.message_type == ATTACHMENT {
+                if m.message_type == MessageKind::Attachment {
                     // Pushing stops in time for the claim on this peer's
                     // queue to be released before it runs out.
                     let stop_by = lease_until - DELIVERY_TIMEOUT - time::Duration::seconds(5);
@@ -420,7 +416,7 @@ async fn deliver_one(app: &AppState, id: Uuid, lease_until: OffsetDateTime) -> A
                         Err(PushError::Refused(reason)) => {
                             let (reason, audit) = not_delivered(reason);
                             tracing::warn!(message = %m.message_id, peer = %m.recipient, "attachment refused by the peer");
-                            give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+                            give_up(app, m.message_id, m.message_type, &reason, &audit).await?;
                             return Ok(Outcome::Done);
                         }
                     }
@@ -440,7 +436,7 @@ async fn deliver_one(app: &AppState, id: Uuid, lease_until: OffsetDateTime) -> A
         let code = problem_code(&text, status);
         let (reason, audit) = not_delivered(format!("refused by {}: {code}", peer.node_id));
         tracing::warn!(message = %m.message_id, peer = %m.recipient, %code, "message refused by the peer");
-        give_up(app, m.message_id, &m.message_type, &reason, &audit).await?;
+        give_up(app, m.message_id, m.message_type, &reason, &audit).await?;
         Ok(Outcome::Done)
     } else {
         retry(format!("{} answered {status}", peer.base_url)).await?;

@@ -2,26 +2,28 @@
 //! `/federation/inbox/batch` for several in one request), in HTTP-signed
 //! requests from pinned peers only, each envelope checked and stored
 //! before the signed receipt is returned; a duplicate gets the same
-//! receipt. What a stored message then does: the transport's own kinds
-//! (key rotations, receipts, chunks in the older form) are handled here,
-//! every other kind is handed to the features (`AppState::inbound`).
+//! receipt; an envelope whose kind of message this node does not know is
+//! refused (`message_kind_unknown`) before anything is stored. What a
+//! stored message then does: the transport's own kinds (key rotations,
+//! receipts, attachment manifests) are handled here, every other kind is
+//! handed to the features (`AppState::inbound`).
 //! Opening a stored message sends the sender a retrieval receipt.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entraide_domain::{AuditAction, AuditOutcome};
-use entraide_federation::attachment::MESSAGE_TYPE as ATTACHMENT;
 use entraide_federation::envelope::{now_rfc3339, MAX_ENVELOPE_BYTES};
-use entraide_federation::{Envelope, EnvelopeHeader, Receipt, SignedReceipt};
+use entraide_federation::{
+    Envelope, EnvelopeHeader, MessageKind, Receipt, ReceiptStatus, SignedReceipt,
+};
 use entraide_proto as proto;
 use entraide_store::InboxMessage;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::attachments::chunk_messages::{self, CHUNK_MESSAGE_TYPE};
 use super::outbox::send;
-use super::peers::{on_key_rotation, KEY_ROTATION_MESSAGE_TYPE};
+use super::peers::on_key_rotation;
 use super::signed::{
     audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refused, Authenticated,
 };
@@ -37,9 +39,6 @@ pub const INBOX_BATCH_PATH: &str = "/federation/inbox/batch";
 /// At most this many envelopes, and bytes, in one batch.
 pub const MAX_BATCH_ENVELOPES: usize = 256;
 pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
-/// A signed receipt for one of our messages (its retrieval), sent back
-/// when a message is first opened.
-pub const RECEIPT_MESSAGE_TYPE: &str = "receipt";
 
 #[utoipa::path(post, path = "/federation/inbox", tag = "federation",
     request_body(content = String, content_type = "application/json", description = "the envelope"),
@@ -76,8 +75,10 @@ enum Arrival {
 }
 
 /// Everything about one envelope from an authenticated peer short of
-/// storing it: its form, sender, recipient, expiry, signature (with either
-/// of the peer's valid keys), decryption, and who may send requests here.
+/// storing it: its form and kind of message (parsed here, once: an unknown
+/// kind is refused with `message_kind_unknown`), sender, recipient,
+/// expiry, signature (with either of the peer's valid keys), decryption,
+/// and who may send requests here.
 ///
 /// `seen_first`: look for the message among those stored before opening
 /// it (one query); a batch leaves that to its insert, which keeps the first
@@ -117,7 +118,7 @@ async fn check_envelope(
         message_id: h.message_id,
         sender: h.sender.clone(),
         receiver: app.settings.node_id.to_string(),
-        status: "delivered".into(),
+        status: ReceiptStatus::Delivered,
         at: now_rfc3339(),
         payload_sha256: h.payload_sha256.clone(),
     }
@@ -125,7 +126,7 @@ async fn check_envelope(
     let stored = InboxMessage {
         message_id: h.message_id,
         sender: h.sender.clone(),
-        message_type: h.message_type.clone(),
+        message_type: h.message_type,
         envelope: String::from_utf8_lossy(raw).into_owned(),
         receipt: serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
         received_at: now,
@@ -161,19 +162,19 @@ async fn apply_opened(
     h: &EnvelopeHeader,
     payload: &[u8],
 ) -> AppResult<()> {
-    let outcome = match h.message_type.as_str() {
+    let outcome = match h.message_type {
         // A key rotation the peer announces.
-        KEY_ROTATION_MESSAGE_TYPE => on_key_rotation(app, &h.sender, payload).await,
+        MessageKind::KeyRotation => on_key_rotation(app, &h.sender, payload).await,
         // A retrieval receipt for one of our messages.
-        RECEIPT_MESSAGE_TYPE => {
+        MessageKind::Receipt => {
             if let (Some(original), Ok(signed)) = (
                 h.in_reply_to,
                 serde_json::from_slice::<SignedReceipt>(payload),
             ) {
                 let genuine = keys.iter().any(|k| {
-                    signed
-                        .verify(k)
-                        .is_some_and(|r| r.message_id == original && r.status == "retrieved")
+                    signed.verify(k).is_some_and(|r| {
+                        r.message_id == original && r.status == ReceiptStatus::Retrieved
+                    })
                 });
                 if genuine {
                     let text = serde_json::to_string(&signed)
@@ -185,19 +186,20 @@ async fn apply_opened(
         }
         // An attachment's manifest: its chunks follow, streamed
         // (`attachments::incoming`).
-        ATTACHMENT => Ok(()),
-        // A chunk in the older form, kept until the message using it.
-        CHUNK_MESSAGE_TYPE => chunk_messages::receive(app, h, payload).await,
+        MessageKind::Attachment => Ok(()),
         // Requests and their updates move the request registers; evidence
-        // packages add to a case.
-        _ => app.inbound.deliver(app, h, payload).await,
+        // packages add to a case; notes are only kept.
+        MessageKind::Request
+        | MessageKind::RequestUpdate
+        | MessageKind::EvidencePackage
+        | MessageKind::Note => app.inbound.deliver(app, h, payload).await,
     };
     match outcome {
         Err(AppError::Store(e)) => {
             tracing::error!(message = %h.message_id, error = %e, "received message not applied yet: will be tried again");
             return Ok(());
         }
-        Err(e) if h.message_type == KEY_ROTATION_MESSAGE_TYPE => {
+        Err(e) if h.message_type == MessageKind::KeyRotation => {
             tracing::error!(message = %h.message_id, error = %e, "key rotation not applied");
         }
         other => audit_not_applied(app, h, other).await?,
@@ -246,6 +248,15 @@ async fn audit_not_applied(
         tracing::error!(message = %h.message_id, error = %e, "received message not applied");
         let reason = match &e {
             AppError::Internal(m) => m.clone(),
+            // Each refused field as `path: message (code)`, the path and
+            // code those of the API's problem (`content.identifiers[0].at`).
+            AppError::Validation(fields) if !fields.is_empty() => {
+                let fields: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{}: {} ({})", f.field, f.message, f.code))
+                    .collect();
+                format!("{e}: {}", fields.join("; "))
+            }
             other => other.to_string(),
         };
         audit_refusal(app, &h.sender, "message_not_applied", &reason).await?;
@@ -385,13 +396,13 @@ pub async fn retrieve(
         .store
         .mark_retrieved(id, &retrieved_by, now, &audit)
         .await?;
-    if first && m.message_type != RECEIPT_MESSAGE_TYPE {
+    if first && m.message_type != MessageKind::Receipt {
         let receipt = Receipt {
             v: 1,
             message_id: id,
             sender: m.sender.clone(),
             receiver: app.settings.node_id.to_string(),
-            status: "retrieved".into(),
+            status: ReceiptStatus::Retrieved,
             at: now_rfc3339(),
             payload_sha256: header.payload_sha256.clone(),
         }
@@ -401,7 +412,7 @@ pub async fn retrieve(
             app,
             &principal.actor(),
             &m.sender,
-            RECEIPT_MESSAGE_TYPE,
+            MessageKind::Receipt,
             &body,
             Some(id),
             time::Duration::days(7),

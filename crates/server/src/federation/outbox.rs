@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_federation::envelope::seal;
-use entraide_federation::Outgoing;
+use entraide_federation::{MessageKind, OutboxStatus, Outgoing, PeerStatus};
 use entraide_store::{NewAuditEntry, OutboxMessage};
 use rand::Rng;
 use time::OffsetDateTime;
@@ -22,7 +22,7 @@ pub async fn send(
     app: &AppState,
     actor: &Actor,
     recipient: &str,
-    message_type: &str,
+    message_type: MessageKind,
     payload: &[u8],
     in_reply_to: Option<Uuid>,
     lifetime: time::Duration,
@@ -36,7 +36,7 @@ pub async fn send(
 pub async fn seal_for(
     app: &AppState,
     recipient: &str,
-    message_type: &str,
+    message_type: MessageKind,
     payload: &[u8],
     in_reply_to: Option<Uuid>,
     lifetime: time::Duration,
@@ -46,7 +46,7 @@ pub async fn seal_for(
         .peer(recipient)
         .await?
         .ok_or(AppError::NotFound { what: "peer" })?;
-    if peer.status != "active" {
+    if peer.status != PeerStatus::Active {
         return Err(AppError::Conflict {
             code: "peer_disabled",
             detail: format!("{recipient} is disabled"),
@@ -70,10 +70,10 @@ pub async fn seal_for(
     let m = OutboxMessage {
         message_id: header.message_id,
         recipient: recipient.to_owned(),
-        message_type: message_type.to_owned(),
+        message_type,
         envelope: serde_json::to_string(&envelope)
             .map_err(|e| AppError::Internal(e.to_string()))?,
-        status: "pending".into(),
+        status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_at: now,
         last_error: None,

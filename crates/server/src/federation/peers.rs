@@ -5,7 +5,9 @@
 //! (`api`).
 
 use entraide_domain::{AuditAction, AuditOutcome};
-use entraide_federation::{DocumentError, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH};
+use entraide_federation::{
+    DocumentError, MessageKind, NodeDocument, PeerStatus, SignedNodeDocument, WELL_KNOWN_PATH,
+};
 use entraide_proto as proto;
 use entraide_store::Peer;
 use time::format_description::well_known::Rfc3339;
@@ -15,9 +17,6 @@ use super::outbox::send;
 use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
-
-/// A peer's announcement of its new signing key.
-pub const KEY_ROTATION_MESSAGE_TYPE: &str = "key-rotation";
 
 /// The address others reach this node at: `public_url`, else the address
 /// it is bound to.
@@ -112,7 +111,7 @@ pub async fn pin_peer(
         encryption_key: encryption.public_key.clone(),
         document: signed.document.clone(),
         signature: signed.signature.clone(),
-        status: "active".into(),
+        status: PeerStatus::Active,
         added_at: now,
         updated_at: now,
         // Added during its rotation: the key it moves to, and when.
@@ -209,7 +208,7 @@ pub fn peer_view(p: &Peer) -> proto::PeerView {
         kind: p.kind.clone(),
         signing_fingerprint: p.signing_fingerprint.clone(),
         encryption_key: p.encryption_key.clone(),
-        status: p.status.clone(),
+        status: p.status.as_str().to_owned(),
         added_at: p.added_at,
         updated_at: p.updated_at,
     }
@@ -228,23 +227,28 @@ pub fn node_identity(app: &AppState) -> proto::NodeIdentityView {
     }
 }
 
+/// A peer status as given in a request; anything else is refused (422).
+pub fn parse_status(status: &str) -> AppResult<PeerStatus> {
+    PeerStatus::parse(status).map_err(|e| {
+        AppError::Validation(vec![proto::FieldError {
+            field: "status".into(),
+            code: e.code().into(),
+            message: "expected active or disabled".into(),
+        }])
+    })
+}
+
+/// Enables or disables a peer (audited).
 pub async fn set_status(
     app: &AppState,
     actor: &Actor,
     node_id: &str,
-    status: &str,
+    status: PeerStatus,
 ) -> AppResult<()> {
-    if !matches!(status, "active" | "disabled") {
-        return Err(AppError::Validation(vec![proto::FieldError {
-            field: "status".into(),
-            code: "invalid_peer_status".into(),
-            message: "expected active or disabled".into(),
-        }]));
-    }
     let audit = actor
         .entry(AuditAction::PeerStatusChanged, AuditOutcome::Success)
         .target(node_id.to_owned())
-        .detail(serde_json::json!({ "status": status }));
+        .detail(serde_json::json!({ "status": status.as_str() }));
     if !app
         .store
         .set_peer_status(node_id, status, OffsetDateTime::now_utc(), &audit)
@@ -335,14 +339,14 @@ pub async fn announce_rotation(app: &AppState, actor: &Actor) -> AppResult<usize
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let mut n = 0;
     for peer in app.store.peers().await? {
-        if peer.status != "active" {
+        if peer.status != PeerStatus::Active {
             continue;
         }
         send(
             app,
             actor,
             &peer.node_id,
-            KEY_ROTATION_MESSAGE_TYPE,
+            MessageKind::KeyRotation,
             &payload,
             None,
             until - now,

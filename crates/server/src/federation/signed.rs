@@ -183,7 +183,7 @@ pub(crate) async fn pinned_sender(
     let keyid = httpsig::keyid(signature_input)
         .map_err(|e| refused("request_signature_malformed", e.to_string()))?;
     match app.store.peer(&keyid).await? {
-        Some(p) if p.status == "active" => Ok(p),
+        Some(p) if p.status == entraide_federation::PeerStatus::Active => Ok(p),
         Some(_) => Err(refused(
             "sender_disabled",
             format!("{keyid} is disabled here"),

@@ -11,9 +11,9 @@ use entraide_store::{Session, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::credentials::{self as auth, TOKEN_PREFIX};
 use crate::app::error::AppError;
-use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::principal::Principal;
 pub use crate::app::principal::RequestContext;
 use crate::app::state::AppState;
@@ -64,7 +64,10 @@ impl Caller {
 }
 
 /// Facts about the request, from its headers and connection.
-pub fn request_context(headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>) -> RequestContext {
+pub fn request_context(
+    headers: &HeaderMap,
+    connect: Option<&ConnectInfo<SocketAddr>>,
+) -> RequestContext {
     RequestContext {
         client_ip: connect.map(|c| c.0.ip().to_string()),
         request_id: headers

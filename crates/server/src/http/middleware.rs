@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use entraide_domain::{AuditAction, AuditOutcome, Rule};
 use serde::de::DeserializeOwned;
 
-use crate::http::caller::{pick_locale, resolve, Anonymous, RequestContext, Resolved};
+use crate::app::audit::AuditEntryExt;
 use crate::app::error::AppError;
 use crate::app::metrics::{RequestLabels, RouteLabels};
-use crate::app::audit::AuditEntryExt;
 use crate::app::state::AppState;
+use crate::http::caller::{pick_locale, resolve, Anonymous, Resolved};
 
 /// The authorisation rule of every route, keyed by method and template.
 pub type RuleBook = Arc<HashMap<(Method, &'static str), Rule>>;

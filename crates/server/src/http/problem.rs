@@ -45,9 +45,9 @@ impl IntoResponse for AppError {
             tracing::debug!(code, "request refused");
         }
         let errors = match &self {
-            AppError::Validation(errors) | AppError::Incomplete(errors) | AppError::PackageRefused(errors) => {
-                errors.clone()
-            }
+            AppError::Validation(errors)
+            | AppError::Incomplete(errors)
+            | AppError::PackageRefused(errors) => errors.clone(),
             _ => Vec::new(),
         };
         let detail = self.public_detail();
@@ -76,4 +76,3 @@ impl IntoResponse for AppError {
         res
     }
 }
-

@@ -8,21 +8,20 @@ use entraide_domain::Locale;
 use entraide_knowledge::bundle::ProceduralPower;
 use entraide_knowledge::compare::Subject;
 use entraide_knowledge::helper::HelperQuestion;
-use entraide_knowledge::{pick, pick_opt, ContentType, Record};
+use entraide_knowledge::ContentType;
 use entraide_search::query::Field;
-use entraide_search::{SearchRequest, SearchResults};
+use entraide_search::SearchRequest;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::http::caller::Caller;
 use crate::app::error::{AppError, AppResult};
-use crate::http::json_response;
-use crate::app::i18n::Tr;
-use crate::knowledge::{self, Comparison, DocumentView};
 use crate::app::state::AppState;
+use crate::http::json_response;
+use crate::knowledge;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words, "phrases", AND / OR / NOT, field:value (country, type, lang,
     /// instrument, offence, year, number, title, text).
@@ -111,12 +110,14 @@ pub async fn api_document(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CompareParams {
     /// `offence:<category>` or `power:<procedural power>`.
     pub subject: Option<String>,
     /// Comma-separated ISO 3166-1 alpha-2 codes.
     pub countries: Option<String>,
-    /// json (default) or csv.
+    /// `json` (default) or `csv`.
+    #[param(value_type = Option<String>, pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -187,8 +188,11 @@ pub async fn api_compare(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HelperParams {
+    /// ISO 3166-1 alpha-2 code of the requesting country (required).
     pub requesting: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the requested country (required).
     pub requested: Option<String>,
     /// An offence category.
     pub offence: Option<String>,
@@ -247,4 +251,3 @@ pub async fn api_helper(
 }
 
 // ---- Pages ----
-

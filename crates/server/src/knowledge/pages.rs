@@ -2,24 +2,17 @@
 //! comparison across countries, the legal-basis helper.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use entraide_domain::Locale;
 use entraide_knowledge::bundle::ProceduralPower;
-use entraide_knowledge::compare::Subject;
-use entraide_knowledge::helper::HelperQuestion;
-use entraide_knowledge::{pick, pick_opt, ContentType, Record};
-use entraide_search::query::Field;
-use entraide_search::{SearchRequest, SearchResults};
-use serde::Deserialize;
-use time::OffsetDateTime;
+use entraide_knowledge::{pick, pick_opt, Record};
+use entraide_search::SearchResults;
 
-use crate::http::caller::Caller;
 use crate::app::error::{AppError, AppResult};
-use crate::http::json_response;
 use crate::app::i18n::Tr;
-use crate::knowledge::{self, Comparison, DocumentView};
 use crate::app::state::AppState;
+use crate::http::caller::Caller;
+use crate::knowledge::{self, Comparison, DocumentView};
 use crate::web::page::{page, render, Nav};
 
 use super::api::*;
@@ -57,7 +50,7 @@ pub struct GroupView {
 }
 
 #[derive(askama::Template)]
-#[template(path = "knowledge_search.html")]
+#[template(path = "knowledge/knowledge_search.html")]
 struct SearchPage {
     tr: Tr,
     nav: Nav,
@@ -301,7 +294,7 @@ pub struct Row2 {
 }
 
 #[derive(askama::Template)]
-#[template(path = "knowledge_document.html")]
+#[template(path = "knowledge/knowledge_document.html")]
 struct DocumentPage {
     tr: Tr,
     nav: Nav,
@@ -550,7 +543,7 @@ pub async fn ui_document(
 }
 
 #[derive(askama::Template)]
-#[template(path = "knowledge_compare.html")]
+#[template(path = "knowledge/knowledge_compare.html")]
 struct ComparePage {
     tr: Tr,
     nav: Nav,
@@ -627,7 +620,7 @@ pub async fn ui_compare(
 }
 
 #[derive(askama::Template)]
-#[template(path = "knowledge_helper.html")]
+#[template(path = "knowledge/knowledge_helper.html")]
 struct HelperPage {
     tr: Tr,
     nav: Nav,

@@ -5,21 +5,21 @@
 //! comparison across countries, and the legal-basis and dual-criminality
 //! helper used when drafting a request.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use entraide_domain::{AuditAction, AuditOutcome};
-use entraide_knowledge::bundle::{self, CountryProfile, OffenceCategory, ProceduralPower, Treaty};
+use entraide_knowledge::bundle::{self, ProceduralPower};
 use entraide_knowledge::compare::{self, Subject};
 use entraide_knowledge::helper::{self, HelperAnswer, HelperQuestion};
 use entraide_knowledge::taxonomy::Taxonomy;
 use entraide_knowledge::{markdown, Document, ImportError, Record};
-use entraide_search::{BuildStats, KnowledgeIndex, SearchError, SearchRequest, SearchResults};
+use entraide_search::{BuildStats, SearchRequest, SearchResults};
 use entraide_store::{KnowledgeRow, NewAuditEntry};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::app::error::{AppError, AppResult};
 use crate::app::csv::csv_field;
+use crate::app::error::{AppError, AppResult};
 pub use crate::app::knowledge_index::{Knowledge, Reference};
 use crate::app::state::AppState;
 

@@ -4,24 +4,25 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use entraide_domain::request::{Action, Direction, RequestKind, RequestState};
+use entraide_domain::request::{Direction, RequestKind};
 use entraide_proto as proto;
 use entraide_store::RequestFilter;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::http::caller::Caller;
-use crate::app::error::{AppError, AppResult};
-use crate::http::{json_response, ApiJson};
-use crate::app::state::AppState;
 use super::document::*;
 use super::service::*;
+use crate::app::error::{AppError, AppResult};
+use crate::app::state::AppState;
+use crate::http::caller::Caller;
+use crate::http::{json_response, ApiJson};
 
 /// Drafts the extension of a preservation, prefilled from it.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/extension", tag = "requests", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 201, body = proto::RequestView), (status = 409, body = proto::Problem)))]
+    responses((status = 201, body = proto::RequestView, description = "the extension, a draft"), (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases"),
+              (status = 409, body = proto::Problem, description = "`extension_not_possible`: not a preservation in force")))]
 pub async fn api_extension(
     State(app): State<AppState>,
     caller: Caller,
@@ -37,9 +38,11 @@ pub async fn api_extension(
 
 /// Drafts an outgoing request in a case, or registers an incoming one.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/requests", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = proto::NewRequest,
-    responses((status = 201, body = proto::RequestView), (status = 403, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
+    params(("id" = Uuid, Path, description = "the case")), request_body = proto::schema::NewRequestBody,
+    responses((status = 201, body = proto::RequestView, description = "the request, with its `findings` (what approval still needs)"),
+              (status = 403, body = proto::Problem, description = "`not_case_member`: only members of the case draft in it"),
+              (status = 404, body = proto::Problem, description = "no such case"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown `kind` or `direction`, or a content value refused by its checks (`errors[].field` is `content.<path>`, e.g. `content.identifiers[0].at`)")))]
 pub async fn api_create(
     State(app): State<AppState>,
     caller: Caller,
@@ -69,14 +72,19 @@ pub async fn api_create(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RequestQuery {
     pub case_id: Option<Uuid>,
+    #[param(value_type = Option<proto::schema::RequestStateName>)]
     pub state: Option<String>,
+    #[param(value_type = Option<proto::schema::RequestKindName>)]
     pub kind: Option<String>,
+    #[param(value_type = Option<proto::schema::DirectionName>)]
     pub direction: Option<String>,
     /// Only requests whose deadline falls within this many days (the
     /// "expiring soon" view), soonest first.
     pub due_within_days: Option<u32>,
+    /// 1 to 1000, default 200.
     pub limit: Option<u32>,
 }
 
@@ -114,7 +122,9 @@ impl RequestQuery {
 
 /// Requests in your cases, with filters.
 #[utoipa::path(get, path = "/api/v1/requests", tag = "requests", security(("bearer" = [])),
-    params(RequestQuery), responses((status = 200, body = [proto::RequestView])))]
+    params(RequestQuery),
+    responses((status = 200, body = [proto::RequestView], description = "without their history (`events` is empty)"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown state, kind or direction")))]
 pub async fn api_list(
     State(app): State<AppState>,
     caller: Caller,
@@ -135,7 +145,7 @@ pub async fn api_list(
 /// A request with its checks, available actions and history.
 #[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases")))]
 pub async fn api_get(
     State(app): State<AppState>,
     caller: Caller,
@@ -153,9 +163,11 @@ pub async fn api_get(
 /// Replaces the content of a draft (incomplete drafts are fine; checks
 /// apply at approval).
 #[utoipa::path(put, path = "/api/v1/requests/{id}/content", tag = "requests", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "request content"),
-    responses((status = 200, body = proto::RequestView), (status = 409, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
+    params(("id" = Uuid, Path)),
+    request_body(content = proto::schema::RequestContent, description = "the whole new content (a draft may be incomplete; see the per-kind `<Kind>Content` schemas for what approval requires)"),
+    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases"),
+              (status = 409, body = proto::Problem, description = "`not_editable`: only a draft (or a request returned to draft) changes"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: a content value refused by its checks")))]
 pub async fn api_update(
     State(app): State<AppState>,
     caller: Caller,
@@ -176,8 +188,10 @@ pub async fn api_update(
 /// current state is a 409 carrying `current_state`.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/transitions", tag = "requests", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::RequestTransition,
-    responses((status = 200, body = proto::RequestView), (status = 409, body = proto::Problem),
-              (status = 422, body = proto::Problem)))]
+    responses((status = 200, body = proto::RequestView), (status = 403, body = proto::Problem, description = "`forbidden_role`: this action needs another role (e.g. `approve` an approver, not the drafter)"),
+              (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases"),
+              (status = 409, body = proto::Problem, description = "the action is not open from the current state (`current_state` says which it is), or `content_changed_since_approval`"),
+              (status = 422, body = proto::Problem, description = "`request_incomplete`: approval refused, `errors` lists each missing field (the findings of severity `error`); or `validation_failed`: an unknown action, or `refuse` without a valid `ground`")))]
 pub async fn api_transition(
     State(app): State<AppState>,
     caller: Caller,
@@ -195,8 +209,11 @@ pub async fn api_transition(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DocumentQuery {
-    /// en, fr or es; default: the language of the requested country.
+    /// The document's language (`fr-BE`, `es_AR` are read as `fr`, `es`);
+    /// default: the language the requested country accepts.
+    #[param(value_type = Option<proto::schema::LanguageName>)]
     pub lang: Option<String>,
 }
 
@@ -234,14 +251,18 @@ pub fn pdf_response(pdf: Vec<u8>, digest: &str, reference: &str) -> Response {
 /// `X-Content-SHA256` header) is recorded in the request's history.
 #[utoipa::path(get, path = "/api/v1/requests/{id}/document.pdf", tag = "requests", security(("bearer" = [])),
     params(("id" = Uuid, Path), DocumentQuery),
-    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = proto::Problem)))]
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>, description = "the PDF; `X-Content-SHA256` has its SHA-256",
+               headers(("x-content-sha256" = String, description = "SHA-256 of the PDF, hex"))),
+              (status = 400, body = proto::Problem, description = "`unsupported_language`: `lang` is not en, fr or es"),
+              (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases")))]
 pub async fn api_document(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<DocumentQuery>,
 ) -> AppResult<Response> {
-    let (pdf, digest, _) = render_document(&app, &caller.principal(), id, q.lang.as_deref()).await?;
+    let (pdf, digest, _) =
+        render_document(&app, &caller.principal(), id, q.lang.as_deref()).await?;
     let reference = app
         .store
         .request_by_id(id)
@@ -255,7 +276,8 @@ pub async fn api_document(
 /// (languages, channels, instruments both are bound by).
 #[utoipa::path(get, path = "/api/v1/counterparts/{country}", tag = "requests", security(("bearer" = [])),
     params(("country" = String, Path, description = "ISO 3166-1 alpha-2")),
-    responses((status = 200, description = "languages, channels and shared legal bases"), (status = 422, body = proto::Problem)))]
+    responses((status = 200, body = proto::CounterpartView, description = "languages, channels and shared legal bases"),
+              (status = 422, body = proto::Problem, description = "`validation_failed` (`invalid_country`): not an assigned ISO 3166-1 alpha-2 code")))]
 pub async fn api_counterpart(
     State(app): State<AppState>,
     _caller: Caller,

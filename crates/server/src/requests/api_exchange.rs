@@ -18,8 +18,9 @@ use crate::requests::service::request_view;
 /// Sends an approved request to a peer (marking it sent).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/send", tag = "requests", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = proto::SendToPeer,
-    responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem),
-              (status = 409, body = proto::Problem)))]
+    responses((status = 200, body = proto::RequestView, description = "the request, marked sent (delivery goes on in the background)"),
+              (status = 404, body = proto::Problem, description = "no such request in your cases, or no such peer"),
+              (status = 409, body = proto::Problem, description = "`not_outgoing`, `already_sent`, `peer_does_not_accept` (the peer does not take this kind), `peer_disabled`, or the request is not approved")))]
 pub async fn api_send(
     State(app): State<AppState>,
     caller: Caller,

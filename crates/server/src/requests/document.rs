@@ -1,18 +1,16 @@
 //! The request as a formal document (the T-CY header and body in the
 //! requested authority's language), and its PDF with the digest recorded.
 
-use entraide_domain::request::RequestContent;
-use entraide_domain::{AuditAction, AuditOutcome, Locale, Role};
+use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_store::CooperationRequest;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::service::{event, member_request};
+use crate::app::audit::AuditEntryExt;
 use crate::app::error::{AppError, AppResult};
 use crate::app::principal::Principal;
 use crate::app::state::AppState;
-use crate::app::audit::AuditEntryExt;
-use super::service::{event, member_request};
-
 
 // ------------------------------------------------------------------ formal document
 
@@ -267,4 +265,3 @@ pub async fn render_document(
     }
     Ok((pdf, digest, locale))
 }
-

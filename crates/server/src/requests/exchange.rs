@@ -12,10 +12,8 @@
 
 use entraide_domain::request::{Action, Direction, RequestContent, RequestKind};
 use entraide_domain::{CaseReference, CaseSummary, CaseTitle, Role, RoleSet};
-use entraide_federation::EnvelopeHeader;
-use entraide_store::{
-    Case, CooperationRequest, Effects, NewAuditEntry, Peer, RequestLink, User,
-};
+use entraide_federation::{EnvelopeHeader, MessageKind, PeerStatus};
+use entraide_store::{Case, CooperationRequest, Effects, NewAuditEntry, Peer, RequestLink, User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -27,16 +25,15 @@ use crate::federation::outbox;
 use crate::requests::service::{self as requests, Mover};
 use crate::requests::updates::RequestUpdate;
 
-/// A request sent to the requested node.
-pub const REQUEST_MESSAGE_TYPE: &str = "request";
-
-/// A request as sent to the requested node.
+/// A request as sent to the requested node. Received, its content is read
+/// as JSON first (`C = serde_json::Value`) and then by the domain's parser,
+/// so that a refusal names the field and its code as the API's does.
 #[derive(Debug, Serialize, Deserialize)]
-struct RequestMessage {
+struct RequestMessage<C = RequestContent> {
     request_id: Uuid,
     reference: String,
     kind: String,
-    content: RequestContent,
+    content: C,
 }
 
 /// Sends an approved outgoing request to a peer.
@@ -63,7 +60,7 @@ pub async fn send_request(
         .store
         .peer(peer_node)
         .await?
-        .filter(|p| p.status == "active")
+        .filter(|p| p.status == PeerStatus::Active)
         .ok_or(AppError::NotFound { what: "peer" })?;
     let accepts = serde_json::from_str::<entraide_federation::NodeDocument>(&peer.document)
         .map(|d| d.request_types.iter().any(|t| t == r.kind.as_str()))
@@ -94,7 +91,7 @@ pub async fn send_request(
     let message = outbox::seal_for(
         app,
         peer_node,
-        REQUEST_MESSAGE_TYPE,
+        MessageKind::Request,
         &payload,
         None,
         time::Duration::days(7),
@@ -208,7 +205,7 @@ async fn plan_intake_case(
 /// A request from a peer (already checked and stored): registered as an
 /// incoming request in a new case, once.
 pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
-    let m: RequestMessage = serde_json::from_slice(payload)
+    let m: RequestMessage<serde_json::Value> = serde_json::from_slice(payload)
         .map_err(|e| AppError::Internal(format!("request message: {e}")))?;
     if app
         .store
@@ -222,6 +219,8 @@ pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -
         .kind
         .parse()
         .map_err(|e: entraide_domain::ParseError| AppError::Internal(e.message))?;
+    // Refused as the API refuses it: `content.<path>` and the domain's code.
+    let content = requests::parse_content(m.content)?;
     let (_, case, case_audit) = plan_intake_case(app, &header.sender, &m.reference).await?;
     let intake = requests::Intake {
         case,
@@ -231,7 +230,7 @@ pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -
         message_id: header.message_id,
     };
     let peer = Principal::peer(&header.sender);
-    let r = requests::register_received(app, &peer, intake, kind, m.content).await?;
+    let r = requests::register_received(app, &peer, intake, kind, content).await?;
     tracing::info!(request = %r.id, from = %header.sender, "request received from a peer");
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! Cooperation requests: drafting, approval, sending, deadlines, documents.
 
 pub mod api;
-pub mod api_exchange;
 pub mod api_calendar;
+pub mod api_exchange;
 pub mod api_statistics;
 pub mod calendar;
 pub mod document;
 pub mod exchange;
 pub mod pages;
+pub mod pages_form;
 pub mod pages_statistics;
 pub mod pdf;
 pub mod reminders;
@@ -17,3 +18,6 @@ pub mod updates;
 
 pub use document::*;
 pub use service::*;
+
+#[cfg(test)]
+mod service_tests;

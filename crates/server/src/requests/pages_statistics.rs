@@ -71,7 +71,7 @@ fn duration_row(tr: &Tr, key: &str, d: &Durations) -> DurationRow {
 }
 
 #[derive(Template)]
-#[template(path = "statistics.html")]
+#[template(path = "requests/statistics.html")]
 struct StatisticsPage {
     tr: Tr,
     nav: Nav,

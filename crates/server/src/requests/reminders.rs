@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 
 use entraide_domain::{AuditAction, AuditOutcome};
 
-use crate::app::error::AppResult;
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::error::AppResult;
 use crate::app::state::AppState;
 
 /// Sends the reminders that fall due; returns how many were delivered.

@@ -11,15 +11,14 @@ use entraide_proto as proto;
 use entraide_store::{
     Case, CooperationRequest, Effects, NewAuditEntry, RequestEvent, RequestFilter, RequestLink,
 };
-use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::cases::service::case_access;
-use crate::app::principal::Principal;
-use crate::app::error::{AppError, AppResult};
 use crate::app::audit::AuditEntryExt;
+use crate::app::error::{AppError, AppResult};
+use crate::app::principal::Principal;
 use crate::app::state::AppState;
+use crate::cases::service::case_access;
 
 fn finding_view(f: &Finding) -> proto::FindingView {
     proto::FindingView {
@@ -246,7 +245,17 @@ pub async fn create(
         }
     }
     let id = Uuid::now_v7();
-    insert(app, principal, &case, id, kind, direction, content, Effects::default()).await
+    insert(
+        app,
+        principal,
+        &case,
+        id,
+        kind,
+        direction,
+        content,
+        Effects::default(),
+    )
+    .await
 }
 
 /// Registers a request a peer sent, in the case the node opens for it
@@ -273,7 +282,17 @@ pub async fn register_received(
         outbox: Vec::new(),
         applies_inbox: Some(intake.message_id),
     };
-    insert(app, principal, &intake.case, id, kind, Direction::Incoming, content, effects).await
+    insert(
+        app,
+        principal,
+        &intake.case,
+        id,
+        kind,
+        Direction::Incoming,
+        content,
+        effects,
+    )
+    .await
 }
 
 /// The case opened for a request received from a peer, not yet stored
@@ -636,11 +655,21 @@ pub fn prepare_move(
 
 /// Stores a prepared move with what it sends, in one transaction; a
 /// concurrent move that came first wins and nothing of this one is written.
-pub async fn commit_move(app: &AppState, step: Step, effects: Effects) -> AppResult<CooperationRequest> {
+pub async fn commit_move(
+    app: &AppState,
+    step: Step,
+    effects: Effects,
+) -> AppResult<CooperationRequest> {
     let queued = !effects.outbox.is_empty();
     if !app
         .store
-        .update_request(&step.previous, &step.next, &step.event, &step.audit, &effects)
+        .update_request(
+            &step.previous,
+            &step.next,
+            &step.event,
+            &step.audit,
+            &effects,
+        )
         .await?
     {
         return Err(concurrent(app, step.next.id).await);
@@ -756,7 +785,11 @@ pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<us
     Ok(expired)
 }
 
-pub async fn audit_read(app: &AppState, principal: &Principal, r: &CooperationRequest) -> AppResult<()> {
+pub async fn audit_read(
+    app: &AppState,
+    principal: &Principal,
+    r: &CooperationRequest,
+) -> AppResult<()> {
     let entry = principal
         .actor()
         .entry(AuditAction::RequestRead, AuditOutcome::Success)

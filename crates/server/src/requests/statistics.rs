@@ -10,6 +10,7 @@ use crate::app::state::AppState;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First day (2026-01-01) or instant (RFC 3339); default: a year ago.
     pub from: Option<String>,

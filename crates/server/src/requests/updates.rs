@@ -5,6 +5,7 @@
 //! call it without the two files depending on each other.
 
 use entraide_domain::request::{Action, Direction};
+use entraide_federation::MessageKind;
 use entraide_store::{CooperationRequest, Effects};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,9 +14,6 @@ use crate::app::audit::Actor;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::federation::outbox;
-
-/// An action on a request, for the other side to mirror.
-pub const REQUEST_UPDATE_MESSAGE_TYPE: &str = "request-update";
 
 /// An action on one side, for the other side to mirror.
 #[derive(Debug, Serialize, Deserialize)]
@@ -83,7 +81,7 @@ pub async fn effects_of(
     let m = match outbox::seal_for(
         app,
         &peer,
-        REQUEST_UPDATE_MESSAGE_TYPE,
+        MessageKind::RequestUpdate,
         &payload,
         None,
         time::Duration::days(7),

@@ -111,7 +111,7 @@ pub async fn not_found(
 }
 
 #[derive(Template)]
-#[template(path = "error.html")]
+#[template(path = "web/error.html")]
 struct ErrorPage {
     tr: Tr,
     nav: Nav,

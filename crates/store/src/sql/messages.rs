@@ -19,8 +19,8 @@ macro_rules! __sql_messages {
             sqlx::query(&sql)
                 .bind(m.message_id)
                 .bind(&m.recipient)
-                .bind(&m.message_type)
-                .bind(&m.status)
+                .bind(m.message_type.as_str())
+                .bind(m.status.as_str())
                 .bind(i64::from(m.attempts))
                 .bind(to_millis(m.next_attempt_at))
                 .bind(&m.last_error)
@@ -98,12 +98,14 @@ macro_rules! __sql_messages {
 
         fn outbox_from_row(row: &DbRow) -> StoreResult<OutboxMessage> {
             let attempts: i64 = row.try_get("attempts").map_err(db_err)?;
+            let kind: String = row.try_get("message_type").map_err(db_err)?;
+            let status: String = row.try_get("status").map_err(db_err)?;
             Ok(OutboxMessage {
                 message_id: row.try_get("message_id").map_err(db_err)?,
                 recipient: row.try_get("recipient").map_err(db_err)?,
-                message_type: row.try_get("message_type").map_err(db_err)?,
+                message_type: kind.parse::<$crate::MessageKind>().map_err(|e| corrupt("message kind", e))?,
                 envelope: row.try_get("envelope").map_err(db_err)?,
-                status: row.try_get("status").map_err(db_err)?,
+                status: status.parse::<$crate::OutboxStatus>().map_err(|e| corrupt("outbox status", e))?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 next_attempt_at: from_millis(row.try_get("next_attempt_at").map_err(db_err)?)?,
                 last_error: row.try_get("last_error").map_err(db_err)?,
@@ -118,10 +120,11 @@ macro_rules! __sql_messages {
         const INBOX_COLUMNS: &str = "message_id, sender, message_type, envelope, receipt, received_at, retrieved_at, retrieved_by";
 
         fn inbox_from_row(row: &DbRow) -> StoreResult<InboxMessage> {
+            let kind: String = row.try_get("message_type").map_err(db_err)?;
             Ok(InboxMessage {
                 message_id: row.try_get("message_id").map_err(db_err)?,
                 sender: row.try_get("sender").map_err(db_err)?,
-                message_type: row.try_get("message_type").map_err(db_err)?,
+                message_type: kind.parse::<$crate::MessageKind>().map_err(|e| corrupt("message kind", e))?,
                 envelope: row.try_get("envelope").map_err(db_err)?,
                 receipt: row.try_get("receipt").map_err(db_err)?,
                 received_at: from_millis(row.try_get("received_at").map_err(db_err)?)?,
@@ -341,7 +344,7 @@ macro_rules! __sql_messages {
                     let done = sqlx::query(&sql)
                         .bind(m.message_id)
                         .bind(&m.sender)
-                        .bind(&m.message_type)
+                        .bind(m.message_type.as_str())
                         .bind(&m.envelope)
                         .bind(&m.receipt)
                         .bind(to_millis(m.received_at))

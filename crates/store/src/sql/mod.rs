@@ -42,10 +42,10 @@ macro_rules! impl_sql_store {
             use uuid::Uuid;
             use $crate::{
                 from_millis, to_millis, ApiToken, AuditEntry, AuditFilter, Case, CaseMember,
-                CooperationRequest, CustodyEvent, CustodyJob, Effects, EvidenceItem, EvidenceUpload,
-                ForeignTreeHead, InboxMessage, KnowledgeRow, NewAuditEntry, NewCustodyEvent,
-                NewUser, Organisation, OutboxMessage, Peer, RequestEvent, RequestFilter, RequestLink, Session,
-                StoreError, StoreResult, StoredTreeHead, User,
+                CooperationRequest, CustodyEvent, CustodyJob, Effects, EvidenceItem,
+                EvidenceUpload, ForeignTreeHead, InboxMessage, KnowledgeRow, NewAuditEntry,
+                NewCustodyEvent, NewUser, Organisation, OutboxMessage, Peer, RequestEvent,
+                RequestFilter, RequestLink, Session, StoreError, StoreResult, StoredTreeHead, User,
             };
 
             type Db = $db;

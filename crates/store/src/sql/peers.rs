@@ -10,6 +10,7 @@ macro_rules! __sql_peers {
         const PEER_COLUMNS: &str = "node_id, base_url, organisation, country, kind, signing_key, signing_fingerprint, encryption_key, document, signature, status, added_at, updated_at, next_signing_key, key_valid_until";
 
         fn peer_from_row(row: &DbRow) -> StoreResult<Peer> {
+            let status: String = row.try_get("status").map_err(db_err)?;
             Ok(Peer {
                 node_id: row.try_get("node_id").map_err(db_err)?,
                 base_url: row.try_get("base_url").map_err(db_err)?,
@@ -21,7 +22,7 @@ macro_rules! __sql_peers {
                 encryption_key: row.try_get("encryption_key").map_err(db_err)?,
                 document: row.try_get("document").map_err(db_err)?,
                 signature: row.try_get("signature").map_err(db_err)?,
-                status: row.try_get("status").map_err(db_err)?,
+                status: status.parse::<$crate::PeerStatus>().map_err(|e| corrupt("peer status", e))?,
                 added_at: from_millis(row.try_get("added_at").map_err(db_err)?)?,
                 updated_at: from_millis(row.try_get("updated_at").map_err(db_err)?)?,
                 next_signing_key: row.try_get("next_signing_key").map_err(db_err)?,
@@ -76,7 +77,7 @@ macro_rules! __sql_peers {
                     .bind(&p.encryption_key)
                     .bind(&p.document)
                     .bind(&p.signature)
-                    .bind(&p.status)
+                    .bind(p.status.as_str())
                     .bind(to_millis(p.added_at))
                     .bind(to_millis(p.updated_at))
                     .bind(&p.next_signing_key)
@@ -112,10 +113,10 @@ macro_rules! __sql_peers {
                     .transpose()
             }
 
-            async fn set_peer_status(&self, node_id: &str, status: &str, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<bool> {
+            async fn set_peer_status(&self, node_id: &str, status: $crate::PeerStatus, at: OffsetDateTime, audit: &NewAuditEntry) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("UPDATE peers SET status = $1, updated_at = $2 WHERE node_id = $3")
-                    .bind(status)
+                    .bind(status.as_str())
                     .bind(to_millis(at))
                     .bind(node_id)
                     .execute(&mut *tx)

@@ -17,10 +17,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entraide_federation::attachment::{
     is_sha256_hex, open_chunk, Manifest, ManifestError, Opened, CHUNK_BYTES, CHUNK_BYTES_MAX,
-    MESSAGE_TYPE, TAG_BYTES,
+    TAG_BYTES,
 };
 use entraide_federation::httpsig::BodyBinding;
-use entraide_federation::Envelope;
+use entraide_federation::{Envelope, MessageKind};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -59,7 +59,7 @@ async fn transfer(app: &AppState, from: &Authenticated, id: Uuid) -> AppResult<A
         .store
         .inbox_message(id)
         .await?
-        .filter(|m| m.sender == from.peer.node_id && m.message_type == MESSAGE_TYPE)
+        .filter(|m| m.sender == from.peer.node_id && m.message_type == MessageKind::Attachment)
         .ok_or(AppError::NotFound { what: "attachment" })?;
     let envelope: Envelope = serde_json::from_str(&stored.envelope)
         .map_err(|e| AppError::Internal(format!("stored manifest: {e}")))?;
@@ -264,7 +264,7 @@ async fn write_in_turn(
                 if received == t.chunks {
                     app.incoming_attachments.forget(sender, id);
                 }
-                return Ok(progress(&t, received));
+                return Ok(progress(t, received));
             }
         }
         // The chunk before this one is still on its way.

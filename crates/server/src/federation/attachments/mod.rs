@@ -20,19 +20,16 @@
 //! size; each byte is read once, written once and hashed once, on the
 //! receiving side, as a plain upload that checks its hash would.
 //!
-//! `outgoing` is the sender's side, `incoming` the receiver's;
-//! `chunk_messages` still takes the chunks older nodes send as messages.
+//! `outgoing` is the sender's side, `incoming` the receiver's.
 
 pub mod buffers;
-pub mod chunk_messages;
 pub mod incoming;
 pub mod outgoing;
 pub mod spool;
 pub mod wire;
 
-pub use chunk_messages::assemble;
 pub use entraide_federation::attachment::{
-    open_chunk, seal_chunk, Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION, MESSAGE_TYPE,
+    open_chunk, seal_chunk, Manifest, CHUNK_BYTES, CIPHER, MANIFEST_VERSION,
 };
 pub use incoming::{put_chunk, status, take};
 pub use outgoing::{forget_outgoing, push, send, PushError};

@@ -8,10 +8,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use entraide_federation::attachment::{
-    content_key, seal_in_place, Manifest, CHUNK_BYTES, MESSAGE_TYPE,
-};
+use entraide_federation::attachment::{content_key, seal_in_place, Manifest, CHUNK_BYTES};
 use entraide_federation::httpsig::BodyBinding;
+use entraide_federation::MessageKind;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -81,7 +80,7 @@ pub async fn send(
     let chunks = u32::try_from(manifest.chunks())
         .map_err(|_| AppError::Internal("attachment: too many chunks".into()))?;
     let payload = serde_json::to_vec(&manifest).map_err(|e| AppError::Internal(e.to_string()))?;
-    let m = seal_for(app, peer, MESSAGE_TYPE, &payload, None, LIFETIME).await?;
+    let m = seal_for(app, peer, MessageKind::Attachment, &payload, None, LIFETIME).await?;
     // The file and its key are in the spool before the message can be
     // picked up.
     let (file, spool) = outgoing(app, m.message_id);
@@ -101,7 +100,7 @@ pub async fn send(
         chunks,
         size,
         sha256,
-        chunk_bytes: Some(CHUNK_BYTES),
+        chunk_bytes: CHUNK_BYTES,
     })
 }
 

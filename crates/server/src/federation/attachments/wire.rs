@@ -16,15 +16,13 @@ pub(crate) const LIFETIME: time::Duration = time::Duration::days(7);
 /// which travels after it in the peer's queue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttachmentRef {
+    /// The manifest message the attachment was streamed after.
     pub id: Uuid,
     pub chunks: u32,
     pub size: u64,
     pub sha256: String,
-    /// Set for an attachment streamed after its manifest (`outgoing`):
-    /// `id` is the manifest message. Absent for the first form, chunks as
-    /// messages (`chunk_messages`, still received).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunk_bytes: Option<u64>,
+    /// The size of the chunks it was streamed in.
+    pub chunk_bytes: u64,
 }
 
 /// How far a transfer has come (the receiver's answer).
