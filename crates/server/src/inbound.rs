@@ -18,9 +18,15 @@ pub struct Features;
 
 #[async_trait]
 impl InboundMessages<AppState> for Features {
-    async fn admit(&self, app: &AppState, sender: &Peer, header: &EnvelopeHeader) -> AppResult<()> {
+    async fn admit(
+        &self,
+        app: &AppState,
+        sender: &Peer,
+        header: &EnvelopeHeader,
+        payload: &[u8],
+    ) -> AppResult<()> {
         match header.message_type {
-            MessageKind::Request => requests::admit_request(app, sender).await,
+            MessageKind::Request => requests::admit_request(app, sender, payload).await,
             MessageKind::RequestUpdate
             | MessageKind::EvidencePackage
             | MessageKind::Note

@@ -4,10 +4,9 @@
 //! a pinned peer.
 //!
 //! Field paths: the API answers `content.<path>` (`content.identifiers[0].value`);
-//! a peer's refused message is audited at the receiver with the same
-//! `content.<path>` and code (the inbox has already answered with its
-//! receipt when the message is applied, so the sender is not told); the
-//! form shows the message beside the input, whose name is the same path
+//! a peer's request message with such content is refused by the inbox before
+//! it is stored, with the same problem (code and `content.<path>`), and the
+//! refusal is audited at the receiver; the form shows the message beside the input, whose name is the same path
 //! without `content.`, except that an identifier's single "value" input
 //! stands for its type's JSON field (`number` for a phone, `masked` for a
 //! card): `identifiers[0].value` on the form for `identifiers[0].number`.
@@ -278,15 +277,27 @@ async fn the_same_invalid_content_is_refused_alike_by_the_api_the_form_and_a_pee
             "{what}: the input points at its message"
         );
 
-        // (c) A peer's request message: the inbox has given its receipt
-        // before the message is applied, so the refusal is recorded here,
-        // with the API's field and code, and nothing is registered.
+        // (c) A peer's request message: refused by the inbox before it is
+        // stored, with the API's problem, audited here; nothing registered.
         let request_id = uuid::Uuid::new_v4();
         let r = send_request(&a, &b, request_id, &content_with(&case.json)).await?;
-        assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.text);
-        assert!(delivered(&b, &r), "{what}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.text
+        );
+        assert!(!delivered(&b, &r), "{what}: {}", r.text);
+        assert_eq!(r.code(), "validation_failed", "{what}");
+        assert_eq!(r.json["errors"][0]["code"], case.code, "{what}: {}", r.text);
+        assert_eq!(
+            r.json["errors"][0]["field"],
+            field.as_str(),
+            "{what}: {}",
+            r.text
+        );
         let refusal = last_refusal(&b).await?;
-        assert!(refusal.contains("message_not_applied"), "{what}: {refusal}");
+        assert!(refusal.contains("validation_failed"), "{what}: {refusal}");
         assert!(
             refusal.contains(&format!("{field}: "))
                 && refusal.contains(&format!("({})", case.code)),
@@ -300,6 +311,10 @@ async fn the_same_invalid_content_is_refused_alike_by_the_api_the_form_and_a_pee
         );
     }
     assert_eq!(stored(&api).await?, 0, "nothing refused was stored");
+    assert!(
+        b.store.inbox(100).await?.is_empty(),
+        "a refused message is not kept in the inbox"
+    );
     assert!(
         b.store.all_cases().await?.len() == 1,
         "no case opened for a refused message"
@@ -324,7 +339,13 @@ async fn the_same_invalid_content_is_refused_alike_by_the_api_the_form_and_a_pee
     assert!(!r.text.contains(&digits) && !r.text.contains(FULL_CARD));
     let request_id = uuid::Uuid::new_v4();
     let r = send_request(&a, &b, request_id, &content_with(&card)).await?;
-    assert!(delivered(&b, &r), "{}", r.text);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.json["errors"][0]["code"], "card_number_unmasked");
+    assert_eq!(
+        r.json["errors"][0]["field"],
+        "content.identifiers[0].masked"
+    );
+    assert!(!r.text.contains(&digits) && !r.text.contains(FULL_CARD));
     let refusal = last_refusal(&b).await?;
     assert!(
         refusal.contains("content.identifiers[0].masked: ")

@@ -18,8 +18,16 @@ use crate::app::error::AppResult;
 pub trait InboundMessages<S: Sync>: Send + Sync {
     /// Before a message from `sender` is stored: an error refuses it (the
     /// peer gets the problem instead of a receipt, and the refusal is
-    /// audited).
-    async fn admit(&self, app: &S, sender: &Peer, header: &EnvelopeHeader) -> AppResult<()>;
+    /// audited). The payload is read here with the same parser that will
+    /// apply it, so that content the API would refuse is refused to the
+    /// peer alike — same code, same field — and never stored.
+    async fn admit(
+        &self,
+        app: &S,
+        sender: &Peer,
+        header: &EnvelopeHeader,
+        payload: &[u8],
+    ) -> AppResult<()>;
 
     /// Once the message is stored and its receipt signed: what it does
     /// here. An error leaves it in the inbox, audited as not applied.

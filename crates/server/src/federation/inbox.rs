@@ -25,7 +25,8 @@ use uuid::Uuid;
 use super::outbox::send;
 use super::peers::on_key_rotation;
 use super::signed::{
-    audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refused, Authenticated,
+    audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refusal_text, refused,
+    Authenticated,
 };
 use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::error::{AppError, AppResult};
@@ -112,7 +113,7 @@ async fn check_envelope(
     let (h, payload) = open_from(app, from, &envelope, now)?;
     // What the features refuse to take from this peer (answered with the
     // problem, audited, not stored).
-    app.inbound.admit(app, peer, &h).await?;
+    app.inbound.admit(app, peer, &h, &payload).await?;
     let receipt = Receipt {
         v: 1,
         message_id: h.message_id,
@@ -248,16 +249,7 @@ async fn audit_not_applied(
         tracing::error!(message = %h.message_id, error = %e, "received message not applied");
         let reason = match &e {
             AppError::Internal(m) => m.clone(),
-            // Each refused field as `path: message (code)`, the path and
-            // code those of the API's problem (`content.identifiers[0].at`).
-            AppError::Validation(fields) if !fields.is_empty() => {
-                let fields: Vec<String> = fields
-                    .iter()
-                    .map(|f| format!("{}: {} ({})", f.field, f.message, f.code))
-                    .collect();
-                format!("{e}: {}", fields.join("; "))
-            }
-            other => other.to_string(),
+            other => refusal_text(other),
         };
         audit_refusal(app, &h.sender, "message_not_applied", &reason).await?;
     }
@@ -337,8 +329,8 @@ async fn receive_batch(
             }
             Err(e) => {
                 let (_, code) = e.status_and_code();
-                audit_refusal(app, &from.peer.node_id, code, &e.to_string()).await?;
-                results.push(Some(proto::BatchResult::problem(code, e.to_string())));
+                audit_refusal(app, &from.peer.node_id, code, &refusal_text(&e)).await?;
+                results.push(Some(proto::BatchResult::problem(code, refusal_text(&e))));
             }
         }
     }

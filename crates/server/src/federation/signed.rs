@@ -146,9 +146,24 @@ pub(crate) async fn audit_if_refused<T>(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpsig::keyid(v).ok())
             .unwrap_or_else(|| "unknown".into());
-        audit_refusal(app, &sender, code, &e.to_string()).await?;
+        audit_refusal(app, &sender, code, &refusal_text(e)).await?;
     }
     Ok(())
+}
+
+/// A refusal as audited: each refused field as `path: message (code)`, the
+/// path and code those of the API's problem (`content.identifiers[0].at`).
+pub(crate) fn refusal_text(e: &AppError) -> String {
+    match e {
+        AppError::Validation(fields) if !fields.is_empty() => {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {} ({})", f.field, f.message, f.code))
+                .collect();
+            format!("{e}: {}", fields.join("; "))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A pinned, active peer whose HTTP signature on this request holds.

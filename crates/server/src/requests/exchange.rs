@@ -113,7 +113,7 @@ pub async fn send_request(
 
 /// Before a request from `sender` is stored: a service provider takes
 /// requests only from authorities.
-pub async fn admit_request(app: &AppState, sender: &Peer) -> AppResult<()> {
+pub async fn admit_request(app: &AppState, sender: &Peer, payload: &[u8]) -> AppResult<()> {
     let own = app.store.own_organisation().await?;
     let sender_is_authority = sender
         .kind
@@ -128,7 +128,28 @@ pub async fn admit_request(app: &AppState, sender: &Peer) -> AppResult<()> {
             ),
         });
     }
-    Ok(())
+    decode_request(payload).map(|_| ())
+}
+
+/// A request message read and its content parsed as the API parses it:
+/// a refusal names `content.<path>` with the domain's code.
+fn decode_request(
+    payload: &[u8],
+) -> AppResult<(
+    RequestMessage<serde_json::Value>,
+    RequestKind,
+    RequestContent,
+)> {
+    let mut m: RequestMessage<serde_json::Value> =
+        serde_json::from_slice(payload).map_err(|e| AppError::BadRequest {
+            code: "request_message_malformed",
+            detail: format!("the request message cannot be read: {e}"),
+        })?;
+    let kind: RequestKind = m.kind.parse().map_err(|e: entraide_domain::ParseError| {
+        AppError::Validation(vec![AppError::field("kind", e)])
+    })?;
+    let content = requests::parse_content(std::mem::take(&mut m.content))?;
+    Ok((m, kind, content))
 }
 
 /// The user who takes in requests from other nodes: the first active
@@ -205,8 +226,7 @@ async fn plan_intake_case(
 /// A request from a peer (already checked and stored): registered as an
 /// incoming request in a new case, once.
 pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> AppResult<()> {
-    let m: RequestMessage<serde_json::Value> = serde_json::from_slice(payload)
-        .map_err(|e| AppError::Internal(format!("request message: {e}")))?;
+    let (m, kind, content) = decode_request(payload)?;
     if app
         .store
         .request_by_link(&header.sender, m.request_id)
@@ -215,12 +235,6 @@ pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -
     {
         return Ok(());
     }
-    let kind: RequestKind = m
-        .kind
-        .parse()
-        .map_err(|e: entraide_domain::ParseError| AppError::Internal(e.message))?;
-    // Refused as the API refuses it: `content.<path>` and the domain's code.
-    let content = requests::parse_content(m.content)?;
     let (_, case, case_audit) = plan_intake_case(app, &header.sender, &m.reference).await?;
     let intake = requests::Intake {
         case,
