@@ -8,7 +8,6 @@
 mod access;
 mod api;
 mod audit;
-mod cli;
 mod evidence;
 mod federation;
 mod knowledge;
