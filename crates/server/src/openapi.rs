@@ -5,8 +5,8 @@
 //! 409); what every route shares is added here from the route table (which
 //! hands its rules to [`openapi_json`]), so it cannot be forgotten: `401` on every route that needs a caller, `403` on
 //! every route reserved to some roles (naming them), the refusals of a JSON
-//! body (`400`, `413`, `415`, `422`), the plain-text `400` of a path or
-//! query parameter that does not parse, and `application/problem+json` with
+//! body (`400`, `413`, `415`, `422`), the `400` of a path or query
+//! parameter that does not parse, and `application/problem+json` with
 //! the `Problem` schema on every error.
 
 use axum::http::{Method, StatusCode};
@@ -250,8 +250,8 @@ fn complete(op: &mut Operation, rule: Option<Rule>) {
         }
     }
     // A path or query parameter that does not parse (a malformed UUID, an
-    // unknown query parameter) is refused by the router's extractor, in
-    // plain text.
+    // unknown query parameter) is refused by `ApiPath`/`ApiQuery` as a
+    // problem naming the parameter.
     let parsed_parameter = op.parameters.iter().flatten().any(|p| {
         p.parameter_in == ParameterIn::Query
             || (p.parameter_in == ParameterIn::Path && !is_plain_string(p.schema.as_ref()))
@@ -266,15 +266,13 @@ fn complete(op: &mut Operation, rule: Option<Rule>) {
             let before = response.description.trim_end_matches('.');
             response.description = format!(
                 "{before}. A path or query parameter that does not parse (not a UUID, not a number, \
-                 an unknown query parameter) is refused in plain text."
+                 an unknown query parameter) is refused with `invalid_path_parameter` or \
+                 `invalid_query_parameter`, `errors[0].field` naming the parameter."
             );
-            response.content.insert(
-                "text/plain".to_owned(),
-                Content::new(Some(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::String),
-                )),
-            );
+            response
+                .content
+                .entry(PROBLEM_JSON.to_owned())
+                .or_insert_with(|| Content::new(Some(Ref::from_schema_name("Problem"))));
         }
     }
 }
@@ -434,11 +432,7 @@ mod tests {
                 assert!(responses.get("403").is_some(), "{method} {path}: 403");
             }
             for (status, r) in responses.as_object().into_iter().flatten() {
-                // A parameter the router's extractor refuses: plain text.
-                let plain_only = status == "400"
-                    && r["content"].get("text/plain").is_some()
-                    && r["content"].get(PROBLEM_JSON).is_none();
-                if (status.starts_with('4') || status.starts_with('5')) && !plain_only {
+                if status.starts_with('4') || status.starts_with('5') {
                     assert_eq!(
                         r["content"][PROBLEM_JSON]["schema"]["$ref"],
                         "#/components/schemas/Problem",

@@ -1,7 +1,7 @@
 //! The account in the JSON API: who am I, second factor enrolment, API
 //! tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use entraide_proto as proto;
@@ -12,6 +12,7 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
 use crate::http::middleware::{json_response, ApiJson};
+use crate::http::ApiPath;
 
 /// The signed-in user and their organisation.
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity", security(("bearer" = [])),
@@ -93,7 +94,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     service::revoke_token_by_id(&app, &caller.principal(), id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -1,6 +1,6 @@
 //! Administration in the JSON API: the organisation, users, the audit log.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entraide_domain::{AuditAction, DisplayName, Email, NewPassword};
@@ -12,6 +12,7 @@ use crate::app::error::{AppError, AppResult, Fields};
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
 use crate::http::middleware::{json_response, ApiJson};
+use crate::http::{ApiPath, ApiQuery};
 
 /// The organisation running this node.
 #[utoipa::path(get, path = "/api/v1/organisation", tag = "identity", security(("bearer" = [])),
@@ -101,7 +102,7 @@ async fn user_response(app: &AppState, id: Uuid, status: StatusCode) -> AppResul
 pub async fn update_user(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::UpdateUser>,
 ) -> AppResult<Response> {
     let mut f = Fields::default();
@@ -128,7 +129,7 @@ pub async fn update_user(
 pub async fn audit_entries(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> AppResult<Response> {
     let filter = q.filter(100)?;
     let entries =
@@ -155,7 +156,7 @@ pub async fn audit_entries(
 pub async fn audit_export(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> AppResult<Response> {
     audit_csv_download(&app, &caller, &q).await
 }

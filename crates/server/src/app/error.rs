@@ -50,6 +50,16 @@ pub enum AppError {
     },
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    /// A path or query parameter that does not parse; `field` names it.
+    #[error("{detail}")]
+    InvalidParameter {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
+    /// The path exists, not with this method; `allow` lists those it has.
+    #[error("this method is not allowed here (allowed: {allow})")]
+    MethodNotAllowed { allow: String },
     /// Another node could not be reached or answered badly.
     #[error("{detail}")]
     Upstream { code: &'static str, detail: String },
@@ -107,6 +117,8 @@ impl AppError {
             ),
             Self::Transition { code, .. } => (StatusCode::CONFLICT, code),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::InvalidParameter { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {

@@ -1,6 +1,6 @@
 //! Cases in the JSON API: listing, opening, reading, members.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use entraide_proto as proto;
@@ -11,6 +11,7 @@ use crate::app::state::AppState;
 use crate::cases::service;
 use crate::http::caller::Caller;
 use crate::http::middleware::{json_response, ApiJson};
+use crate::http::ApiPath;
 
 /// Cases you are a member of; administrators also see the reference and
 /// title of every other case (not their content).
@@ -46,7 +47,7 @@ pub async fn create_case(
 pub async fn case_detail(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let detail = service::read_case(&app, &caller.principal(), id).await?;
     Ok(json_response(StatusCode::OK, &detail))
@@ -60,7 +61,7 @@ pub async fn case_detail(
 pub async fn case_members(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let members = service::members(&app, &caller.principal(), id).await?;
     Ok(json_response(StatusCode::OK, &members))
@@ -77,7 +78,7 @@ pub async fn case_members(
 pub async fn add_case_member(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::AddCaseMember>,
 ) -> AppResult<Response> {
     service::add_member(&app, &caller.principal(), id, &body.email).await?;
@@ -93,7 +94,7 @@ pub async fn add_case_member(
 pub async fn remove_case_member(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
     service::remove_member(&app, &caller.principal(), id, user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

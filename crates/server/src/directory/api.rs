@@ -1,6 +1,6 @@
 //! The directory over JSON.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_proto as proto;
@@ -9,6 +9,7 @@ use super::service::{search, DirectoryQuery};
 use crate::app::error::AppResult;
 use crate::app::state::AppState;
 use crate::http::json_response;
+use crate::http::ApiQuery;
 
 /// The directory of organisations this node knows.
 #[utoipa::path(get, path = "/api/v1/directory", tag = "federation", security(("bearer" = [])),
@@ -16,7 +17,7 @@ use crate::http::json_response;
     responses((status = 200, body = [proto::DirectoryEntry])))]
 pub async fn api(
     State(app): State<AppState>,
-    Query(q): Query<DirectoryQuery>,
+    ApiQuery(q): ApiQuery<DirectoryQuery>,
 ) -> AppResult<Response> {
     let entries = search(&app, &q).await?;
     Ok(json_response(StatusCode::OK, &entries))

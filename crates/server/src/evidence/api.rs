@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -29,6 +29,7 @@ use crate::evidence::{
 };
 use crate::http::caller::Caller;
 use crate::http::{json_response, ApiJson};
+use crate::http::{ApiPath, ApiQuery};
 
 /// Uploads being written right now (one writer per upload per replica).
 static BUSY: Mutex<Option<HashSet<Uuid>>> = Mutex::new(None);
@@ -68,7 +69,7 @@ impl Drop for UploadGuard {
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let case = evidence_case(&app, &caller.principal(), case_id).await?;
     let items = app.store.evidence_in_case(case.id).await?;
@@ -87,7 +88,7 @@ pub async fn list(
 pub async fn create_upload(
     State(app): State<AppState>,
     caller: Caller,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::NewEvidenceUpload>,
 ) -> AppResult<Response> {
     let case = evidence_case(&app, &caller.principal(), case_id).await?;
@@ -148,7 +149,7 @@ async fn own_upload(app: &AppState, caller: &Caller, id: Uuid) -> AppResult<Evid
 pub async fn upload_status(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let upload = own_upload(&app, &caller, id).await?;
     let mut res = json_response(StatusCode::OK, &upload_view(&upload, None));
@@ -164,7 +165,7 @@ pub async fn upload_status(
 pub async fn delete_upload(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let upload = own_upload(&app, &caller, id).await?;
     let _guard = UploadGuard::take(upload.id)?;
@@ -190,7 +191,7 @@ pub async fn delete_upload(
 pub async fn upload_append(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
@@ -335,7 +336,7 @@ pub async fn upload_append(
 pub async fn detail(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let (item, case) = member_item(&app, &caller.principal(), id).await?;
     let events = app.store.custody_events_for_item(item.id).await?;
@@ -378,8 +379,8 @@ pub struct ContentQuery {
 pub async fn content(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(q): Query<ContentQuery>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ContentQuery>,
 ) -> AppResult<Response> {
     let inline = q.disposition.as_deref() == Some("inline");
     let kind = if inline {
@@ -487,7 +488,7 @@ pub fn percent_encode(name: &str) -> String {
 pub async fn change(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::CustodyChange>,
 ) -> AppResult<Response> {
     let change = Change::parse(&body)?;
@@ -506,7 +507,7 @@ pub async fn change(
 pub async fn export(
     State(app): State<AppState>,
     caller: Caller,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::PackageRequest>,
 ) -> AppResult<Response> {
     let case = evidence_case(&app, &caller.principal(), case_id).await?;
@@ -607,7 +608,7 @@ pub async fn body_to_file(body: Body, path: &std::path::Path) -> AppResult<u64> 
 pub async fn receive(
     State(app): State<AppState>,
     caller: Caller,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath<Uuid>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
@@ -682,8 +683,8 @@ pub struct ProofQuery {
 pub async fn inclusion_proof(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, leaf_index)): Path<(Uuid, u64)>,
-    Query(q): Query<ProofQuery>,
+    ApiPath((id, leaf_index)): ApiPath<(Uuid, u64)>,
+    ApiQuery(q): ApiQuery<ProofQuery>,
 ) -> AppResult<Response> {
     let (item, _) = member_item(&app, &caller.principal(), id).await?;
     let events = app.store.custody_events_for_item(item.id).await?;
@@ -758,7 +759,7 @@ pub struct ConsistencyQuery {
     responses((status = 200, body = proto::ConsistencyProofView), (status = 400, body = proto::Problem, description = "sizes out of order or beyond the log")))]
 pub async fn consistency(
     State(app): State<AppState>,
-    Query(q): Query<ConsistencyQuery>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> AppResult<Response> {
     let proof = app
         .custody

@@ -1,7 +1,7 @@
 //! The JSON API for evidence that travels: sending a case's evidence to a
 //! peer as a package.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_proto as proto;
@@ -11,6 +11,7 @@ use crate::app::error::AppResult;
 use crate::app::state::AppState;
 use crate::evidence::exchange::send_package;
 use crate::http::caller::Caller;
+use crate::http::ApiPath;
 use crate::http::{json_response, ApiJson};
 
 /// Sends evidence of a case to a peer as a verified-on-arrival package.
@@ -23,7 +24,7 @@ use crate::http::{json_response, ApiJson};
 pub async fn api_send_package(
     State(app): State<AppState>,
     caller: Caller,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::SendPackage>,
 ) -> AppResult<Response> {
     let package_id = send_package(

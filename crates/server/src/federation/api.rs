@@ -3,7 +3,7 @@
 //! peer's administrators, and the outbox and inbox with their delivery
 //! evidence.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entraide_federation::MessageKind;
@@ -19,6 +19,7 @@ use super::peers::{
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
+use crate::http::ApiPath;
 use crate::http::{json_response, ApiJson};
 
 /// This node's signed document: identity, address, keys, languages and
@@ -77,7 +78,7 @@ pub async fn create(
 pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
-    Path(node_id): Path<String>,
+    ApiPath(node_id): ApiPath<String>,
     ApiJson(body): ApiJson<proto::PeerStatus>,
 ) -> AppResult<Response> {
     set_status(&app, &caller.actor(), &node_id, parse_status(&body.status)?).await?;
@@ -96,7 +97,7 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     caller: Caller,
-    Path(node_id): Path<String>,
+    ApiPath(node_id): ApiPath<String>,
 ) -> AppResult<Response> {
     remove(&app, &caller.actor(), &node_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -132,7 +133,7 @@ pub fn outbox_view(m: &OutboxMessage) -> proto::OutboxMessageView {
 pub async fn api_send(
     State(app): State<AppState>,
     caller: Caller,
-    Path(node_id): Path<String>,
+    ApiPath(node_id): ApiPath<String>,
     ApiJson(body): ApiJson<proto::NewPeerMessage>,
 ) -> AppResult<Response> {
     let text = body.text.trim();
@@ -163,7 +164,10 @@ pub async fn api_send(
 #[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "federation", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = proto::OutboxMessageView), (status = 404, body = proto::Problem, description = "no such message")))]
-pub async fn api_outbox(State(app): State<AppState>, Path(id): Path<Uuid>) -> AppResult<Response> {
+pub async fn api_outbox(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> AppResult<Response> {
     let m = app
         .store
         .outbox_message(id)
@@ -204,7 +208,7 @@ pub async fn api_inbox(State(app): State<AppState>) -> AppResult<Response> {
 pub async fn api_inbox_message(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let (fresh, value) = retrieve(&app, &caller.principal(), id).await?;
     Ok(json_response(

@@ -52,8 +52,7 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
         .and_then(|t| g.rules.iter().find(|((m, p), _)| *m == method && *p == t))
         .map(|(_, rule)| *rule);
     let Some(rule) = rule else {
-        tracing::error!(path = ?template, %method, "route has no authorisation rule: refused");
-        return AppError::ForbiddenRole.into_response();
+        return no_rule(&g.rules, template.as_deref(), &method);
     };
     let resolved = match resolve(&g.app, req.headers(), &ctx).await {
         Ok(r) => r,
@@ -104,6 +103,32 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
         res.extensions_mut().insert(c);
     }
     res
+}
+
+/// A request the rule book has no rule for. The path exists with other
+/// methods (axum's own 405 fallback passes through here, for any method,
+/// invented ones like `FOO` included): 405 with `Allow` listing them. A
+/// template with no rule at all is a route added without one: refused (fail
+/// closed; a test checks there is none).
+fn no_rule(rules: &RuleBook, template: Option<&str>, method: &Method) -> Response {
+    let mut allowed: Vec<&str> = rules
+        .keys()
+        .filter(|(_, p)| Some(*p) == template)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    if allowed.is_empty() {
+        tracing::error!(path = ?template, %method, "route has no authorisation rule: refused");
+        return AppError::ForbiddenRole.into_response();
+    }
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
+    }
+    allowed.sort_unstable();
+    allowed.dedup();
+    AppError::MethodNotAllowed {
+        allow: allowed.join(", "),
+    }
+    .into_response()
 }
 
 /// Headers sent with every response.

@@ -48,6 +48,15 @@ impl IntoResponse for AppError {
             AppError::Validation(errors)
             | AppError::Incomplete(errors)
             | AppError::PackageRefused(errors) => errors.clone(),
+            AppError::InvalidParameter {
+                code,
+                field,
+                detail,
+            } => vec![FieldError {
+                field: field.clone(),
+                code: (*code).to_owned(),
+                message: detail.clone(),
+            }],
             _ => Vec::new(),
         };
         let detail = self.public_detail();
@@ -59,6 +68,11 @@ impl IntoResponse for AppError {
         if let AppError::TooManyAttempts { retry_after } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if let AppError::MethodNotAllowed { allow } = &self {
+            if let Ok(v) = HeaderValue::from_str(allow) {
+                res.headers_mut().insert(header::ALLOW, v);
             }
         }
         if status == StatusCode::UNAUTHORIZED {

@@ -1,7 +1,7 @@
 //! The knowledge repository's JSON API: `/api/v1/knowledge/...` (search,
 //! documents, comparison, legal-basis helper) and the parameters the pages share.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entraide_domain::Locale;
@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::http::json_response;
+use crate::http::{ApiPath, ApiQuery};
 use crate::knowledge;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -88,7 +89,7 @@ impl SearchParams {
 pub async fn api_search(
     State(app): State<AppState>,
     locale: axum::Extension<Locale>,
-    Query(p): Query<SearchParams>,
+    ApiQuery(p): ApiQuery<SearchParams>,
 ) -> AppResult<Response> {
     let results = knowledge::search(&app, &p.request(locale.0.as_str())?).await?;
     Ok(json_response(StatusCode::OK, &results))
@@ -102,7 +103,7 @@ pub async fn api_search(
 pub async fn api_document(
     State(app): State<AppState>,
     locale: axum::Extension<Locale>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Response> {
     let view = knowledge::document(&app, &id, locale.0.as_str()).await?;
     Ok(json_response(StatusCode::OK, &view))
@@ -160,7 +161,7 @@ pub(crate) fn parse_subject(s: Option<&str>) -> AppResult<Subject> {
 pub async fn api_compare(
     State(app): State<AppState>,
     locale: axum::Extension<Locale>,
-    Query(p): Query<CompareParams>,
+    ApiQuery(p): ApiQuery<CompareParams>,
 ) -> AppResult<Response> {
     let subject = parse_subject(p.subject.as_deref())?;
     let countries = parse_countries(p.countries.as_deref().unwrap_or(""))?;
@@ -244,7 +245,7 @@ pub(crate) fn question(p: &HelperParams) -> AppResult<HelperQuestion> {
               (status = 400, description = "Invalid country, measure or date")))]
 pub async fn api_helper(
     State(app): State<AppState>,
-    Query(p): Query<HelperParams>,
+    ApiQuery(p): ApiQuery<HelperParams>,
 ) -> AppResult<Response> {
     let answer = knowledge::legal_basis(&app, &question(&p)?).await?;
     Ok(json_response(StatusCode::OK, &answer))

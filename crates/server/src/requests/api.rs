@@ -1,7 +1,7 @@
 //! The JSON API of cooperation requests: thin handlers over `service` and
 //! `document`, described in the OpenAPI document.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_domain::request::{Direction, RequestKind};
@@ -17,6 +17,7 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
 use crate::http::{json_response, ApiJson};
+use crate::http::{ApiPath, ApiQuery};
 
 /// Drafts the extension of a preservation, prefilled from it.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/extension", tag = "requests", security(("bearer" = [])),
@@ -26,7 +27,7 @@ use crate::http::{json_response, ApiJson};
 pub async fn api_extension(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let r = prepare_extension(&app, &caller.principal(), id).await?;
     let events = app.store.request_events(r.id).await?;
@@ -46,7 +47,7 @@ pub async fn api_extension(
 pub async fn api_create(
     State(app): State<AppState>,
     caller: Caller,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::NewRequest>,
 ) -> AppResult<Response> {
     let kind: RequestKind = body
@@ -128,7 +129,7 @@ impl RequestQuery {
 pub async fn api_list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(q): Query<RequestQuery>,
+    ApiQuery(q): ApiQuery<RequestQuery>,
 ) -> AppResult<Response> {
     let filter = q.filter()?;
     let now = OffsetDateTime::now_utc();
@@ -149,7 +150,7 @@ pub async fn api_list(
 pub async fn api_get(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let r = member_request(&app, &caller.principal(), id).await?;
     audit_read(&app, &caller.principal(), &r).await?;
@@ -167,13 +168,22 @@ pub async fn api_get(
     request_body(content = proto::schema::RequestContent, description = "the whole new content (a draft may be incomplete; see the per-kind `<Kind>Content` schemas for what approval requires)"),
     responses((status = 200, body = proto::RequestView), (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases"),
               (status = 409, body = proto::Problem, description = "`not_editable`: only a draft (or a request returned to draft) changes"),
-              (status = 422, body = proto::Problem, description = "`validation_failed`: a content value refused by its checks")))]
+              (status = 422, body = proto::Problem, description = "`validation_failed`: a content value refused by its checks, or a body that is not a JSON object (`null`, a list...: `errors[0].code` is `content_required`; the draft is left as it was)")))]
 pub async fn api_update(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> AppResult<Response> {
+    // The whole new content: `null` (or a string, a list...) would replace
+    // the draft with an empty one. Refused before anything is read or kept.
+    if !body.is_object() {
+        return Err(AppError::Validation(vec![proto::FieldError {
+            field: "content".into(),
+            code: "content_required".into(),
+            message: "the content must be a JSON object (send {} for an empty draft)".into(),
+        }]));
+    }
     let content = parse_content(body)?;
     let r = update_content(&app, &caller.principal(), id, content).await?;
     let events = app.store.request_events(id).await?;
@@ -195,7 +205,7 @@ pub async fn api_update(
 pub async fn api_transition(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::RequestTransition>,
 ) -> AppResult<Response> {
     let action = parse_action(&body.action, body.ground.as_deref())?;
@@ -258,8 +268,8 @@ pub fn pdf_response(pdf: Vec<u8>, digest: &str, reference: &str) -> Response {
 pub async fn api_document(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(q): Query<DocumentQuery>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<DocumentQuery>,
 ) -> AppResult<Response> {
     let (pdf, digest, _) =
         render_document(&app, &caller.principal(), id, q.lang.as_deref()).await?;
@@ -281,7 +291,7 @@ pub async fn api_document(
 pub async fn api_counterpart(
     State(app): State<AppState>,
     _caller: Caller,
-    Path(country): Path<String>,
+    ApiPath(country): ApiPath<String>,
 ) -> AppResult<Response> {
     let requested = entraide_domain::CountryCode::parse(&country)
         .map_err(|e| AppError::Validation(vec![AppError::field("country", e)]))?;

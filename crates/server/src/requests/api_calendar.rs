@@ -1,14 +1,18 @@
 //! `GET /calendar/{key}`: the iCalendar feed, for calendar applications.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::calendar::feed_for_key;
 use crate::app::error::AppResult;
 use crate::app::state::AppState;
+use crate::http::ApiPath;
 
-pub async fn ics(State(app): State<AppState>, Path(key): Path<String>) -> AppResult<Response> {
+pub async fn ics(
+    State(app): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+) -> AppResult<Response> {
     let body = feed_for_key(&app, &key).await?;
     Ok((
         [

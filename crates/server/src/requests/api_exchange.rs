@@ -1,7 +1,7 @@
 //! The JSON API for requests that travel: sending an approved request to
 //! a peer.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_proto as proto;
@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::app::error::AppResult;
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
+use crate::http::ApiPath;
 use crate::http::{json_response, ApiJson};
 use crate::requests::exchange::send_request;
 use crate::requests::service::request_view;
@@ -24,7 +25,7 @@ use crate::requests::service::request_view;
 pub async fn api_send(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<proto::SendToPeer>,
 ) -> AppResult<Response> {
     let r = send_request(&app, &caller.principal(), id, &body.peer).await?;

@@ -1,6 +1,6 @@
 //! Statistics over JSON, CSV and XLSX.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entraide_proto as proto;
@@ -10,6 +10,7 @@ use crate::app::error::AppResult;
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
 use crate::http::json_response;
+use crate::http::ApiQuery;
 
 /// Statistics of requests created in the period (analysts, officers,
 /// approvers): counts, times to acknowledgement, first data and completion.
@@ -18,7 +19,7 @@ use crate::http::json_response;
 pub async fn api(
     State(app): State<AppState>,
     _caller: Caller,
-    Query(q): Query<PeriodQuery>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> AppResult<Response> {
     Ok(json_response(StatusCode::OK, &compute(&app, &q).await?))
 }
@@ -29,7 +30,7 @@ pub async fn api(
 pub async fn api_csv(
     State(app): State<AppState>,
     _caller: Caller,
-    Query(q): Query<PeriodQuery>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> AppResult<Response> {
     Ok(csv_response(csv(&compute(&app, &q).await?)))
 }
@@ -41,7 +42,7 @@ pub async fn api_csv(
 pub async fn api_xlsx(
     State(app): State<AppState>,
     _caller: Caller,
-    Query(q): Query<PeriodQuery>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> AppResult<Response> {
     Ok(xlsx_response(xlsx(&compute(&app, &q).await?)?))
 }

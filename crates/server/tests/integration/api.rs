@@ -12,6 +12,7 @@ on_both_backends!(
     tokens_are_created_used_and_revoked,
     users_are_managed_by_administrators,
     security_headers_on_every_response,
+    bad_parameters_and_methods_get_problem_details,
 );
 
 async fn health_metrics_and_openapi(backend: Backend) -> Result<()> {
@@ -398,8 +399,8 @@ async fn openapi_client_check() -> Result<()> {
     }
 
     // The document says where parameters are read and what errors look
-    // like: `lang` in the query, a path parameter that does not parse
-    // refused in plain text, errors otherwise problem details.
+    // like: `lang` in the query, and every error (a path parameter that
+    // does not parse included) a problem.
     let pdf = api
         .get(&format!(
             "/api/v1/requests/{request_id}/document.pdf?lang=fr"
@@ -416,11 +417,9 @@ async fn openapi_client_check() -> Result<()> {
     assert_eq!(bad_lang.content_type(), "application/problem+json");
     let bad_id = api.get("/api/v1/requests/not-a-uuid").await?;
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
-    assert!(
-        bad_id.content_type().starts_with("text/plain"),
-        "{}",
-        bad_id.content_type()
-    );
+    assert_eq!(bad_id.content_type(), "application/problem+json");
+    assert_eq!(bad_id.code(), "invalid_path_parameter");
+    assert_eq!(bad_id.json["errors"][0]["field"], "id");
     let anonymous = node.api(None).get("/api/v1/requests").await?;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.content_type(), "application/problem+json");
@@ -449,5 +448,85 @@ async fn openapi_client_check() -> Result<()> {
              datamodel-code-generator, jsonschema and pydantic"
         ),
     }
+    Ok(())
+}
+
+/// A path or query parameter that does not parse, and a method a path does
+/// not have, are problems with stable codes, not axum's plain text or the
+/// guard's 403.
+async fn bad_parameters_and_methods_get_problem_details(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let analyst = node.user("analyst", &[Role::Analyst]).await?;
+    let api = node.api(Some(&officer.token));
+
+    // A malformed id: 400 naming the parameter.
+    let r = api.get("/api/v1/cases/not-a-uuid").await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.content_type(), "application/problem+json");
+    assert_eq!(r.code(), "invalid_path_parameter");
+    assert_eq!(r.json["status"], 400);
+    assert_eq!(r.json["errors"][0]["field"], "id");
+    // The second of two parameters.
+    let case = api
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "P-1", "title": "Parameters"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    let r = api
+        .delete(&format!("/api/v1/cases/{case_id}/members/nobody"))
+        .await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), "invalid_path_parameter");
+    assert_eq!(r.json["errors"][0]["field"], "user_id");
+
+    // An unknown query parameter, a value of the wrong type.
+    let r = api.get("/api/v1/requests?colour=red").await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.content_type(), "application/problem+json");
+    assert_eq!(r.code(), "invalid_query_parameter");
+    assert_eq!(r.json["errors"][0]["field"], "colour");
+    let r = node
+        .api(Some(&analyst.token))
+        .get("/api/v1/statistics?from=2020-01-01&nonsense=1")
+        .await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), "invalid_query_parameter");
+
+    // A method the path does not have: 405 with Allow, not 403; and for
+    // an invented method too. A path that does not exist stays 404.
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/v1/statistics", "GET, HEAD"),
+        (
+            Method::from_bytes(b"FOO")?,
+            "/api/v1/cases",
+            "GET, HEAD, POST",
+        ),
+    ] {
+        for token in [&officer.token, &analyst.token] {
+            let r = node
+                .api(Some(token))
+                .raw(method.clone(), path, "application/json", Vec::new())
+                .await?;
+            assert_eq!(
+                r.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {}",
+                r.text
+            );
+            assert_eq!(r.content_type(), "application/problem+json");
+            assert_eq!(r.code(), "method_not_allowed");
+            assert_eq!(
+                r.headers.get("allow").and_then(|v| v.to_str().ok()),
+                Some(allow),
+                "{method} {path}"
+            );
+        }
+    }
+    let r = api.delete("/api/v1/no-such-route").await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.content_type(), "application/problem+json");
     Ok(())
 }

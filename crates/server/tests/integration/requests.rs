@@ -26,7 +26,8 @@ async fn statistics_agree(node: &entraide_testkit::TestNode, token: &str) -> Res
 
 on_both_backends!(
     a_preservation_request_from_draft_to_answer,
-    incoming_emergency_request_and_bad_input
+    incoming_emergency_request_and_bad_input,
+    a_draft_is_not_wiped_by_a_null_content
 );
 
 pub fn complete_preservation() -> Value {
@@ -1042,5 +1043,86 @@ async fn a_failed_reminder_is_tried_again(backend: Backend) -> Result<()> {
         2,
         "tried again after the failure"
     );
+    Ok(())
+}
+
+/// `PUT .../content` replaces the whole content: `null` (or any body that is
+/// not an object) is refused and the draft kept; a draft created without
+/// content is still fine.
+async fn a_draft_is_not_wiped_by_a_null_content(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let officer = node.user("officer", &[Role::Officer]).await?;
+    let o = node.api(Some(&officer.token));
+    let case = o
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "NULL-2026-1", "title": "Null content"}),
+        )
+        .await?;
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap_or_default().to_owned();
+    let mut content = complete_preservation();
+    content["case_number"] = json!("NULL-2026-1");
+    let r = o
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/requests/{id}/content"),
+            Some(&content),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let before = o.get(&format!("/api/v1/requests/{id}")).await?.json;
+    assert_eq!(before["content"]["facts"], content["facts"]);
+
+    for body in [
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"\"facts\"".to_vec(),
+        b"42".to_vec(),
+    ] {
+        let r = o
+            .raw(
+                reqwest::Method::PUT,
+                &format!("/api/v1/requests/{id}/content"),
+                "application/json",
+                body.clone(),
+            )
+            .await?;
+        let shown = String::from_utf8_lossy(&body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{shown}: {}",
+            r.text
+        );
+        assert_eq!(r.content_type(), "application/problem+json");
+        assert_eq!(r.code(), "validation_failed");
+        assert_eq!(r.json["errors"][0]["field"], "content", "{shown}");
+        assert_eq!(r.json["errors"][0]["code"], "content_required", "{shown}");
+    }
+    let after = o.get(&format!("/api/v1/requests/{id}")).await?.json;
+    assert_eq!(
+        after["content"], before["content"],
+        "the draft is untouched"
+    );
+    assert_eq!(after["state"], "draft");
+
+    // Creating a request without content (an empty draft) still works,
+    // with `null` too.
+    let r = o
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation", "content": null}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["state"], "draft");
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entraide_federation::attachment::{
@@ -35,7 +35,7 @@ use crate::federation::signed::{
     audit_if_refused, authenticate, authenticate_bound, open_from, pinned_sender, refused,
     too_large, Authenticated,
 };
-use crate::http::json_response;
+use crate::http::{json_response, ApiPath};
 
 /// How long a chunk that came ahead waits for the one before it.
 const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -105,7 +105,7 @@ async fn transfer(app: &AppState, from: &Authenticated, id: Uuid) -> AppResult<A
 /// this node holds (the sender's resume point). HTTP-signed by the sender.
 pub async fn status(
     State(app): State<AppState>,
-    UrlPath(id): UrlPath<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let result = async {
@@ -134,7 +134,7 @@ pub async fn status(
 /// is answered as it was).
 pub async fn put_chunk(
     State(app): State<AppState>,
-    UrlPath((id, index)): UrlPath<(Uuid, u32)>,
+    ApiPath((id, index)): ApiPath<(Uuid, u32)>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> AppResult<Response> {
