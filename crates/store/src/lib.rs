@@ -161,13 +161,19 @@ pub trait RequestStore: Send + Sync {
     /// Stores a new request with the first event of its history, and
     /// `effects` (the case opened for it, its link to the peer, messages),
     /// in one transaction.
+    ///
+    /// The store allocates the request's reference, `{case reference}/R{n}`
+    /// with `n` the next number of the case's sequence, in that transaction
+    /// (concurrent creators in one case wait for each other, never collide):
+    /// `request.reference` is not read, the audit entry's `target` is set to
+    /// the reference, which is returned.
     async fn create_request(
         &self,
         request: &CooperationRequest,
         event: &RequestEvent,
         audit: &NewAuditEntry,
         effects: &Effects,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<String>;
     async fn request_by_id(&self, id: Uuid) -> StoreResult<Option<CooperationRequest>>;
     /// Requests in the cases `member` belongs to, newest first.
     async fn requests_for_member(
@@ -181,7 +187,6 @@ pub trait RequestStore: Send + Sync {
         &self,
         reference: &str,
     ) -> StoreResult<Option<CooperationRequest>>;
-    async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64>;
     /// Writes the request's new state and fields if it is still in
     /// `expected_state` (false otherwise: someone else moved it first), with
     /// the event, the audit entry and `effects` (the messages the change

@@ -263,7 +263,7 @@ pub enum TransitionError {
         action: &'static str,
         state: RequestState,
     },
-    #[error("the approver cannot be the person who drafted the request (four eyes)")]
+    #[error("the approver cannot be the person who drafted the request or changed its content since it was last approved (four eyes)")]
     FourEyes,
     #[error("the request is incomplete and cannot be approved")]
     Incomplete,
@@ -285,6 +285,65 @@ impl TransitionError {
     }
 }
 
+/// Who wrote a request's content, for four eyes: its drafter, and who
+/// changed it since it was last approved. Built from the request's history
+/// in order (`drafted`, `edited`, `approve` events).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authorship {
+    drafter: Option<uuid::Uuid>,
+    since_approval: Vec<uuid::Uuid>,
+}
+
+impl Authorship {
+    pub fn drafted(drafter: Option<uuid::Uuid>) -> Self {
+        Self {
+            drafter,
+            since_approval: Vec::new(),
+        }
+    }
+
+    /// The content was changed by `who`.
+    pub fn changed(&mut self, who: uuid::Uuid) {
+        if !self.since_approval.contains(&who) {
+            self.since_approval.push(who);
+        }
+    }
+
+    /// The content was approved as it stands: later changes count anew.
+    pub fn approved(&mut self) {
+        self.since_approval.clear();
+    }
+
+    /// From a history of (event action, actor) in order: `drafted` names the
+    /// drafter, `edited` a change, `approve` an approval.
+    pub fn from_history<'a>(
+        events: impl IntoIterator<Item = (&'a str, Option<uuid::Uuid>)>,
+    ) -> Self {
+        let mut a = Self::default();
+        for (action, actor) in events {
+            match (action, actor) {
+                ("drafted", Some(who)) => a.drafter = Some(who),
+                ("edited", Some(who)) => a.changed(who),
+                ("approve", _) => a.approved(),
+                _ => {}
+            }
+        }
+        a
+    }
+
+    /// Who may not approve: the drafter and every author of a change since
+    /// the last approval.
+    pub fn authors(&self) -> Vec<uuid::Uuid> {
+        let mut all: Vec<uuid::Uuid> = self.drafter.into_iter().collect();
+        for who in &self.since_approval {
+            if !all.contains(who) {
+                all.push(*who);
+            }
+        }
+        all
+    }
+}
+
 /// Facts the state machine needs besides the state.
 pub struct Move {
     pub kind: RequestKind,
@@ -293,8 +352,9 @@ pub struct Move {
     pub action: Action,
     /// Who acts, and with which roles (`None` = the node itself).
     pub actor: Option<(uuid::Uuid, RoleSet)>,
-    /// Who drafted the request (outgoing).
-    pub drafted_by: Option<uuid::Uuid>,
+    /// Who may not approve it: the drafter and everyone who changed its
+    /// content since it was last approved (`Authorship::authors`).
+    pub authors: Vec<uuid::Uuid>,
     /// Whether the content passes every mandatory check.
     pub complete: bool,
 }
@@ -327,8 +387,8 @@ pub fn next_state(m: &Move) -> Result<RequestState, TransitionError> {
             if !m.complete {
                 return Err(TransitionError::Incomplete);
             }
-            match (m.actor, m.drafted_by) {
-                (Some((actor, _)), Some(drafter)) if actor == drafter => {
+            match m.actor {
+                Some((actor, _)) if m.authors.contains(&actor) => {
                     return Err(TransitionError::FourEyes)
                 }
                 _ => S::Approved,
@@ -388,7 +448,7 @@ pub fn available_actions(
                 state,
                 action: *a,
                 actor: Some((uuid::Uuid::nil(), RoleSet::of(&Role::ALL))),
-                drafted_by: None,
+                authors: Vec::new(),
                 complete: true,
             })
             .is_ok()

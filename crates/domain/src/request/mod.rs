@@ -18,7 +18,8 @@ pub use deadline::{Deadline, DeadlineRules, Trigger};
 pub use identifier::{Chain, Identifier};
 pub use kind::{DataCategory, Direction, LegalBasis, RequestKind};
 pub use lifecycle::{
-    available_actions, next_state, Action, Move, RefusalGround, RequestState, TransitionError,
+    available_actions, next_state, Action, Authorship, Move, RefusalGround, RequestState,
+    TransitionError,
 };
 pub use parse::{
     parse_date_time, parse_instant, parse_request_content, ContentError, COLLECTION_DAYS_MAX,

@@ -182,7 +182,7 @@ fn mv(
         state,
         action,
         actor: Some((actor, roles)),
-        drafted_by: Some(drafter),
+        authors: vec![drafter],
         complete: true,
     })
 }
@@ -320,29 +320,43 @@ fn any_action() -> impl Strategy<Value = Action> {
 
 proptest! {
     /// No sequence of commands reaches an invalid state: final states accept
-    /// nothing, drafts are never sent, approvals are never by the drafter,
-    /// incomplete requests never leave the draft.
+    /// nothing, drafts are never sent, incomplete requests never leave the
+    /// draft, and no approval is by anyone who drafted the request or
+    /// changed its content since it was last approved — whatever the
+    /// sequence of actions and content changes by whichever people.
     #[test]
     fn no_sequence_reaches_an_invalid_state(
         kind in prop::sample::select(RequestKind::ALL.to_vec()),
         incoming in any::<bool>(),
-        steps in prop::collection::vec((any_action(), 0usize..3, any::<bool>(), any::<u8>()), 0..40),
+        steps in prop::collection::vec((prop::option::weighted(0.8, any_action()), 0usize..4, any::<bool>(), any::<u8>()), 0..48),
     ) {
         let direction = if incoming { Direction::Incoming } else { Direction::Outgoing };
-        let people = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        let people = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
         let drafter = people[0];
         let mut state = RequestState::initial(direction);
-        let mut approved_by = None;
+        let mut authorship = Authorship::drafted(Some(drafter));
+        // Everyone who touched the content since the last approval, kept
+        // here independently of `Authorship`.
+        let mut touched = vec![drafter];
         for (action, who, complete, role_bits) in steps {
+            let Some(action) = action else {
+                // A content change: only a draft's content may change.
+                if state == RequestState::Draft {
+                    authorship.changed(people[who]);
+                    if !touched.contains(&people[who]) { touched.push(people[who]); }
+                }
+                continue;
+            };
             let roles = RoleSet::of(&Role::ALL.iter().copied().enumerate().filter(|(i, _)| role_bits & (1 << i) != 0).map(|(_, r)| r).collect::<Vec<_>>());
             let actor = if action == Action::Expire { None } else { Some((people[who], roles)) };
-            let m = Move { kind, direction, state, action, actor, drafted_by: Some(drafter), complete };
+            let m = Move { kind, direction, state, action, actor, authors: authorship.authors(), complete };
             if let Ok(next) = next_state(&m) {
                 prop_assert!(!state.is_final(), "moved out of final state {state}");
                 if next == RequestState::Approved {
-                    prop_assert!(actor.is_some_and(|(a, r)| a != drafter && r.contains(Role::Approver)));
+                    prop_assert!(actor.is_some_and(|(a, r)| !touched.contains(&a) && r.contains(Role::Approver)));
                     prop_assert!(complete);
-                    approved_by = actor.map(|(a, _)| a);
+                    authorship.approved();
+                    touched = vec![drafter];
                 }
                 if next == RequestState::AwaitingApproval { prop_assert!(complete); }
                 if next == RequestState::Sent { prop_assert_eq!(state, RequestState::Approved); }
@@ -353,7 +367,24 @@ proptest! {
                 state = next;
             }
         }
-        if let Some(a) = approved_by { prop_assert_ne!(a, drafter); }
+    }
+
+    /// The history read back gives the same authors as the changes made.
+    #[test]
+    fn authorship_from_history_matches_the_changes(
+        steps in prop::collection::vec((0usize..4, 0u8..3), 0..30),
+    ) {
+        let people = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        let mut live = Authorship::drafted(Some(people[0]));
+        let mut history: Vec<(&str, Option<Uuid>)> = vec![("drafted", Some(people[0]))];
+        for (who, what) in steps {
+            match what {
+                0 => { live.changed(people[who]); history.push(("edited", Some(people[who]))); }
+                1 => { live.approved(); history.push(("approve", Some(people[who]))); }
+                _ => history.push(("submit_for_approval", Some(people[who]))),
+            }
+        }
+        prop_assert_eq!(Authorship::from_history(history), live);
     }
 
     #[test]

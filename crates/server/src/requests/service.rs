@@ -3,8 +3,8 @@
 //! command line and messages from peers.
 
 use entraide_domain::request::{
-    assess, has_errors, next_state, Action, DeadlineRules, Direction, Finding, Move, RefusalGround,
-    RequestContent, RequestKind, RequestState, Severity, TransitionError, Trigger,
+    assess, has_errors, next_state, Action, Authorship, DeadlineRules, Direction, Finding, Move,
+    RefusalGround, RequestContent, RequestKind, RequestState, Severity, TransitionError, Trigger,
 };
 use entraide_domain::{AuditAction, AuditOutcome, CaseAccess, Role};
 use entraide_proto as proto;
@@ -324,7 +324,6 @@ async fn insert(
         Direction::Incoming => None,
     };
     let now = OffsetDateTime::now_utc();
-    let n = app.store.count_requests_in_case(case_id).await?;
     let rules = app
         .settings
         .deadlines
@@ -359,41 +358,30 @@ async fn insert(
             request.deadline_source = Some(d.source.to_owned());
         }
     }
-    // References are per case: CASE/R1, CASE/R2... A race between two
-    // drafters is settled by the unique index and a retry.
-    for attempt in 1..=5 {
-        request.reference = format!("{}/R{}", case.reference, n + attempt);
-        let ev = event(
-            &request,
-            principal,
-            if direction == Direction::Outgoing {
-                "drafted"
-            } else {
-                "registered"
-            },
-            None,
-            serde_json::json!({}),
-        );
-        let audit = principal
-            .actor()
-            .entry(AuditAction::RequestCreated, AuditOutcome::Success)
-            .on_case(case_id)
-            .target(request.reference.clone())
-            .detail(serde_json::json!({ "kind": kind.as_str(), "direction": direction.as_str() }));
-        match app
-            .store
-            .create_request(&request, &ev, &audit, &effects)
-            .await
-        {
-            Ok(()) => return Ok(request),
-            Err(entraide_store::StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AppError::Conflict {
-        code: "reference_taken",
-        detail: "could not allocate a request reference; try again".into(),
-    })
+    // References are per case: CASE/R1, CASE/R2... The store allocates the
+    // number from the case's sequence in the transaction that inserts the
+    // request, and names it as the audit entry's target.
+    let ev = event(
+        &request,
+        principal,
+        if direction == Direction::Outgoing {
+            "drafted"
+        } else {
+            "registered"
+        },
+        None,
+        serde_json::json!({}),
+    );
+    let audit = principal
+        .actor()
+        .entry(AuditAction::RequestCreated, AuditOutcome::Success)
+        .on_case(case_id)
+        .detail(serde_json::json!({ "kind": kind.as_str(), "direction": direction.as_str() }));
+    request.reference = app
+        .store
+        .create_request(&request, &ev, &audit, &effects)
+        .await?;
+    Ok(request)
 }
 
 /// Replaces the content of a draft.
@@ -513,7 +501,15 @@ pub async fn transition(
         label: principal.signed_in()?.email.to_string(),
         audit: principal.actor(),
     };
-    let step = prepare_move(app, r, action, note, &mover)?;
+    // Four eyes: who drafted it or changed its content since it was last
+    // approved, read from its history (every change records its author).
+    let authors = if action == Action::Approve {
+        let events = app.store.request_events(r.id).await?;
+        Authorship::from_history(events.iter().map(|e| (e.action.as_str(), e.actor_id))).authors()
+    } else {
+        r.drafted_by.into_iter().collect()
+    };
+    let step = prepare_move_by(app, r, action, note, &mover, authors)?;
     // The peer holding the other side of the request follows: the message
     // telling it is queued with the move, in the same transaction.
     let effects =
@@ -557,10 +553,23 @@ pub struct Step {
 /// with its event and audit entry.
 pub fn prepare_move(
     app: &AppState,
+    r: CooperationRequest,
+    action: Action,
+    note: Option<&str>,
+    mover: &Mover,
+) -> AppResult<Step> {
+    let authors = r.drafted_by.into_iter().collect();
+    prepare_move_by(app, r, action, note, mover, authors)
+}
+
+/// `prepare_move`, with who may not approve (`Authorship::authors`).
+fn prepare_move_by(
+    app: &AppState,
     mut r: CooperationRequest,
     action: Action,
     note: Option<&str>,
     mover: &Mover,
+    authors: Vec<Uuid>,
 ) -> AppResult<Step> {
     let previous = r.clone();
     let findings = assess(r.kind, &r.content);
@@ -571,7 +580,7 @@ pub fn prepare_move(
         state: r.state,
         action,
         actor: Some((mover.id.unwrap_or_else(Uuid::nil), mover.roles)),
-        drafted_by: r.drafted_by,
+        authors,
         complete: !has_errors(&findings),
     })
     .map_err(|e| match e {
@@ -748,7 +757,7 @@ pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<us
             state: before,
             action: Action::Expire,
             actor: None,
-            drafted_by: r.drafted_by,
+            authors: Vec::new(),
             complete: true,
         }) else {
             continue;

@@ -221,3 +221,61 @@ async fn content_is_refused_by_the_domain_with_its_code_and_path() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_approver_who_changed_the_content_may_not_approve_it() {
+    let f = node().await;
+    let officer = user(&f.state, "officer", &[Role::Officer]).await;
+    let approver = user(&f.state, "approver", &[Role::Approver, Role::Officer]).await;
+    let second = user(&f.state, "second", &[Role::Approver]).await;
+    let case_id = case(&f.state, &officer, &approver).await;
+    let email = second.signed_in().unwrap().email.to_string();
+    crate::cases::service::add_member(&f.state, &officer, case_id, &email)
+        .await
+        .unwrap();
+    let r = service::create(
+        &f.state,
+        &officer,
+        case_id,
+        RequestKind::ExpeditedPreservation,
+        Direction::Outgoing,
+        service::parse_content(complete_preservation()).unwrap(),
+    )
+    .await
+    .unwrap();
+    service::transition(&f.state, &officer, r.id, Action::SubmitForApproval, None)
+        .await
+        .unwrap();
+    // The attack: the approver returns it to draft, rewrites it, submits
+    // it and approves it.
+    service::transition(&f.state, &approver, r.id, Action::ReturnToDraft, None)
+        .await
+        .unwrap();
+    let mut rewritten = service::member_request(&f.state, &approver, r.id)
+        .await
+        .unwrap()
+        .content;
+    rewritten.facts = "Rewritten by the approver.".into();
+    service::update_content(&f.state, &approver, r.id, rewritten)
+        .await
+        .unwrap();
+    service::transition(&f.state, &approver, r.id, Action::SubmitForApproval, None)
+        .await
+        .unwrap();
+    let own = service::transition(&f.state, &approver, r.id, Action::Approve, None).await;
+    assert!(
+        matches!(
+            own,
+            Err(AppError::Transition {
+                code: "four_eyes",
+                ..
+            })
+        ),
+        "{own:?}"
+    );
+    // Someone who neither drafted nor changed it may.
+    let r = service::transition(&f.state, &second, r.id, Action::Approve, None)
+        .await
+        .unwrap();
+    assert_eq!(r.approved_by, second.user_id());
+}

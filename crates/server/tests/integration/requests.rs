@@ -1126,3 +1126,92 @@ async fn a_draft_is_not_wiped_by_a_null_content(backend: Backend) -> Result<()> 
     assert_eq!(r.json["state"], "draft");
     Ok(())
 }
+
+on_both_backends!(concurrent_creators_in_one_case_never_collide);
+
+/// Fifty requests created at once by the members of one case all succeed,
+/// with the references CASE/R1 to CASE/R50, each named by its audit entry
+/// (issue "Trust under attack", item 7: one creator in four got
+/// `reference_taken`).
+async fn concurrent_creators_in_one_case_never_collide(backend: Backend) -> Result<()> {
+    use entraide_store::AuditFilter;
+    use std::collections::BTreeSet;
+
+    const MEMBERS: usize = 5;
+    const REQUESTS: usize = 50;
+    let node = spawn_node(backend).await?;
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        members.push(node.user(&format!("officer{i}"), &[Role::Officer]).await?);
+    }
+    let owner = node.api(Some(&members[0].token));
+    let case = owner
+        .post(
+            "/api/v1/cases",
+            &json!({"reference": "RACE-2026-0007", "title": "Many drafters at once"}),
+        )
+        .await?;
+    assert_eq!(case.status, StatusCode::CREATED, "{}", case.text);
+    let case_id = case.json["id"].as_str().unwrap_or_default().to_owned();
+    for m in &members[1..] {
+        let r = owner
+            .post(
+                &format!("/api/v1/cases/{case_id}/members"),
+                &json!({"email": m.email}),
+            )
+            .await?;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+
+    let mut creators = tokio::task::JoinSet::new();
+    for i in 0..REQUESTS {
+        let api = node.api(Some(&members[i % MEMBERS].token));
+        let path = format!("/api/v1/cases/{case_id}/requests");
+        creators.spawn(async move {
+            api.post(&path, &json!({"kind": "expedited_preservation"}))
+                .await
+        });
+    }
+    let mut references = BTreeSet::new();
+    while let Some(reply) = creators.join_next().await {
+        let reply = reply??;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let reference = reply.json["reference"].as_str().unwrap_or_default();
+        assert!(
+            references.insert(reference.to_owned()),
+            "{reference} given twice"
+        );
+    }
+    let expected: BTreeSet<String> = (1..=REQUESTS)
+        .map(|n| format!("RACE-2026-0007/R{n}"))
+        .collect();
+    assert_eq!(references, expected);
+
+    // Each creation's audit entry names the reference the request got.
+    let audited: BTreeSet<String> = node
+        .store
+        .audit_entries(&AuditFilter {
+            action: Some("request.created".into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await?
+        .into_iter()
+        .filter_map(|e| e.target)
+        .collect();
+    assert_eq!(audited, expected);
+
+    // The next one follows on.
+    let r = owner
+        .post(
+            &format!("/api/v1/cases/{case_id}/requests"),
+            &json!({"kind": "expedited_preservation"}),
+        )
+        .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.json["reference"],
+        format!("RACE-2026-0007/R{}", REQUESTS + 1)
+    );
+    statistics_agree(&node, &members[0].token).await
+}

@@ -152,12 +152,27 @@ macro_rules! __sql_requests {
 
         #[$crate::async_trait]
         impl $crate::RequestStore for $store {
-            async fn create_request(&self, r: &CooperationRequest, event: &RequestEvent, audit: &NewAuditEntry, effects: &Effects) -> StoreResult<()> {
+            async fn create_request(&self, r: &CooperationRequest, event: &RequestEvent, audit: &NewAuditEntry, effects: &Effects) -> StoreResult<String> {
                 let content = content_json(r)?;
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 if let Some((case, case_audit)) = &effects.new_case {
                     insert_new_case(&mut tx, case, case_audit).await?;
                 }
+                // The next number of the case's sequence: the row's write lock
+                // (PostgreSQL) or the single writer (SQLite) makes concurrent
+                // creators wait for each other's commit instead of colliding.
+                let row = sqlx::query(
+                    "UPDATE cases SET request_seq = request_seq + 1 WHERE id = $1 RETURNING request_seq, reference",
+                )
+                .bind(r.case_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+                let n: i64 = row.try_get("request_seq").map_err(db_err)?;
+                let case_reference: String = row.try_get("reference").map_err(db_err)?;
+                let reference = format!("{case_reference}/R{n}");
+                let audit = NewAuditEntry { target: Some(reference.clone()), ..audit.clone() };
                 sqlx::query(
                     "INSERT INTO requests (id, case_id, reference, kind, direction, state, legal_basis, requested_country, \
                      counterpart, content, drafted_by, approved_by, approved_digest, refusal_ground, deadline_due, \
@@ -166,7 +181,7 @@ macro_rules! __sql_requests {
                 )
                 .bind(r.id)
                 .bind(r.case_id)
-                .bind(&r.reference)
+                .bind(&reference)
                 .bind(r.kind.as_str())
                 .bind(r.direction.as_str())
                 .bind(r.state.as_str())
@@ -191,9 +206,10 @@ macro_rules! __sql_requests {
                 .map_err(|e| conflict_or(e, "reference"))?;
                 move_statistics(&mut tx, None, r).await?;
                 insert_request_event(&mut *tx, event).await?;
-                insert_audit(&mut *tx, audit).await?;
+                insert_audit(&mut *tx, &audit).await?;
                 apply_effects(&mut tx, effects).await?;
-                tx.commit().await.map_err(db_err)
+                tx.commit().await.map_err(db_err)?;
+                Ok(reference)
             }
 
             async fn request_by_id(&self, id: Uuid) -> StoreResult<Option<CooperationRequest>> {
@@ -272,15 +288,6 @@ macro_rules! __sql_requests {
                     .as_ref()
                     .map(request_from_row)
                     .transpose()
-            }
-
-            async fn count_requests_in_case(&self, case_id: Uuid) -> StoreResult<i64> {
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE case_id = $1")
-                    .bind(case_id)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                row.try_get("n").map_err(db_err)
             }
 
             async fn update_request(
