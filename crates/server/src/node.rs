@@ -290,6 +290,7 @@ pub fn build_router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(http::sanitise_request_id))
         .with_state(state)
 }
 

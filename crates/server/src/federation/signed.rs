@@ -101,12 +101,15 @@ pub(crate) async fn audit_refusal(
     code: &str,
     detail: &str,
 ) -> AppResult<()> {
+    // What a stranger sends is kept bounded: a key id or a detail of any
+    // length would otherwise be stored as given.
+    let bounded = |s: &str, max: usize| s.chars().take(max).collect::<String>();
     let entry = Actor::anonymous(None, None)
         .entry(AuditAction::MessageRefused, AuditOutcome::Denied)
-        .target(sender.to_owned())
-        .detail(serde_json::json!({ "code": code, "detail": detail }));
+        .target(bounded(sender, 128))
+        .detail(serde_json::json!({ "code": code, "detail": bounded(detail, 2000) }));
     app.store.append_audit(&entry).await?;
-    tracing::warn!(%sender, code, "message from another node refused");
+    tracing::warn!(sender = %bounded(sender, 128), code, "message from another node refused");
     Ok(())
 }
 

@@ -116,13 +116,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Resolves the caller. A presented bearer token that is unknown, revoked
 /// or belongs to a disabled user is an error (and audited), never a silent
 /// downgrade to anonymous.
+///
+/// `audit`: whether a refused token is audited. On a public route (and on
+/// the not-found page) a garbage token is ignored, never written down: a
+/// stranger must not be able to fill the audit log by sending them.
 pub async fn resolve(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &RequestContext,
+    audit: bool,
 ) -> Result<Resolved, AppError> {
     if let Some(secret) = bearer(headers) {
-        return resolve_token(state, secret, ctx).await;
+        return resolve_token(state, secret, ctx, audit).await;
     }
     let Some(raw) = cookie(headers, SESSION_COOKIE) else {
         return Ok(Resolved::Anonymous(Anonymous::Nobody));
@@ -171,13 +176,16 @@ async fn resolve_token(
     state: &AppState,
     secret: &str,
     ctx: &RequestContext,
+    audit: bool,
 ) -> Result<Resolved, AppError> {
     let refuse = |reason: &'static str| async move {
-        let entry = ctx
-            .anonymous_actor()
-            .entry(AuditAction::TokenRefused, AuditOutcome::Denied)
-            .detail(serde_json::json!({ "reason": reason }));
-        state.store.append_audit(&entry).await?;
+        if audit {
+            let entry = ctx
+                .anonymous_actor()
+                .entry(AuditAction::TokenRefused, AuditOutcome::Denied)
+                .detail(serde_json::json!({ "reason": reason }));
+            state.store.append_audit(&entry).await?;
+        }
         Err::<Resolved, AppError>(AppError::InvalidToken)
     };
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {

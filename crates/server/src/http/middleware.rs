@@ -54,7 +54,7 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
     let Some(rule) = rule else {
         return no_rule(&g.rules, template.as_deref(), &method);
     };
-    let resolved = match resolve(&g.app, req.headers(), &ctx).await {
+    let resolved = match resolve(&g.app, req.headers(), &ctx, rule != Rule::Public).await {
         Ok(r) => r,
         Err(e) if rule == Rule::Public => {
             tracing::debug!(error = %e, "credentials ignored on a public route");
@@ -239,3 +239,26 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Respo
 }
 
 pub use crate::app::csv::csv_field;
+
+/// A request id as a client may give it: short and plain. Anything else is
+/// dropped so that the node makes its own (`SetRequestIdLayer`): a client
+/// must not be able to have 50 KB stored with every audit entry.
+pub fn well_formed_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Drops a client's `X-Request-Id` that is not `well_formed_request_id`.
+pub async fn sanitise_request_id(mut req: Request, next: Next) -> Response {
+    let keep = req.headers().get_all("x-request-id").iter().count() <= 1
+        && req
+            .headers()
+            .get("x-request-id")
+            .is_none_or(|v| well_formed_request_id(v.as_bytes()));
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}

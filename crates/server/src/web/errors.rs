@@ -82,7 +82,7 @@ pub async fn not_found(
         return AppError::NotFound { what: "route" }.into_response();
     }
     let ctx = RequestContext::default();
-    let caller = match resolve(&app, &headers, &ctx).await {
+    let caller = match resolve(&app, &headers, &ctx, false).await {
         Ok(Resolved::SignedIn(c)) => Some(*c),
         _ => None,
     };

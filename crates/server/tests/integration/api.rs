@@ -530,3 +530,71 @@ async fn bad_parameters_and_methods_get_problem_details(backend: Backend) -> Res
     assert_eq!(r.content_type(), "application/problem+json");
     Ok(())
 }
+
+on_both_backends!(strangers_cannot_have_the_node_store_what_they_send);
+
+/// A garbage token on a public route is ignored, not written down; a
+/// client's request id is kept only when short and plain.
+async fn strangers_cannot_have_the_node_store_what_they_send(backend: Backend) -> Result<()> {
+    let node = spawn_node(backend).await?;
+    let refused = |store: std::sync::Arc<dyn entraide_store::Store>| async move {
+        let entries = store
+            .audit_entries(&entraide_store::AuditFilter {
+                action: Some("token.refused".into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await?;
+        anyhow::Ok(entries.len())
+    };
+    let before = refused(node.store.clone()).await?;
+    let client = reqwest::Client::new();
+    for path in ["/healthz", "/signin", "/no-such-page"] {
+        let r = client
+            .get(format!("{}{path}", node.url))
+            .header("authorization", "Bearer ent_garbage")
+            .send()
+            .await?;
+        assert_ne!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(
+        refused(node.store.clone()).await?,
+        before,
+        "nothing audited"
+    );
+    // On a route that needs a caller, the refused token is still audited.
+    let r = client
+        .get(format!("{}/api/v1/cases", node.url))
+        .header("authorization", "Bearer ent_garbage")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused(node.store.clone()).await?, before + 1);
+
+    // A 50 KB request id is replaced by one the node makes; a plain one kept.
+    let long = "x".repeat(50 * 1024);
+    let r = client
+        .get(format!("{}/healthz", node.url))
+        .header("x-request-id", &long)
+        .send()
+        .await?;
+    let given = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(given.len() <= 64 && !given.is_empty(), "{}", given.len());
+    let r = client
+        .get(format!("{}/healthz", node.url))
+        .header("x-request-id", "trace-42.a_b")
+        .send()
+        .await?;
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("trace-42.a_b")
+    );
+    Ok(())
+}
