@@ -57,9 +57,8 @@ impl Principal {
 
     /// An operator at the command line, named by the login running it.
     pub fn command_line() -> Self {
-        let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
         Self::CommandLine {
-            label: format!("cli:{who}"),
+            label: Actor::command_line().label,
         }
     }
 

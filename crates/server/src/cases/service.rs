@@ -66,8 +66,15 @@ pub async fn create_case(
     summary: CaseSummary,
 ) -> AppResult<Case> {
     let (case, audit) = new_case(actor, creator, reference, title, summary);
-    match store.create_case(&case, &audit).await {
-        Ok(()) => Ok(case),
+    store_case(store, &case, &audit).await?;
+    Ok(case)
+}
+
+/// Stores a case built by `new_case`; a reference already taken is a
+/// conflict the caller can show.
+pub async fn store_case(store: &dyn Store, case: &Case, audit: &NewAuditEntry) -> AppResult<()> {
+    match store.create_case(case, audit).await {
+        Ok(()) => Ok(()),
         Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
             code: "case_reference_taken",
             detail: format!("a case with reference {} already exists", case.reference),

@@ -72,12 +72,7 @@ impl CustodyActor {
     /// The node itself (scheduled checks).
     pub fn node() -> Self {
         Self {
-            audit: Actor {
-                id: None,
-                label: "node".into(),
-                client_ip: None,
-                request_id: None,
-            },
+            audit: Principal::Node.actor(),
             email: "node".into(),
             name: "node".into(),
         }

@@ -11,7 +11,7 @@
 //! The transport hands received messages over through `crate::inbound`.
 
 use entraide_domain::request::{Action, Direction, RequestContent, RequestKind};
-use entraide_domain::{CaseReference, CaseSummary, CaseTitle, Role, RoleSet};
+use entraide_domain::{CaseReference, CaseSummary, CaseTitle, Role};
 use entraide_federation::{EnvelopeHeader, MessageKind, PeerStatus};
 use entraide_store::{Case, CooperationRequest, Effects, NewAuditEntry, Peer, RequestLink, User};
 use serde::{Deserialize, Serialize};
@@ -74,12 +74,7 @@ pub async fn send_request(
     // Marked sent (approved, content unchanged since approval), linked to
     // the peer and queued for it in one transaction: a failure anywhere
     // leaves the request approved with nothing queued.
-    let mover = Mover {
-        id: Some(principal.signed_in()?.id),
-        roles: principal.roles(),
-        label: principal.signed_in()?.email.to_string(),
-        audit: principal.actor(),
-    };
+    let mover = Mover::user(principal)?;
     let step = requests::prepare_move(app, r, Action::MarkSent, None, &mover)?;
     let payload = serde_json::to_vec(&RequestMessage {
         request_id: step.next.id,
@@ -177,7 +172,7 @@ pub async fn intake_case(
     their_reference: &str,
 ) -> AppResult<(User, Case)> {
     let (user, case, audit) = plan_intake_case(app, sender, their_reference).await?;
-    app.store.create_case(&case, &audit).await?;
+    crate::cases::service::store_case(app.store.as_ref(), &case, &audit).await?;
     Ok((user, case))
 }
 
@@ -287,13 +282,7 @@ pub async fn mirror(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> 
         .await?
         .ok_or(AppError::NotFound { what: "request" })?;
     let action = requests::parse_action(&u.action, u.ground.as_deref())?;
-    let peer = Principal::peer(&header.sender);
-    let mover = Mover {
-        id: None,
-        roles: RoleSet::of(&Role::ALL),
-        label: peer.actor().label,
-        audit: peer.actor(),
-    };
+    let mover = Mover::mirroring(&Principal::peer(&header.sender));
     requests::move_request(app, r, action, u.note.as_deref(), &mover).await?;
     Ok(())
 }

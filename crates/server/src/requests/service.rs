@@ -495,12 +495,7 @@ pub async fn transition(
     note: Option<&str>,
 ) -> AppResult<CooperationRequest> {
     let r = member_request(app, principal, id).await?;
-    let mover = Mover {
-        id: Some(principal.signed_in()?.id),
-        roles: principal.roles(),
-        label: principal.signed_in()?.email.to_string(),
-        audit: principal.actor(),
-    };
+    let mover = Mover::user(principal)?;
     // Four eyes: who drafted it or changed its content since it was last
     // approved, read from its history (every change records its author).
     let authors = if action == Action::Approve {
@@ -525,6 +520,31 @@ pub struct Mover {
     pub roles: entraide_domain::RoleSet,
     pub label: String,
     pub audit: crate::app::audit::Actor,
+}
+
+impl Mover {
+    /// A signed-in user moving it, with their roles.
+    pub fn user(principal: &Principal) -> AppResult<Self> {
+        let audit = principal.actor();
+        Ok(Self {
+            id: Some(principal.signed_in()?.id),
+            roles: principal.roles(),
+            label: audit.label.clone(),
+            audit,
+        })
+    }
+
+    /// A peer mirroring what happened on its side: every role, since its
+    /// own node checked who acted there.
+    pub fn mirroring(peer: &Principal) -> Self {
+        let audit = peer.actor();
+        Self {
+            id: None,
+            roles: entraide_domain::RoleSet::of(&Role::ALL),
+            label: audit.label.clone(),
+            audit,
+        }
+    }
 }
 
 /// Applies an action to a request with the state machine's checks, and
