@@ -7,6 +7,7 @@ use anyhow::{anyhow, Result};
 use clap::Subcommand;
 use entraide_custody_log::{leaf_hash, verify_inclusion, MerkleLog};
 
+mod abuse;
 mod federation;
 mod knowledge;
 
@@ -66,6 +67,27 @@ pub enum BenchCommand {
         #[arg(long)]
         per_query: bool,
     },
+    /// An anonymous flood (garbage federation requests announcing large
+    /// bodies, garbage tokens, invented methods) from many loopback
+    /// addresses against a node in its own process, while a pinned peer
+    /// sends notes and an officer reads cases: the database's growth, the
+    /// node's peak memory, notes delivered, the officer's p99 against its
+    /// unloaded value.
+    Abuse {
+        /// Length of the flood.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Concurrent attackers, each from its own loopback address.
+        #[arg(long, default_value_t = 200)]
+        connections: u64,
+        /// Body size announced (and sent as fast as taken) by the garbage
+        /// federation requests, in MiB.
+        #[arg(long, default_value_t = 8)]
+        body_mib: u64,
+        /// Where to keep the two nodes (a temporary directory by default).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Two nodes in this process (SQLite, HTTPS on 127.0.0.1): notes per
     /// second delivered with receipts, the latency of one note, and an
     /// attachment against a plain HTTPS upload of the same file.
@@ -116,6 +138,20 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
                 database_url,
                 repeat: repeat.max(1),
                 per_query,
+            })
+            .await
+        }
+        BenchCommand::Abuse {
+            seconds,
+            connections,
+            body_mib,
+            dir,
+        } => {
+            abuse::run(abuse::Args {
+                seconds,
+                connections,
+                body_mib,
+                dir,
             })
             .await
         }
@@ -228,6 +264,8 @@ async fn custody_append(
         deadlines: Default::default(),
         s3: None,
         federation: Default::default(),
+        edge: Default::default(),
+        smtp: None,
     };
     let state = entraide_server::Node::with_store(settings, store.clone())?.state;
     let per_task = events / concurrency.max(1);

@@ -45,7 +45,8 @@ enum Command {
     #[command(subcommand)]
     Token(node::TokenCommand),
     /// Other nodes: add (with the fingerprint given out of band), list,
-    /// disable, enable, remove; this node's identity.
+    /// disable, enable, remove, refresh (read a peer's document again); this
+    /// node's identity and the address peers use to reach it (`public_url`).
     #[command(subcommand)]
     Peer(peer::PeerCommand),
     /// List, show and export cooperation requests.

@@ -105,6 +105,26 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Reset a user's password: a temporary one is generated and printed
+    /// once (or read from a file); the user must choose a new one at next
+    /// sign-in. Ends their sessions; their API tokens keep working.
+    ResetPassword {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        email: String,
+        /// File holding the password to set (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Remove a user's second factor: they enrol again at next sign-in
+    /// where the organisation requires one. Ends their sessions.
+    ResetSecondFactor {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -360,6 +380,10 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let running = node.start().await?;
     tracing::info!(address = %running.addr, "node listening");
     println!("Entraide node listening on {scheme}://{}", running.addr);
+    if let Some(metrics) = running.metrics_addr {
+        tracing::info!(address = %metrics, "metrics listening");
+        println!("Metrics on http://{metrics}/metrics");
+    }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
@@ -404,7 +428,11 @@ pub async fn user(cmd: UserCommand) -> Result<()> {
             let (_, store) = open(&dir.data_dir).await?;
             println!("{:<36}  {:<32}  {:<40}  STATUS", "EMAIL", "NAME", "ROLES");
             for u in store.list_users().await? {
-                let status = if u.disabled { "disabled" } else { "active" };
+                let status = match (u.disabled, u.must_change_password) {
+                    (true, _) => "disabled",
+                    (false, true) => "active, must choose a new password",
+                    (false, false) => "active",
+                };
                 println!(
                     "{:<36}  {:<32}  {:<40}  {status}",
                     u.email,
@@ -415,6 +443,46 @@ pub async fn user(cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Disable { dir, email } => set_disabled(&dir, &email, true).await?,
         UserCommand::Enable { dir, email } => set_disabled(&dir, &email, false).await?,
+        UserCommand::ResetPassword {
+            dir,
+            email,
+            password_file,
+        } => {
+            let chosen = match password_file.as_deref() {
+                Some(path) => Some(read_password(Some(path))?.0),
+                None => None,
+            };
+            let (_, store) = open(&dir.data_dir).await?;
+            let user = find_user(store.as_ref(), &email).await?;
+            let temporary = entraide_server::admin::resets::reset_password(
+                store.as_ref(),
+                &Actor::command_line(),
+                user.id,
+                chosen,
+            )
+            .await?;
+            println!(
+                "Password of {} reset: a new one must be chosen at next sign-in; sessions ended",
+                user.email
+            );
+            if let Some(p) = temporary {
+                println!("Temporary password (shown once): {p}");
+            }
+        }
+        UserCommand::ResetSecondFactor { dir, email } => {
+            let (_, store) = open(&dir.data_dir).await?;
+            let user = find_user(store.as_ref(), &email).await?;
+            entraide_server::admin::resets::reset_second_factor(
+                store.as_ref(),
+                &Actor::command_line(),
+                user.id,
+            )
+            .await?;
+            println!(
+                "Second factor of {} removed: they enrol again at next sign-in where one is required; sessions ended",
+                user.email
+            );
+        }
     }
     Ok(())
 }
@@ -456,14 +524,36 @@ pub async fn token(cmd: TokenCommand) -> Result<()> {
         TokenCommand::List { dir, user } => {
             let (_, store) = open(&dir.data_dir).await?;
             let user = find_user(store.as_ref(), &user).await?;
-            println!("{:<36}  {:<30}  STATUS", "ID", "NAME");
+            println!(
+                "{:<36}  {:<30}  {:<7}  {:<20}  FROM",
+                "ID", "NAME", "STATUS", "LAST USED (UTC)"
+            );
             for t in store.tokens_for_user(user.id).await? {
                 let status = if t.revoked_at.is_some() {
                     "revoked"
                 } else {
                     "active"
                 };
-                println!("{:<36}  {:<30}  {status}", t.id, t.name);
+                let last_used = t
+                    .last_used_at
+                    .map(|at| {
+                        format!(
+                            "{} {:02}:{:02}",
+                            at.date(),
+                            at.time().hour(),
+                            at.time().minute()
+                        )
+                    })
+                    .unwrap_or_else(|| "never".into());
+                let from = [t.last_used_from, t.last_used_agent]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                println!(
+                    "{:<36}  {:<30}  {status:<7}  {last_used:<20}  {from}",
+                    t.id, t.name
+                );
             }
         }
         TokenCommand::Revoke { dir, id } => {
@@ -472,8 +562,19 @@ pub async fn token(cmd: TokenCommand) -> Result<()> {
                 .token_by_id(id)
                 .await?
                 .ok_or_else(|| anyhow!("no token with id {id}"))?;
-            account::revoke_token(store.as_ref(), &Actor::command_line(), &token).await?;
+            let derived =
+                account::revoke_token(store.as_ref(), &Actor::command_line(), &token).await?;
             println!("Token {id} revoked");
+            if !derived.is_empty() {
+                println!(
+                    "Revoked with it, as created with it: {}",
+                    derived
+                        .iter()
+                        .map(uuid::Uuid::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
         }
     }
     Ok(())

@@ -1,13 +1,15 @@
-//! `entraide peer add|list|disable|enable|remove`: the other nodes this
-//! node knows. Adding fetches the peer's signed node document and pins its
-//! keys only if its signing key has the fingerprint given out of band.
+//! `entraide peer add|list|disable|enable|remove|refresh`: the other nodes
+//! this node knows. Adding fetches the peer's signed node document and pins
+//! its keys only if its signing key has the fingerprint given out of band;
+//! refreshing reads it again (the peer moved, or rotated its keys) and
+//! accepts it only if signed by the key pinned for it.
 
 use anyhow::{anyhow, Context, Result};
 use clap::Subcommand;
 use entraide_federation::PeerStatus;
 use entraide_server::app::audit::Actor;
 use entraide_server::app::config::NodeConfig;
-use entraide_server::federation::peers;
+use entraide_server::federation::{peers, refresh};
 use entraide_server::{open_store, Node};
 
 use crate::DataDir;
@@ -50,7 +52,27 @@ pub enum PeerCommand {
         dir: DataDir,
         node_id: String,
     },
-    /// This node's identity: the fingerprints to give to peers.
+    /// Read a peer's node document again and update its address,
+    /// organisation and keys: from --url when the peer has moved, else from
+    /// the address known for it. The document must be signed by the key
+    /// pinned for the peer (or by the key it announced it moves to, signed
+    /// by the pinned one) and describe the same node; anything else is
+    /// refused and nothing changes. Messages waiting for the peer are tried
+    /// again at once.
+    Refresh {
+        #[command(flatten)]
+        dir: DataDir,
+        node_id: String,
+        /// The peer's new address (its `public_url`).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// This node's identity: the fingerprints to give to peers, and the
+    /// address its node document announces to them — `public_url` in
+    /// entraide.toml (or ENTRAIDE_PUBLIC_URL), else the address it listens
+    /// on. Peers record that address when they add this node and send to it
+    /// from then on: set `public_url` to the address they can reach (behind
+    /// a reverse proxy, the proxy's https:// address).
     Identity {
         #[command(flatten)]
         dir: DataDir,
@@ -68,14 +90,27 @@ pub enum PeerCommand {
 }
 
 fn one_line(e: entraide_server::app::error::AppError) -> anyhow::Error {
+    use entraide_server::app::error::AppError;
+    let join = |lines: Vec<String>| lines.join("; ");
     match &e {
-        entraide_server::app::error::AppError::Validation(errors) => anyhow!(
+        AppError::Validation(errors) => anyhow!(
             "{}",
-            errors
-                .iter()
-                .map(|f| format!("--{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; ")
+            join(
+                errors
+                    .iter()
+                    .map(|f| format!("--{}: {}", f.field, f.message))
+                    .collect()
+            )
+        ),
+        // Each field of the peer's document refused, as the document names it.
+        AppError::PeerDocumentInvalid(errors) => anyhow!(
+            "{e}: {}",
+            join(
+                errors
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect()
+            )
         ),
         _ => anyhow!("{e}"),
     }
@@ -88,6 +123,7 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
         | PeerCommand::Disable { dir, .. }
         | PeerCommand::Enable { dir, .. }
         | PeerCommand::Remove { dir, .. }
+        | PeerCommand::Refresh { dir, .. }
         | PeerCommand::Identity { dir }
         | PeerCommand::RotateKey { dir, .. } => dir.data_dir.clone(),
     };
@@ -149,6 +185,27 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
                 .map_err(one_line)?;
             println!("peer {node_id} removed");
         }
+        PeerCommand::Refresh { node_id, url, .. } => {
+            let done = refresh::refresh_peer(&app, &actor, &node_id, url.as_deref())
+                .await
+                .map_err(one_line)?;
+            let p = &done.peer;
+            println!(
+                "peer {} refreshed: {} ({}, {}), {}",
+                p.node_id, p.organisation, p.country, p.kind, p.base_url
+            );
+            if done.previous_url != p.base_url {
+                println!("address changed from {}", done.previous_url);
+            }
+            if done.previous_fingerprint != p.signing_fingerprint {
+                println!(
+                    "signing key {} (it replaces {}, as the peer announced)",
+                    p.signing_fingerprint, done.previous_fingerprint
+                );
+            } else {
+                println!("pinned signing key {}", p.signing_fingerprint);
+            }
+        }
         PeerCommand::RotateKey { .. } => {
             let told = peers::announce_rotation(&app, &actor)
                 .await
@@ -161,6 +218,15 @@ pub async fn run(cmd: PeerCommand) -> Result<()> {
         }
         PeerCommand::Identity { .. } => {
             println!("node {}", app.settings.node_id);
+            println!(
+                "address peers use          {}{}",
+                peers::base_url(&app),
+                if app.settings.public_url.is_some() {
+                    ""
+                } else {
+                    " (public_url is not set: the address the node listens on)"
+                }
+            );
             println!(
                 "signing key fingerprint    {}",
                 app.identity

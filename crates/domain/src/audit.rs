@@ -41,6 +41,18 @@ pub enum AuditAction {
     UserPreferencesChanged,
     #[serde(rename = "user.password_changed")]
     PasswordChanged,
+    /// An administrator reset a user's password (a change is then required).
+    #[serde(rename = "user.password_reset")]
+    PasswordReset,
+    /// An administrator removed a user's second factor (to enrol again).
+    #[serde(rename = "user.second_factor_reset")]
+    SecondFactorReset,
+    /// Someone asked for a password reset link by e-mail.
+    #[serde(rename = "auth.password_reset_requested")]
+    PasswordResetRequested,
+    /// A password was set with a reset link sent by e-mail.
+    #[serde(rename = "auth.password_reset_by_link")]
+    PasswordResetByLink,
     #[serde(rename = "organisation.settings_changed")]
     OrganisationSettingsChanged,
     #[serde(rename = "case.created")]
@@ -97,6 +109,10 @@ pub enum AuditAction {
     MessageRetrieved,
     #[serde(rename = "peer.key_changed")]
     PeerKeyChanged,
+    /// A peer's document read again (`entraide peer refresh`): its address
+    /// or keys may have changed.
+    #[serde(rename = "peer.refreshed")]
+    PeerRefreshed,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "audit.exported")]
@@ -104,7 +120,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 52] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::LockedOut,
@@ -122,6 +138,10 @@ impl AuditAction {
         Self::UserEnabled,
         Self::UserPreferencesChanged,
         Self::PasswordChanged,
+        Self::PasswordReset,
+        Self::SecondFactorReset,
+        Self::PasswordResetRequested,
+        Self::PasswordResetByLink,
         Self::OrganisationSettingsChanged,
         Self::CaseCreated,
         Self::CaseRead,
@@ -150,6 +170,7 @@ impl AuditAction {
         Self::MessageNotDelivered,
         Self::MessageRetrieved,
         Self::PeerKeyChanged,
+        Self::PeerRefreshed,
         Self::AuditRead,
         Self::AuditExported,
     ];
@@ -173,6 +194,10 @@ impl AuditAction {
             Self::UserEnabled => "user.enabled",
             Self::UserPreferencesChanged => "user.preferences_changed",
             Self::PasswordChanged => "user.password_changed",
+            Self::PasswordReset => "user.password_reset",
+            Self::SecondFactorReset => "user.second_factor_reset",
+            Self::PasswordResetRequested => "auth.password_reset_requested",
+            Self::PasswordResetByLink => "auth.password_reset_by_link",
             Self::OrganisationSettingsChanged => "organisation.settings_changed",
             Self::CaseCreated => "case.created",
             Self::CaseRead => "case.read",
@@ -201,6 +226,7 @@ impl AuditAction {
             Self::MessageNotDelivered => "federation.not_delivered",
             Self::MessageRetrieved => "federation.retrieved",
             Self::PeerKeyChanged => "peer.key_changed",
+            Self::PeerRefreshed => "peer.refreshed",
             Self::AuditRead => "audit.read",
             Self::AuditExported => "audit.exported",
         }

@@ -18,7 +18,7 @@ pub use access::{CaseAccess, Rule};
 pub use audit::{AuditAction, AuditOutcome};
 pub use case::{CaseReference, CaseStatus, CaseSummary, CaseTitle};
 pub use country::CountryCode;
-pub use organisation::{NodeId, OrganisationKind, OrganisationName};
+pub use organisation::{NodeId, NodeUrl, OrganisationKind, OrganisationName};
 pub use security::{LockoutPolicy, SessionPolicy};
 pub use user::{DisplayName, Email, Locale, NewPassword, Role, RoleSet};
 

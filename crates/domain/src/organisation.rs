@@ -147,6 +147,71 @@ impl From<NodeId> for String {
     }
 }
 
+/// The address a node is reached at by people and by other nodes: an
+/// `http://` or `https://` URL with a host, and neither user name,
+/// password, query nor fragment (its inbox and documents live below it, so
+/// anything after the path would be lost or, worse, reinterpreted). At most
+/// 2,000 characters; kept without a trailing slash. The same type checks
+/// this node's `public_url` and the address a peer's document announces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct NodeUrl(String);
+
+impl NodeUrl {
+    pub const MAX_LEN: usize = 2000;
+
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let s = input.trim();
+        let refuse = |why: &str| {
+            let shown: String = s.chars().take(80).collect();
+            ParseError::new(
+                "invalid_url",
+                format!("'{shown}' is not a node address: {why}"),
+            )
+        };
+        if s.len() > Self::MAX_LEN {
+            return Err(refuse("longer than 2,000 characters"));
+        }
+        let url = url::Url::parse(s).map_err(|e| refuse(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(refuse("it must start with https:// (or http://)"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(refuse("it names no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("it must not carry a user name or password"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse("it must not carry a query or fragment"));
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for NodeUrl {
+    type Error = ParseError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<NodeUrl> for String {
+    fn from(value: NodeUrl) -> Self {
+        value.0
+    }
+}
+
 /// The official name of an organisation, 1 to 200 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -207,6 +272,41 @@ mod tests {
         for bad in ["FR", "ab", "-abc", "abc-", "a b c", "1abc", "été-node"] {
             assert!(NodeId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn node_urls() {
+        let ok = |s: &str| NodeUrl::parse(s).map(|u| u.to_string());
+        assert_eq!(
+            ok("https://pc247.example/"),
+            Ok("https://pc247.example".into())
+        );
+        assert_eq!(
+            ok(" http://127.0.0.1:8080 "),
+            Ok("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            ok("https://x.example/entraide/"),
+            Ok("https://x.example/entraide".into())
+        );
+        for bad in [
+            "",
+            "pc247.example",
+            "ftp://x.example",
+            "file:///etc/passwd",
+            "https://user:pw@x.example",
+            "https://x.example/?a=1",
+            "https://x.example/#top",
+            "https://",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(
+                NodeUrl::parse(bad).map_err(|e| e.code),
+                Err("invalid_url"),
+                "{bad}"
+            );
+        }
+        assert!(NodeUrl::parse(&format!("https://x.example/{}", "a".repeat(2000))).is_err());
     }
 
     #[test]

@@ -2,8 +2,14 @@
 //! Ed25519 key. It travels as `{"document": "<JSON text>", "signature":
 //! "<hex>"}` so that the signed bytes are exactly the bytes received; the
 //! signature is checked with the signing key listed inside the document,
-//! and that key's fingerprint against the one given out of band.
+//! and that key's fingerprint against the one given out of band. What a
+//! peer's document says is then read with the types that check this
+//! node's own configuration (`NodeDocument::details`), before anything of
+//! it is kept.
 
+use entraide_domain::{
+    CountryCode, NodeId, NodeUrl, OrganisationKind, OrganisationName, ParseError,
+};
 use entraide_evidence::signing::normalise_fingerprint;
 use entraide_evidence::{NodeKey, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -75,10 +81,43 @@ pub struct SignedNodeDocument {
     pub signature: String,
 }
 
+/// A field of a peer's document that does not hold what it must.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field as the document names it (`node_id`, `country`...).
+    pub field: &'static str,
+    /// The stable code of the check that refused it (`invalid_node_id`...).
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What a peer's document says about the peer, each field parsed with the
+/// type that checks the same setting in this node's configuration: a node
+/// id that can only be a node id (it ends up in file names and URLs), an
+/// assigned country code, a known kind of organisation, an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerDetails {
+    pub node_id: NodeId,
+    pub organisation: OrganisationName,
+    pub country: CountryCode,
+    pub kind: OrganisationKind,
+    pub base_url: NodeUrl,
+}
+
+fn problems_text(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
     #[error("the node document is not valid: {0}")]
     Malformed(String),
+    #[error("the node document was refused: {}", problems_text(.0))]
+    Invalid(Vec<FieldProblem>),
     #[error("the node document lists no Ed25519 signing key")]
     NoSigningKey,
     #[error("the node document's signature does not match its signing key")]
@@ -91,6 +130,7 @@ impl DocumentError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "node_document_malformed",
+            Self::Invalid(_) => "peer_document_invalid",
             Self::NoSigningKey => "node_document_no_key",
             Self::BadSignature => "node_document_bad_signature",
             Self::FingerprintMismatch { .. } => "fingerprint_mismatch",
@@ -166,6 +206,102 @@ impl NodeDocument {
         self.keys.iter().find(|k| k.key_use == KeyUse::Encryption)
     }
 
+    /// What the document says about its node, every field checked as this
+    /// node's own configuration is (and the lists and free texts bounded):
+    /// all the fields refused, or the details. A node id must be given
+    /// exactly as it is used (no spaces around it).
+    pub fn details(&self) -> Result<PeerDetails, DocumentError> {
+        let mut problems = Vec::new();
+        let mut check = |field: &'static str, result: Result<(), ParseError>| {
+            if let Err(e) = result {
+                problems.push(FieldProblem {
+                    field,
+                    code: e.code,
+                    message: e.message,
+                });
+            }
+        };
+        let node_id = NodeId::parse(&self.node_id).and_then(|id| {
+            if id.as_str() == self.node_id {
+                Ok(id)
+            } else {
+                Err(ParseError::new(
+                    "invalid_node_id",
+                    "a node id is given without spaces around it",
+                ))
+            }
+        });
+        let organisation = OrganisationName::parse(&self.organisation);
+        let country = CountryCode::parse(&self.country);
+        let kind = self.kind.parse::<OrganisationKind>();
+        let base_url = NodeUrl::parse(&self.base_url);
+        check(
+            "node_id",
+            node_id.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        check(
+            "organisation",
+            organisation.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        check(
+            "country",
+            country.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        check("kind", kind.as_ref().map(|_| ()).map_err(Clone::clone));
+        check(
+            "base_url",
+            base_url.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        check("keys", self.check_encryption_key());
+        check(
+            "languages",
+            check_list(&self.languages, "invalid_language", |l| {
+                l.len() == 2 && l.chars().all(|c| c.is_ascii_lowercase())
+            }),
+        );
+        check(
+            "request_types",
+            check_list(&self.request_types, "invalid_request_type", |k| {
+                (1..=64).contains(&k.len())
+                    && k.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            }),
+        );
+        check("office_hours", short_text(&self.office_hours));
+        check("time_zone", short_text(&self.time_zone));
+        match (node_id, organisation, country, kind, base_url) {
+            (Ok(node_id), Ok(organisation), Ok(country), Ok(kind), Ok(base_url))
+                if problems.is_empty() =>
+            {
+                Ok(PeerDetails {
+                    node_id,
+                    organisation,
+                    country,
+                    kind,
+                    base_url,
+                })
+            }
+            _ => Err(DocumentError::Invalid(problems)),
+        }
+    }
+
+    /// The encryption key must be one (32 bytes, hexadecimal): messages are
+    /// sealed to it.
+    fn check_encryption_key(&self) -> Result<(), ParseError> {
+        let usable = self.encryption_key().is_some_and(|k| {
+            k.algorithm == "X25519-HKDF-SHA256"
+                && hex::decode(&k.public_key).is_ok_and(|b| b.len() == 32)
+        });
+        if usable {
+            Ok(())
+        } else {
+            Err(ParseError::new(
+                "invalid_key",
+                "no X25519 encryption key of 32 bytes in hexadecimal",
+            ))
+        }
+    }
+
     /// Serialises and signs.
     pub fn sign(&self, key: &NodeKey) -> SignedNodeDocument {
         let document = serde_json::to_string(self).unwrap_or_default();
@@ -174,6 +310,39 @@ impl NodeDocument {
             document,
             signature,
         }
+    }
+}
+
+/// At most 50 entries, each one accepted by `valid`.
+fn check_list(
+    list: &[String],
+    code: &'static str,
+    valid: impl Fn(&str) -> bool,
+) -> Result<(), ParseError> {
+    if list.len() > 50 {
+        return Err(ParseError::new(code, "more than 50 entries"));
+    }
+    match list.iter().find(|v| !valid(v)) {
+        Some(bad) => Err(ParseError::new(
+            code,
+            format!(
+                "'{}' is not accepted here",
+                bad.chars().take(40).collect::<String>()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A short line of free text: at most 200 characters, no control characters.
+fn short_text(text: &str) -> Result<(), ParseError> {
+    if text.chars().count() > 200 || text.chars().any(char::is_control) {
+        Err(ParseError::new(
+            "invalid_text",
+            "at most 200 characters, without control characters",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -275,5 +444,49 @@ mod tests {
             signature: "00".into(),
         };
         assert!(matches!(junk.verify(&fp), Err(DocumentError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_document_is_read_with_the_types_of_local_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity =
+            NodeIdentity::load_or_create(dir.path(), NodeKey::from_seed([8; 32])).unwrap();
+        let good = document(&identity).details().unwrap();
+        assert_eq!(good.node_id.as_str(), "fr-pc247");
+        assert_eq!(good.kind, OrganisationKind::PointOfContact247);
+        assert_eq!(good.base_url.as_str(), "https://pc247.example");
+
+        let mut forged = document(&identity);
+        forged.node_id = "../../../../tmp/x".into();
+        forged.country = "ZZ".into();
+        forged.kind = "whatever".into();
+        forged.base_url = "file:///etc".into();
+        forged.languages = vec!["french".into()];
+        let Err(DocumentError::Invalid(problems)) = forged.details() else {
+            panic!("a forged document was accepted");
+        };
+        let fields: Vec<(&str, &str)> = problems.iter().map(|p| (p.field, p.code)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("node_id", "invalid_node_id"),
+                ("country", "invalid_country"),
+                ("kind", "invalid_organisation_kind"),
+                ("base_url", "invalid_url"),
+                ("languages", "invalid_language"),
+            ]
+        );
+        let e = DocumentError::Invalid(problems);
+        assert_eq!(e.code(), "peer_document_invalid");
+        assert!(e.to_string().contains("node_id: "), "{e}");
+
+        let mut spaced = document(&identity);
+        spaced.node_id = " fr-pc247".into();
+        assert!(spaced.details().is_err());
+        let mut keyless = document(&identity);
+        keyless.keys.retain(|k| k.key_use == KeyUse::Signing);
+        assert!(
+            matches!(keyless.details(), Err(DocumentError::Invalid(p)) if p[0].field == "keys")
+        );
     }
 }

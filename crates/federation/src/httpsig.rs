@@ -5,6 +5,14 @@
 //! (RFC 9530, SHA-256 of the body), or — for attachment chunks, sealed with
 //! an AEAD whose tag already authenticates every byte — by that tag
 //! (`Chunk-Tag`), so that megabytes are not hashed twice more per chunk.
+//!
+//! Everything but the body can be checked from the headers alone
+//! (`verify_signature`): a receiver knows who signed a request, and that
+//! the signature is fresh, before it reads a byte of the body; the body is
+//! then checked against the field the signature covers (`check_body`).
+//! Each signature carries a random `nonce`, so that two requests are never
+//! signed alike — even the same body sent twice in one second — and a
+//! receiver can refuse a signature it has seen before (`signature_id`).
 
 use base64::Engine;
 use entraide_evidence::{NodeKey, PublicKey};
@@ -12,6 +20,12 @@ use sha2::{Digest, Sha256};
 
 /// How long a signed request stays valid.
 pub const VALIDITY_SECONDS: i64 = 300;
+/// The longest validity a received signature may claim (`expires` minus
+/// `created`): a receiver remembers the signatures it has seen until they
+/// expire, so the window must be short.
+pub const MAX_VALIDITY_SECONDS: i64 = 2 * VALIDITY_SECONDS;
+/// How far ahead of the receiver's clock a sender's may be.
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// The header field that ties a signed request to its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +99,9 @@ fn covered(binding: BodyBinding) -> String {
     format!("(\"@method\" \"@target-uri\" \"{}\");", binding.header())
 }
 
-fn params(binding: BodyBinding, created: i64, expires: i64, keyid: &str) -> String {
+fn params(binding: BodyBinding, created: i64, expires: i64, keyid: &str, nonce: &str) -> String {
     format!(
-        "{}created={created};expires={expires};keyid=\"{keyid}\";alg=\"ed25519\"",
+        "{}created={created};expires={expires};keyid=\"{keyid}\";alg=\"ed25519\";nonce=\"{nonce}\"",
         covered(binding)
     )
 }
@@ -131,7 +145,14 @@ pub fn sign_bound(
     now_unix: i64,
 ) -> SignatureHeaders {
     let field = binding.value(body);
-    let p = params(binding, now_unix, now_unix + VALIDITY_SECONDS, keyid);
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let p = params(
+        binding,
+        now_unix,
+        now_unix + VALIDITY_SECONDS,
+        keyid,
+        &nonce,
+    );
     let signature_hex = key.sign(base(binding, method, target_uri, &field, &p).as_bytes());
     let raw = hex::decode(signature_hex).unwrap_or_default();
     SignatureHeaders {
@@ -200,41 +221,114 @@ pub fn verify_bound(
     body: &[u8],
     now_unix: i64,
 ) -> Result<(), HttpSigError> {
-    if binding.value(body) != headers.body_field {
-        return Err(HttpSigError::DigestMismatch);
-    }
-    let p = headers
-        .signature_input
+    check_body(binding, headers, body)?;
+    verify_signature(binding, key, method, target_uri, headers, now_unix).map(|_| ())
+}
+
+/// What a request's `Signature-Input` says, read before anything is
+/// checked against a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureParams {
+    pub keyid: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub expires: i64,
+}
+
+/// Reads the parameters of a `Signature-Input` made for `binding`.
+pub fn signature_params(
+    binding: BodyBinding,
+    signature_input: &str,
+) -> Result<SignatureParams, HttpSigError> {
+    let p = signature_input
         .strip_prefix("sig1=")
         .ok_or(HttpSigError::Malformed("label"))?;
     if !p.starts_with(&covered(binding)) {
         return Err(HttpSigError::Malformed("covered components"));
     }
-    let created = number(p, "created")?;
-    let expires = number(p, "expires")?;
+    Ok(SignatureParams {
+        keyid: keyid(p)?,
+        created: number(p, "created")?,
+        expires: number(p, "expires")?,
+    })
+}
+
+/// Whether a signature is valid at `now_unix`: created no later than the
+/// allowed clock skew ahead, not expired, and valid for no longer than
+/// `MAX_VALIDITY_SECONDS` — so a signature is never accepted more than
+/// that long after it was made, and a receiver need remember it no longer.
+pub fn check_time(p: &SignatureParams, now_unix: i64) -> Result<(), HttpSigError> {
     // Checked: a negative `created` with a far `expires` must not overflow
     // (a panic in debug builds, and in release a wrapped difference that
     // passed for a short validity).
-    let validity = expires.checked_sub(created).unwrap_or(i64::MAX);
-    if now_unix.saturating_add(300) < created || now_unix > expires || validity > 3600 {
+    let validity = p.expires.checked_sub(p.created).unwrap_or(i64::MAX);
+    if now_unix.saturating_add(CLOCK_SKEW_SECONDS) < p.created
+        || now_unix > p.expires
+        || !(1..=MAX_VALIDITY_SECONDS).contains(&validity)
+    {
         return Err(HttpSigError::OutOfTime);
     }
-    let sig = headers
-        .signature
-        .strip_prefix("sig1=:")
-        .and_then(|s| s.strip_suffix(':'))
-        .ok_or(HttpSigError::Malformed("signature"))?;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(sig)
-        .map_err(|_| HttpSigError::Malformed("signature encoding"))?;
+    Ok(())
+}
+
+/// Checks everything the signature covers but the body itself — method,
+/// target, the field that binds the body, the parameters and their times —
+/// against the sender's key. A receiver can do this from the headers, and
+/// refuse a request before it reads its body; `check_body` then checks the
+/// body against the field.
+pub fn verify_signature(
+    binding: BodyBinding,
+    key: &PublicKey,
+    method: &str,
+    target_uri: &str,
+    headers: &SignatureHeaders,
+    now_unix: i64,
+) -> Result<SignatureParams, HttpSigError> {
+    let params = signature_params(binding, &headers.signature_input)?;
+    check_time(&params, now_unix)?;
+    let p = headers
+        .signature_input
+        .strip_prefix("sig1=")
+        .ok_or(HttpSigError::Malformed("label"))?;
+    let raw = signature_bytes(&headers.signature)?;
     if key.verify(
         base(binding, method, target_uri, &headers.body_field, p).as_bytes(),
         &hex::encode(raw),
     ) {
-        Ok(())
+        Ok(params)
     } else {
         Err(HttpSigError::BadSignature)
     }
+}
+
+/// Checks a body against the field of the headers that binds it.
+pub fn check_body(
+    binding: BodyBinding,
+    headers: &SignatureHeaders,
+    body: &[u8],
+) -> Result<(), HttpSigError> {
+    if binding.value(body) == headers.body_field {
+        Ok(())
+    } else {
+        Err(HttpSigError::DigestMismatch)
+    }
+}
+
+fn signature_bytes(signature: &str) -> Result<Vec<u8>, HttpSigError> {
+    let sig = signature
+        .strip_prefix("sig1=:")
+        .and_then(|s| s.strip_suffix(':'))
+        .ok_or(HttpSigError::Malformed("signature"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .map_err(|_| HttpSigError::Malformed("signature encoding"))
+}
+
+/// What a receiver remembers of a signature to refuse it a second time:
+/// the SHA-256 (hex) of the signature's bytes, not of the header's text,
+/// so that another spelling of the same signature is the same signature.
+pub fn signature_id(signature: &str) -> Result<String, HttpSigError> {
+    Ok(hex::encode(Sha256::digest(signature_bytes(signature)?)))
 }
 
 #[cfg(test)]
@@ -280,6 +374,71 @@ mod tests {
         );
         // Shorter than a tag: bound by what there is, opened by nobody.
         assert_eq!(BodyBinding::ChunkTag.value(b"ab"), ":YWI=:");
+    }
+
+    #[test]
+    fn a_signature_is_checked_from_the_headers_before_the_body() {
+        let key = NodeKey::from_seed([9; 32]);
+        let pk = key.public_key();
+        let uri = "https://ar.example/federation/inbox";
+        let h = sign(&key, "fr-pc247", "POST", uri, b"{}", 1_000);
+        let p = verify_signature(BodyBinding::ContentDigest, &pk, "POST", uri, &h, 1_010).unwrap();
+        assert_eq!(
+            (p.keyid.as_str(), p.created, p.expires),
+            ("fr-pc247", 1_000, 1_300)
+        );
+        // The body is checked apart, against the field the signature covers.
+        assert_eq!(check_body(BodyBinding::ContentDigest, &h, b"{}"), Ok(()));
+        assert_eq!(
+            check_body(BodyBinding::ContentDigest, &h, b"{ }"),
+            Err(HttpSigError::DigestMismatch)
+        );
+        // The same request signed twice in the same second: two signatures.
+        let again = sign(&key, "fr-pc247", "POST", uri, b"{}", 1_000);
+        assert_ne!(again.signature, h.signature);
+        assert_ne!(signature_id(&again.signature), signature_id(&h.signature));
+        assert_eq!(
+            signature_id(&h.signature).unwrap(),
+            signature_id(&h.signature.clone()).unwrap()
+        );
+        assert!(signature_id("sig1=:not base64!:").is_err());
+    }
+
+    #[test]
+    fn the_validity_window_is_bounded() {
+        let p = |created, expires| SignatureParams {
+            keyid: "fr-pc247".into(),
+            created,
+            expires,
+        };
+        assert_eq!(check_time(&p(1_000, 1_300), 1_000), Ok(()));
+        // Created a little ahead (clock skew) is taken; far ahead is not.
+        assert_eq!(check_time(&p(1_200, 1_500), 1_000), Ok(()));
+        assert_eq!(
+            check_time(&p(1_400, 1_700), 1_000),
+            Err(HttpSigError::OutOfTime)
+        );
+        // Expired; valid for too long; expiring before it was created.
+        assert_eq!(
+            check_time(&p(1_000, 1_300), 1_301),
+            Err(HttpSigError::OutOfTime)
+        );
+        assert_eq!(
+            check_time(&p(1_000, 1_000 + MAX_VALIDITY_SECONDS + 1), 1_000),
+            Err(HttpSigError::OutOfTime)
+        );
+        assert_eq!(
+            check_time(&p(1_000, 1_000), 1_000),
+            Err(HttpSigError::OutOfTime)
+        );
+        assert_eq!(
+            check_time(&p(1_000, 900), 950),
+            Err(HttpSigError::OutOfTime)
+        );
+        assert_eq!(
+            check_time(&p(i64::MIN, i64::MAX), 0),
+            Err(HttpSigError::OutOfTime)
+        );
     }
 
     #[test]

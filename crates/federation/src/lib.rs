@@ -16,7 +16,8 @@ pub mod identity;
 pub mod kinds;
 
 pub use document::{
-    DocumentError, KeyEntry, KeyUse, NodeDocument, SignedNodeDocument, WELL_KNOWN_PATH,
+    DocumentError, FieldProblem, KeyEntry, KeyUse, NodeDocument, PeerDetails, SignedNodeDocument,
+    WELL_KNOWN_PATH,
 };
 pub use envelope::{Envelope, EnvelopeError, EnvelopeHeader, Outgoing, Receipt, SignedReceipt};
 pub use identity::{NodeIdentity, ENCRYPTION_KEY_FILE};

@@ -3,7 +3,10 @@
 //! their values are plain strings that the server parses into domain types,
 //! reporting every invalid field at once.
 
+mod clocks;
 pub mod schema;
+
+pub use clocks::*;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -30,6 +33,9 @@ pub struct Problem {
     /// The current state, for a refused transition (`409`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_state: Option<String>,
+    /// The limit exceeded, in bytes (`upload_too_large`, `quota_exceeded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -86,6 +92,10 @@ pub struct UserView {
     pub roles: Vec<String>,
     pub disabled: bool,
     pub totp_enabled: bool,
+    /// An administrator reset the password: the user must choose a new one
+    /// at next sign-in.
+    #[serde(default)]
+    pub must_change_password: bool,
     #[serde(with = "time::serde::rfc3339::option", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_until: Option<OffsetDateTime>,
@@ -94,11 +104,38 @@ pub struct UserView {
     pub created_at: OffsetDateTime,
 }
 
+/// An administrator's reset of a user's password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    /// The password to set (the node's password policy applies); absent:
+    /// a temporary one is generated and returned, this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 12, max_length = 256)]
+    pub password: Option<String>,
+}
+
+/// A password reset done: the user's sessions ended and they must choose
+/// a new password at next sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasswordResetDone {
+    /// The generated temporary password, shown only here; absent when the
+    /// administrator chose the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_password: Option<String>,
+    /// Always true: a new password is required at next sign-in.
+    pub must_change_password: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(schema_with = schema::email_address)]
     pub email: String,
+    #[schema(schema_with = schema::one_line::<120>)]
     pub display_name: String,
+    /// 12 to 256 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     #[schema(value_type = Vec<schema::RoleName>)]
     pub roles: Vec<String>,
@@ -118,19 +155,36 @@ pub struct UpdateUser {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// A label to recognise the token by, e.g. "case-management script".
+    #[schema(schema_with = schema::one_line::<100>)]
     pub name: String,
+    /// The user the token acts for: yourself when absent. Only
+    /// administrators may name someone else.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,
+    /// The token this one was created with, if it was: revoking that token
+    /// revokes this one.
+    #[serde(default)]
+    pub parent_token_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// When the token was last used (recorded at most every few minutes,
+    /// and at once from a new address).
     #[serde(with = "time::serde::rfc3339::option", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<OffsetDateTime>,
+    /// The client address it was last used from.
+    #[serde(default)]
+    pub last_used_from: Option<String>,
+    /// The `User-Agent` it was last used with (at most 200 characters).
+    #[serde(default)]
+    pub last_used_agent: Option<String>,
     #[serde(with = "time::serde::rfc3339::option", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<OffsetDateTime>,
@@ -161,9 +215,12 @@ pub struct TotpCode {
 #[serde(deny_unknown_fields)]
 pub struct CreateCase {
     /// National case or file number.
+    #[schema(schema_with = schema::case_reference)]
     pub reference: String,
+    #[schema(schema_with = schema::one_line::<200>)]
     pub title: String,
     #[serde(default)]
+    #[schema(schema_with = schema::optional_paragraphs::<10000>)]
     pub summary: String,
 }
 
@@ -215,6 +272,7 @@ pub struct CaseMemberView {
 #[serde(deny_unknown_fields)]
 pub struct AddCaseMember {
     /// E-mail of the user to add.
+    #[schema(schema_with = schema::email_address)]
     pub email: String,
 }
 
@@ -261,6 +319,15 @@ pub struct NewRequest {
     /// The request content (header after the T-CY templates, then the body).
     #[serde(default)]
     pub content: serde_json::Value,
+    /// Earlier requests of the same case this one follows: the
+    /// preservation(s) an MLA request or a production order follows, the
+    /// preservation an extension extends.
+    #[serde(default)]
+    pub follows: Vec<Uuid>,
+    /// For an incoming request, when it was received if not now (RFC 3339
+    /// with its offset): its deadlines run from then.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -275,6 +342,13 @@ pub struct RequestTransition {
     /// A note kept in the request's history.
     #[serde(default)]
     pub note: Option<String>,
+    /// When the event really happened, if not now (RFC 3339 with its
+    /// offset, e.g. a preservation confirmed yesterday by telephone): not in
+    /// the future, not before the previous event; deadlines run from it.
+    /// Not taken by `submit_for_approval`, `return_to_draft`, `approve`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -295,16 +369,36 @@ pub struct DeadlineView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub due: OffsetDateTime,
+    /// The provision the period comes from.
     pub source: String,
+    /// The event that started it: `preservation_confirmed`, `received`,
+    /// `extended` (an extension moved the end), `enforcing_authority_notified`.
+    #[serde(default)]
+    #[schema(value_type = Option<schema::DeadlineTriggerName>)]
+    pub trigger: Option<String>,
+    /// When that event really happened.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<OffsetDateTime>,
     pub due_soon: bool,
     pub past: bool,
+    /// A preservation past its end held in force by a request for its data
+    /// awaiting its decision (Budapest art. 29(7); Regulation (EU)
+    /// 2023/1543 art. 11(2)): it does not lapse.
+    #[serde(default)]
+    pub pending_decision: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RequestEventView {
+    /// When it was recorded.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
+    /// When it really happened, when a time was given for it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<OffsetDateTime>,
     pub actor: String,
     /// An action (`approve`...) or a record (`drafted`, `edited`,
     /// `document_rendered`...).
@@ -313,6 +407,11 @@ pub struct RequestEventView {
     pub from_state: Option<String>,
     #[schema(value_type = schema::RequestStateName)]
     pub to_state: String,
+    /// The other side's action recorded here by hand, from a reply that
+    /// came by another channel (the request was not exchanged through
+    /// Entraide).
+    #[serde(default)]
+    pub other_channel: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -354,6 +453,16 @@ pub struct RequestView {
     #[schema(value_type = Vec<schema::RequestActionName>)]
     pub available_actions: Vec<String>,
     pub events: Vec<RequestEventView>,
+    /// The earlier requests of the case it follows (empty in lists).
+    #[serde(default)]
+    pub follows: Vec<RelatedRequestView>,
+    /// The later requests that follow it (empty in lists).
+    #[serde(default)]
+    pub followed_by: Vec<RelatedRequestView>,
+    /// The enforcing authority of a European Production Order, once
+    /// notified.
+    #[serde(default)]
+    pub enforcing_authority: Option<EnforcingAuthorityView>,
 }
 
 /// Starts a resumable evidence upload: the metadata now, the bytes with
@@ -361,23 +470,31 @@ pub struct RequestView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvidenceUpload {
+    /// The file's name, without `/` or `\` (and not `.` or `..`).
+    #[schema(schema_with = schema::one_line::<255>)]
     pub file_name: String,
     /// The exact size in bytes of the file to come.
     pub size: u64,
+    #[schema(schema_with = schema::paragraphs::<2000>)]
     pub description: String,
     #[schema(value_type = schema::UploadSourceName)]
     pub source: String,
+    /// Not in the future.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub acquired_at: Option<OffsetDateTime>,
     #[serde(default)]
+    #[schema(schema_with = schema::optional_one_line::<300>)]
     pub acquired_place: Option<String>,
     /// Who acquired it (name, unit).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_one_line::<300>)]
     pub performer: Option<String>,
     /// Warrant or order reference.
     #[serde(default)]
+    #[schema(schema_with = schema::optional_one_line::<300>)]
     pub authorisation: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = schema::optional_one_line::<64>)]
     pub exhibit_number: Option<String>,
     /// Also compute MD5 and SHA-1.
     #[serde(default)]
@@ -552,6 +669,22 @@ pub struct NewPeer {
     pub fingerprint: String,
 }
 
+/// Reads a peer's node document again: from `url` when given (the peer
+/// moved), else from the address known for it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerRefresh {
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Messages made due at once for a peer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliverNow {
+    /// How many were waiting for a later attempt.
+    pub messages: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeerStatus {
@@ -591,6 +724,7 @@ pub struct SignedNodeDocumentView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPeerMessage {
+    #[schema(schema_with = schema::not_blank::<10000>)]
     pub text: String,
     /// Hours before the message is given up (default 72).
     #[serde(default)]
@@ -649,6 +783,11 @@ pub struct OutboxMessageView {
     pub status: String,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// Pending because the recipient has not added this node as a peer yet
+    /// (it answered `unknown_sender`): tried again, less and less often,
+    /// until it has or the message expires.
+    #[serde(default)]
+    pub waiting_for_peer: bool,
     /// The recipient's signed delivery receipt (JSON text and signature).
     pub receipt: Option<serde_json::Value>,
     /// The recipient's signed retrieval receipt, once someone opened it.

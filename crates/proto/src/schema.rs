@@ -247,6 +247,32 @@ enumeration!(
 );
 
 enumeration!(
+    /// `Trigger` of the domain: what started a deadline.
+    DeadlineTriggerName,
+    "The event a deadline runs from: `preservation_confirmed` (Budapest art. 29(7)), `received` \
+     (the request or order received; an EU EPOC-PR's 60 days, Regulation (EU) 2023/1543 art. 11(1)), \
+     `extended` (an extension moved the preservation's end), `enforcing_authority_notified` (the \
+     enforcing authority's window to object, arts. 10(4), 12(1)).",
+    entraide_domain::request::Trigger::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect()
+);
+
+enumeration!(
+    /// `ObjectionEffect` of the domain.
+    ObjectionEffectName,
+    "What the enforcing authority answered an order it was notified of: `none` (no ground raised, \
+     Regulation (EU) 2023/1543 art. 10(2)), `delete_or_restrict` (it objects: the data are deleted \
+     or their use restricted, art. 10(4), art. 12(2)), `conditions` (the data may be used only under \
+     its conditions, art. 10(4), art. 12(4)).",
+    entraide_domain::request::ObjectionEffect::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .collect()
+);
+
+enumeration!(
     /// `RefusalGround` of the domain.
     RefusalGroundName,
     "Ground of a refusal. Preservation may be refused only for `political_offence`, \
@@ -445,6 +471,11 @@ impl ToSchema for CountryCodeName {
     }
 }
 
+// ------------------------------------------------------------ rules
+
+mod rules;
+pub use rules::*;
+
 // ------------------------------------------------------------ identifiers
 
 struct Variant {
@@ -480,7 +511,8 @@ fn identifier_variants() -> Vec<Variant> {
                 (
                     "port",
                     ObjectBuilder::new()
-                        .schema_type(Type::Integer)
+                        // `null`: no port, as an absent one.
+                        .schema_type([Type::Integer, Type::Null].into_iter().collect::<SchemaType>())
                         .minimum(Some(0))
                         .maximum(Some(65535))
                         .description(Some("Source port."))
@@ -1314,8 +1346,33 @@ impl ToSchema for NewRequestBody {
                 k.article()
             ))
             .property("kind", string_enum("The kind of request.", [k.as_str()]))
-            .property("direction", reference_to::<DirectionName>())
+            // `null` is the default direction, as an absent one.
+            .property("direction", nullable(reference_to::<DirectionName>()))
             .property("content", reference(&content_schema_name(k)))
+            .property(
+                "follows",
+                list(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                    "Earlier requests of the same case this one follows (an MLA request or a \
+                     production order the preservations that keep the data; an extension the one \
+                     preservation it extends). At most 20.",
+                )
+                .max_items(Some(20)),
+            )
+            .property(
+                "occurred_at",
+                nullable(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                        .description(Some(
+                            "For an incoming request, when it was received if not now (RFC 3339 \
+                             with its offset): its deadlines run from then.",
+                        )),
+                ),
+            )
             .required("kind")
             .required("content")
             .examples([complete_example(k)]);

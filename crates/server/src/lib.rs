@@ -16,6 +16,7 @@ pub mod inbound;
 pub mod knowledge;
 pub mod node;
 pub mod openapi;
+mod openapi_shape;
 pub mod requests;
 pub mod routes;
 pub mod web;

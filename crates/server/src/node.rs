@@ -19,6 +19,7 @@ use crate::app::config::Settings;
 use crate::app::i18n::I18n;
 use crate::app::metrics::Metrics;
 use crate::app::state::{AppState, Coalescer, Throttle};
+use crate::http::listener::{self, ConnectionLimiter};
 use crate::http::{self, GuardState};
 use crate::routes;
 use crate::web::errors;
@@ -92,7 +93,14 @@ impl Node {
             knowledge: Arc::new(knowledge),
             identity: Arc::new(identity),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
+            reset_throttle: Arc::new(Throttle::new(
+                crate::account::recovery::RESETS_PER_ADDRESS_AND_HOUR,
+                Duration::from_secs(3600),
+            )),
             incoming_attachments: Arc::default(),
+            refusals: Arc::default(),
+            body_reads: Arc::default(),
             inbound: Arc::new(crate::inbound::Features),
             federation_client,
             bound: Arc::new(std::sync::OnceLock::new()),
@@ -123,9 +131,11 @@ impl Node {
         let tls = self.state.settings.tls.clone();
         let store = self.state.store.clone();
         let sessions = self.state.settings.sessions;
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let edge = self.state.settings.edge.clone();
+        // One count per client address across the node's listeners.
+        let limiter = ConnectionLimiter::new(edge.connections_per_address);
+        let router = self.router();
+        let metrics_router = metrics_router(self.state.clone());
         // Every minute: preservations whose period ended are recorded as
         // expired; every ten minutes, expired sessions are deleted.
         // The search index follows the database: rebuilt at start when it
@@ -160,6 +170,9 @@ impl Node {
                         tracing::warn!(error = %e, "applying pending received messages failed")
                     }
                 }
+                // Refusals counted over the interval written as one row each;
+                // signatures past their expiry forgotten.
+                crate::federation::refusals::sweep(&app_state, now).await;
                 // A signed tree head of the custody log whenever it grew.
                 if let Err(e) = app_state.custody.sign_if_grown(&app_state.store).await {
                     tracing::warn!(error = %e, "signing the custody tree head failed");
@@ -177,20 +190,28 @@ impl Node {
         });
         let bound = self.state.bound.clone();
         let outbox = crate::federation::delivery::start_worker(self.state.clone());
+        let mail = crate::app::mailer::start_worker(
+            self.state.store.clone(),
+            self.state.settings.smtp.as_ref(),
+            self.state.mail_wake.clone(),
+        );
         let scheme = if tls.is_some() { "https" } else { "http" };
+        // `/metrics` on its own address, plain HTTP: meant for a loopback or
+        // private address that only the scraper reaches. Bound first, so
+        // that a taken address stops the start before anything is served.
+        let metrics_listener = match edge.metrics_listen {
+            None => None,
+            Some(metrics_addr) => Some(bind(metrics_addr).await?),
+        };
         let (local_addr, task) = match tls {
             None => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?;
-                let local = listener
-                    .local_addr()
-                    .map_err(|source| StartError::Listen { addr, source })?;
-                let task = tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, app).await {
-                        tracing::error!(error = %e, "server stopped");
-                    }
-                });
+                let (listener, local) = bind(addr).await?;
+                let task = tokio::spawn(listener::serve(
+                    listener,
+                    router,
+                    limiter.clone(),
+                    edge.header_read_timeout,
+                ));
                 (local, task)
             }
             Some((cert, key)) => {
@@ -206,7 +227,11 @@ impl Node {
                 let local = std_listener
                     .local_addr()
                     .map_err(|source| StartError::Listen { addr, source })?;
-                let server = axum_server::from_tcp_rustls(std_listener, config);
+                let per_address = listener::PerAddress::new(limiter.clone());
+                let mut server = axum_server::from_tcp_rustls(std_listener, config)
+                    .map(|tls| tls.acceptor(per_address));
+                listener::tune(server.http_builder(), edge.header_read_timeout);
+                let app = router.into_make_service_with_connect_info::<SocketAddr>();
                 let task = tokio::spawn(async move {
                     if let Err(e) = server.serve(app).await {
                         tracing::error!(error = %e, "server stopped");
@@ -216,20 +241,37 @@ impl Node {
             }
         };
         let _ = bound.set(format!("{scheme}://{local_addr}"));
+        let metrics = metrics_listener.map(|(l, local)| {
+            let task = tokio::spawn(listener::serve(
+                l,
+                metrics_router,
+                limiter,
+                edge.header_read_timeout,
+            ));
+            (local, task)
+        });
         Ok(RunningNode {
             addr: local_addr,
+            metrics_addr: metrics.as_ref().map(|(a, _)| *a),
+            metrics: metrics.map(|(_, t)| t),
             task,
             sweeper,
             outbox,
+            mail,
         })
     }
 }
 
 pub struct RunningNode {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `metrics_listen` is configured.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics: Option<JoinHandle<()>>,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     outbox: JoinHandle<()>,
+    /// The mail worker, when SMTP is configured.
+    mail: Option<JoinHandle<()>>,
 }
 
 impl RunningNode {
@@ -238,12 +280,24 @@ impl RunningNode {
         let _ = self.task.await;
         self.sweeper.abort();
         self.outbox.abort();
+        if let Some(m) = self.mail {
+            m.abort();
+        }
+        if let Some(m) = self.metrics {
+            m.abort();
+        }
     }
 
     pub fn stop(self) {
         self.task.abort();
         self.sweeper.abort();
         self.outbox.abort();
+        if let Some(m) = self.mail {
+            m.abort();
+        }
+        if let Some(m) = self.metrics {
+            m.abort();
+        }
     }
 }
 
@@ -276,6 +330,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(ui_routes)
         .fallback(errors::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(http::refuse_unknown_methods))
         .layer(from_fn_with_state(state.clone(), http::record_metrics))
         .layer(from_fn_with_state(tls, http::security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -286,11 +341,36 @@ pub fn build_router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                // The method as its metrics label: an invented one is `other`.
+                let method = crate::app::metrics::method_label(req.method());
+                tracing::info_span!("request", method, path = %req.uri().path(), request_id = %id)
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(axum::middleware::from_fn(http::sanitise_request_id))
+        .with_state(state)
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    Ok((listener, local))
+}
+
+/// What the `metrics_listen` address serves: `/metrics` and nothing else.
+fn metrics_router(state: AppState) -> Router {
+    let tls = state.settings.tls.is_some();
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(http::health::metrics_on_own_address),
+        )
+        .fallback(http::api_not_found)
+        .layer(from_fn_with_state(tls, http::security_headers))
         .with_state(state)
 }
 

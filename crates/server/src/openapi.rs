@@ -36,10 +36,11 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
                        Request bodies refuse unknown fields."
     ),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, health::metrics,
         account::api::me, account::api::totp_start, account::api::totp_confirm,
         admin::api::organisation, admin::api::update_organisation,
         admin::api::list_users, admin::api::create_user, admin::api::update_user,
+        admin::api::reset_password, admin::api::reset_second_factor,
         account::api::list_tokens, account::api::create_token, account::api::revoke_token,
         cases::api::list_cases, cases::api::create_case, cases::api::case_detail,
         cases::api::case_members, cases::api::add_case_member, cases::api::remove_case_member,
@@ -49,6 +50,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::requests::api_statistics::api_xlsx,
         crate::requests::api::api_document,
         crate::requests::api::api_extension,
+        crate::requests::api_clocks::api_notify, crate::requests::api_clocks::api_objection,
         crate::requests::api::api_counterpart,
         crate::requests::api_exchange::api_send, crate::evidence::api_exchange::api_send_package,
         crate::evidence::api::list, crate::evidence::api::create_upload,
@@ -61,7 +63,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::knowledge::api::api_search, crate::knowledge::api::api_document,
         crate::knowledge::api::api_compare, crate::knowledge::api::api_helper,
         crate::federation::api::well_known, crate::federation::api::identity, crate::directory::api::api, crate::federation::api::list, crate::federation::api::create,
-        crate::federation::api::update, crate::federation::api::delete,
+        crate::federation::api::update, crate::federation::api::delete, crate::federation::api::refresh, crate::federation::api::deliver,
         crate::federation::inbox::inbox, crate::federation::inbox::inbox_batch, crate::federation::attachments::incoming::status, crate::federation::attachments::incoming::put_chunk, crate::federation::api::api_send, crate::federation::api::api_outbox,
         crate::federation::api::api_inbox, crate::federation::api::api_inbox_message,
         admin::api::audit_entries, admin::api::audit_export
@@ -83,6 +85,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         proto::schema::LanguageName, proto::schema::PeerStatusName,
         proto::schema::OutboxStatusName, proto::schema::CheckOutcomeName,
         proto::schema::CountryCodeName,
+        proto::schema::DeadlineTriggerName, proto::schema::ObjectionEffectName,
         proto::schema::NewRequestBody, proto::schema::RequestContent,
         proto::schema::Identifier,
     )),
@@ -98,6 +101,8 @@ pub type RouteRule = (Method, &'static str, Rule);
 pub fn document(rules: &[RouteRule]) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     shared_responses(&mut doc, rules);
+    crate::openapi_shape::exact_unsigned(&mut doc);
+    crate::openapi_shape::add_links(&mut doc);
     doc
 }
 

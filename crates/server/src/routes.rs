@@ -143,6 +143,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         api(
             M::POST,
+            "/api/v1/peers/{node_id}/refresh",
+            ADMIN,
+            post(crate::federation::api::refresh),
+        ),
+        api(
+            M::POST,
+            "/api/v1/peers/{node_id}/deliver",
+            ADMIN,
+            post(crate::federation::api::deliver),
+        ),
+        api(
+            M::POST,
             "/federation/inbox",
             Rule::Public,
             post(crate::federation::inbox::inbox),
@@ -227,6 +239,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/users/{id}",
             ADMIN,
             patch(admin::api::update_user),
+        ),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/password-reset",
+            ADMIN,
+            post(admin::api::reset_password),
+        ),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/second-factor-reset",
+            ADMIN,
+            post(admin::api::reset_second_factor),
         ),
         api(
             M::GET,
@@ -337,6 +361,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/requests/{id}/extension",
             HANDLES_REQUESTS,
             post(requests::api::api_extension),
+        ),
+        api(
+            M::POST,
+            "/api/v1/requests/{id}/enforcing-authority",
+            HANDLES_REQUESTS,
+            post(requests::api_clocks::api_notify),
+        ),
+        api(
+            M::POST,
+            "/api/v1/requests/{id}/objection",
+            HANDLES_REQUESTS,
+            post(requests::api_clocks::api_objection),
         ),
         api(
             M::GET,
@@ -510,6 +546,45 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Public,
             post(account::pages::second_factor),
         ),
+        // Getting back in: a reset link by e-mail, and the new password
+        // required after an administrator's reset (the session's state is
+        // checked by the handlers, as for the second factor).
+        page(
+            M::GET,
+            "/signin/forgot",
+            Rule::Public,
+            get(account::pages_recovery::forgot_form),
+        ),
+        page(
+            M::POST,
+            "/signin/forgot",
+            Rule::Public,
+            post(account::pages_recovery::forgot),
+        ),
+        page(
+            M::GET,
+            "/signin/reset",
+            Rule::Public,
+            get(account::pages_recovery::reset_form),
+        ),
+        page(
+            M::POST,
+            "/signin/reset",
+            Rule::Public,
+            post(account::pages_recovery::reset),
+        ),
+        page(
+            M::GET,
+            "/signin/password",
+            Rule::Public,
+            get(account::pages_recovery::password_required_form),
+        ),
+        page(
+            M::POST,
+            "/signin/password",
+            Rule::Public,
+            post(account::pages_recovery::password_required),
+        ),
         page(
             M::POST,
             "/signout",
@@ -546,6 +621,20 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/account/password",
             Rule::SignedIn,
             post(account::pages::account_password),
+        ),
+        // Creating a token needs the signed-in session (second factor
+        // checked by the service), as through the API.
+        page(
+            M::POST,
+            "/account/tokens",
+            Rule::SignedIn,
+            post(account::pages_tokens::account_token_create),
+        ),
+        page(
+            M::POST,
+            "/account/tokens/{id}/revoke",
+            Rule::SignedIn,
+            post(account::pages_tokens::account_token_revoke),
         ),
         page(M::GET, "/cases", Rule::SignedIn, get(cases::pages::cases)),
         page(
@@ -675,6 +764,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(requests::pages::extension),
         ),
         page(
+            M::POST,
+            "/requests/{id}/enforcing-authority",
+            HANDLES_REQUESTS,
+            post(requests::pages_enforcing::notify),
+        ),
+        page(
+            M::POST,
+            "/requests/{id}/objection",
+            HANDLES_REQUESTS,
+            post(requests::pages_enforcing::objection),
+        ),
+        page(
             M::GET,
             "/statistics",
             STATISTICS,
@@ -758,6 +859,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/admin/users/{id}",
             ADMIN,
             post(admin::pages::user_update),
+        ),
+        page(
+            M::POST,
+            "/admin/users/{id}/password-reset",
+            ADMIN,
+            post(admin::pages_resets::password_reset),
+        ),
+        page(
+            M::POST,
+            "/admin/users/{id}/second-factor-reset",
+            ADMIN,
+            post(admin::pages_resets::second_factor_reset),
         ),
         page(
             M::GET,

@@ -40,6 +40,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct StatAggregates {
     pub counts: Vec<(CountKey, u64)>,
     pub durations: Vec<(Measure, i64, u64)>,
+    /// Preservations that lapsed with no request for their data sent or
+    /// received by then (`StatRow::lapsed_without_follow_up`), counted from
+    /// the requests themselves.
+    pub preservations_lapsed: u64,
 }
 
 #[async_trait]
@@ -87,7 +91,9 @@ pub trait UserStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> StoreResult<()>;
     async fn user_by_calendar_key(&self, key_hash: &str) -> StoreResult<Option<User>>;
-    /// Replaces the password hash and ends every other session of the user.
+    /// Replaces the password hash (the user chose it: no change is required
+    /// any more), ends every other session of the user and voids their
+    /// reset links.
     async fn set_password_hash(
         &self,
         id: Uuid,
@@ -95,6 +101,83 @@ pub trait UserStore: Send + Sync {
         keep_session: Option<&str>,
         audit: &NewAuditEntry,
     ) -> StoreResult<()>;
+    /// An administrator's reset: the password hash replaced, a change
+    /// required at next sign-in, the lock lifted, every session ended and
+    /// every reset link voided. `NotFound` when there is no such user.
+    async fn set_temporary_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Removes the user's second factor (secret, enrolment, last code used)
+    /// and ends their sessions: they enrol again where one is required.
+    /// `NotFound` when there is no such user.
+    async fn reset_second_factor(&self, id: Uuid, audit: &NewAuditEntry) -> StoreResult<()>;
+}
+
+/// Self-service password reset links (their hashes).
+#[async_trait]
+pub trait PasswordResetStore: Send + Sync {
+    /// Stores the link and queues the mail that carries it, with the audit
+    /// entry, in one transaction; unless `limit` links were already made
+    /// for the user since `since`: false then, nothing written. Counted
+    /// under a lock on the user's row, so that requests arriving together
+    /// cannot all pass the limit.
+    async fn create_password_reset(
+        &self,
+        reset: &PasswordReset,
+        mail: &OutboxMail,
+        audit: &NewAuditEntry,
+        since: OffsetDateTime,
+        limit: u64,
+    ) -> StoreResult<bool>;
+    async fn password_reset(&self, token_hash: &str) -> StoreResult<Option<PasswordReset>>;
+    /// Uses the link if it is unused and unexpired at `now`: sets the
+    /// password hash (no change required, lock lifted), ends the user's
+    /// sessions and voids their other links, with the audit entry, in one
+    /// transaction. False, nothing written, when the link was used (also
+    /// by a concurrent request) or has expired.
+    async fn complete_password_reset(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+        password_hash: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// Forgets links that expired before `before`; how many.
+    async fn forget_password_resets(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Mail to send, sent once across replicas and retried (`mail_outbox`).
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Queues a mail; false (nothing queued) when one with the same
+    /// `dedup_key` already was.
+    async fn enqueue_mail(&self, mail: &OutboxMail) -> StoreResult<bool>;
+    /// Up to `limit` pending mails due at `now` and not claimed, oldest
+    /// first, each claimed until `lease_until`: no other replica takes them
+    /// while the claim holds.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>>;
+    /// Sent: the body is emptied.
+    async fn mail_sent(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    /// Failed for now: tried again at `next_attempt_at`.
+    async fn mail_retry(
+        &self,
+        id: Uuid,
+        attempts: u32,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Given up on: the body is emptied.
+    async fn mail_failed(&self, id: Uuid, error: &str) -> StoreResult<()>;
+    /// Newest first.
+    async fn mail_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMail>>;
 }
 
 #[async_trait]
@@ -102,6 +185,7 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>>;
     async fn touch_session(&self, id_hash: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Marks the second factor passed in this session (no longer pending).
     async fn complete_second_factor(&self, id_hash: &str) -> StoreResult<()>;
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
     async fn delete_sessions_older_than(
@@ -111,23 +195,44 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// Writes the audit entry of a revocation once the store knows which
+/// derived tokens were revoked with the token (their ids, possibly none).
+pub type RevocationAudit<'a> = &'a (dyn Fn(&[Uuid]) -> NewAuditEntry + Send + Sync);
+
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    async fn create_token(&self, token: &ApiToken, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// Creates the token with its audit entry. A token derived from
+    /// another (`parent_token_id`) is created only if that token and every
+    /// token it descends from are live and the lineage is at most
+    /// `MAX_TOKEN_GENERATIONS` deep, checked in the writing transaction
+    /// after taking the lineage's lock (see `revoke_token`); returns false,
+    /// writing nothing, otherwise.
+    async fn create_token(&self, token: &ApiToken, audit: &NewAuditEntry) -> StoreResult<bool>;
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
-    /// The token and the user it acts for, in one round trip (every API
-    /// request starts with this).
-    async fn token_with_user(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>>;
+    /// The token, the user it acts for and whether every token it descends
+    /// from is live, in one round trip (every API request starts with this).
+    async fn token_with_user(&self, token_hash: &str) -> StoreResult<Option<TokenInUse>>;
     async fn token_by_id(&self, id: Uuid) -> StoreResult<Option<ApiToken>>;
     async fn tokens_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>>;
-    /// Returns false when the token was already revoked.
+    /// Revokes the token and every live token derived from it, directly or
+    /// not, in one transaction with the audit entry `audit` builds from the
+    /// derived tokens revoked. Returns those, or `None` (nothing written)
+    /// when the token was already revoked.
     async fn revoke_token(
         &self,
         id: Uuid,
         at: OffsetDateTime,
-        audit: &NewAuditEntry,
-    ) -> StoreResult<bool>;
-    async fn touch_token(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+        audit: RevocationAudit<'_>,
+    ) -> StoreResult<Option<Vec<Uuid>>>;
+    /// Records a use of the token: when, and from which address and user
+    /// agent (already bounded by the caller).
+    async fn touch_token(
+        &self,
+        id: Uuid,
+        at: OffsetDateTime,
+        from: Option<&str>,
+        agent: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -214,11 +319,18 @@ pub trait RequestStore: Send + Sync {
     ) -> StoreResult<Vec<CooperationRequest>>;
     /// Makes a reminder due again (its delivery failed).
     async fn release_reminder(&self, id: Uuid) -> StoreResult<()>;
-    /// Preserved requests whose preservation period ended before `before`.
+    /// Preservations in force whose period ended before `before` and that
+    /// no pending request for their data holds open (Budapest art. 29(7);
+    /// the rule of `clocks::FollowUp::keeps_in_force`).
     async fn overdue_preservations(
         &self,
         before: OffsetDateTime,
     ) -> StoreResult<Vec<CooperationRequest>>;
+    /// The requests that follow `id` (an MLA request following a
+    /// preservation...), oldest first.
+    async fn requests_following(&self, id: Uuid) -> StoreResult<Vec<CooperationRequest>>;
+    /// The requests `id` follows, oldest first.
+    async fn requests_followed(&self, id: Uuid) -> StoreResult<Vec<CooperationRequest>>;
     /// What the statistics need of every request created in `[from, to)`.
     async fn request_stat_rows(
         &self,
@@ -298,6 +410,10 @@ pub trait EvidenceStore: Send + Sync {
     /// writer moved it first.
     async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> StoreResult<bool>;
     async fn delete_upload(&self, id: Uuid) -> StoreResult<()>;
+    /// Bytes of evidence held (items not disposed of) and promised (the
+    /// declared sizes of unfinished uploads), in one case or, with `None`,
+    /// in the whole node: what quotas are measured against.
+    async fn evidence_bytes(&self, case_id: Option<Uuid>) -> StoreResult<u64>;
 }
 
 /// The other nodes this node knows.
@@ -334,6 +450,11 @@ pub trait PeerStore: Send + Sync {
     ) -> StoreResult<()>;
     /// False when there is no such peer.
     async fn remove_peer(&self, node_id: &str, audit: &NewAuditEntry) -> StoreResult<bool>;
+    /// Replaces what is known of a peer (address, organisation, keys, its
+    /// document as received; not its status nor when it was added) after
+    /// its document was read again. False when there is no such peer; a
+    /// conflict when another peer holds the signing key.
+    async fn refresh_peer(&self, peer: &Peer, audit: &NewAuditEntry) -> StoreResult<bool>;
 }
 
 /// Messages to and from peers.
@@ -389,6 +510,10 @@ pub trait MessageStore: Send + Sync {
         error: &str,
     ) -> StoreResult<()>;
     async fn outbox_dead(&self, id: Uuid, reason: &str, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// Makes the pending messages to `recipient` that wait for a later
+    /// attempt due at `now` (not those claimed by a replica right now);
+    /// how many.
+    async fn outbox_due_now(&self, recipient: &str, now: OffsetDateTime) -> StoreResult<u64>;
     async fn outbox_retrieved(&self, id: Uuid, receipt: &str) -> StoreResult<bool>;
     /// Stores a received message; returns the stored one (with its
     /// original receipt) when the id was seen before.
@@ -488,6 +613,25 @@ pub trait AuditStore: Send + Sync {
     async fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
 }
 
+/// The signatures of federation requests accepted, until they expire: a
+/// request whose signature was seen before is a replay.
+#[async_trait]
+pub trait SignatureStore: Send + Sync {
+    /// Records the signature (its SHA-256) of a request from `sender`,
+    /// valid until `expires_at`; false when it was recorded before — the
+    /// request is a replay. Atomic: of two identical requests arriving at
+    /// once, only one is recorded.
+    async fn record_signature(
+        &self,
+        signature_sha256: &str,
+        sender: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Forgets the signatures expired before `now` (no request carrying
+    /// them is accepted any more); how many.
+    async fn forget_signatures_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
 /// Everything a node stores.
 #[async_trait]
 pub trait Store:
@@ -502,6 +646,9 @@ pub trait Store:
     + PeerStore
     + MessageStore
     + KnowledgeStore
+    + SignatureStore
+    + PasswordResetStore
+    + MailStore
 {
     /// Whether the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -49,6 +49,9 @@ pub struct User {
     pub locale: Option<String>,
     /// SHA-256 of the secret in the user's calendar-feed address.
     pub calendar_key_hash: Option<String>,
+    /// An administrator reset the password: the user must choose a new one
+    /// before their session admits anything else.
+    pub must_change_password: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -63,6 +66,76 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// A self-service password reset link. Only the SHA-256 of the secret in
+/// the link is stored.
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// A mail in the outbox: queued, then sent by whichever replica claims it.
+#[derive(Clone)]
+pub struct OutboxMail {
+    pub id: Uuid,
+    /// What the mail is for (`password_reset`...), for operators.
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// Plain text; emptied once the mail is sent or given up on.
+    pub body: String,
+    /// Queueing a second mail with the same key queues nothing.
+    pub dedup_key: Option<String>,
+    pub status: MailStatus,
+    pub attempts: u32,
+    pub next_attempt_at: OffsetDateTime,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    /// Not sent by then: given up on (a reset link would have expired).
+    pub expires_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// The body may hold a secret link: never printed.
+impl std::fmt::Debug for OutboxMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMail")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a mail of the outbox stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailStatus {
+    Pending,
+    Sent,
+    /// Refused by the server for good, retried too often, or expired.
+    Failed,
+}
+
+impl MailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Sent, Self::Failed]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
 /// A server-side session. Only the SHA-256 of the cookie value is stored.
 #[derive(Clone)]
 pub struct Session {
@@ -71,6 +144,9 @@ pub struct Session {
     pub csrf_token: String,
     /// Password checked, TOTP code still awaited.
     pub second_factor_pending: bool,
+    /// The second factor was passed in this session (at sign-in, or by
+    /// enrolling one in it); false for a session that never needed one.
+    pub second_factor_done: bool,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     pub client_ip: Option<String>,
@@ -83,9 +159,33 @@ pub struct ApiToken {
     pub user_id: Uuid,
     pub name: String,
     pub token_hash: String,
+    /// The token this one was created with; revoking it revokes this one.
+    /// `None` when created in a signed-in session or at the command line.
+    pub parent_token_id: Option<Uuid>,
     pub created_at: OffsetDateTime,
+    /// When it was last used (written at most once per few minutes).
     pub last_used_at: Option<OffsetDateTime>,
+    /// The client address it was last used from.
+    pub last_used_from: Option<String>,
+    /// The `User-Agent` it was last used with, bounded.
+    pub last_used_agent: Option<String>,
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// How many tokens a token may descend from: a token created with a token
+/// created with a token... at most this deep. Bounds the walk up a token's
+/// lineage that every API call makes.
+pub const MAX_TOKEN_GENERATIONS: i32 = 8;
+
+/// A presented token, the user it acts for, and whether its lineage is live.
+#[derive(Debug, Clone)]
+pub struct TokenInUse {
+    pub token: ApiToken,
+    pub user: User,
+    /// False when a token it descends from is revoked (even if the cascade
+    /// that revokes descendants was somehow missed), or when it descends
+    /// from more than `MAX_TOKEN_GENERATIONS` tokens.
+    pub lineage_live: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +286,53 @@ pub struct CooperationRequest {
     pub acknowledged_at: Option<OffsetDateTime>,
     pub first_data_at: Option<OffsetDateTime>,
     pub closed_at: Option<OffsetDateTime>,
+    /// The peer node holding the other side of the request, once it was
+    /// exchanged through Entraide (read from its link; never written here).
+    pub exchanged_with: Option<String>,
+    /// What started the deadline, and when that event really happened.
+    pub deadline_trigger: Option<entraide_domain::request::Trigger>,
+    pub deadline_started_at: Option<OffsetDateTime>,
+    /// The enforcing authority of a European Production Order this node
+    /// issued, once notified (Regulation (EU) 2023/1543 arts. 8, 10, 12).
+    pub enforcing: Option<EnforcingAuthority>,
+    /// A request for its data following it (directly or through an
+    /// extension of it) was sent or received and awaits its decision: a
+    /// preservation stays in force past its end (Budapest art. 29(7)).
+    /// Read from the links between requests; never written here.
+    pub pending_decision: bool,
+}
+
+/// The enforcing authority's notification of an order and its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnforcingAuthority {
+    /// When it was notified (received: the notification travels with the
+    /// order, art. 8(1)).
+    pub notified_at: OffsetDateTime,
+    /// The end of its window to object, and the provision it comes from.
+    pub window_due: OffsetDateTime,
+    pub window_source: String,
+    pub objection: Option<Objection>,
+}
+
+/// What the enforcing authority answered, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objection {
+    pub effect: entraide_domain::request::ObjectionEffect,
+    pub at: OffsetDateTime,
+    /// The conditions it set (`ObjectionEffect::Conditions`).
+    pub conditions: Option<String>,
+}
+
+impl CooperationRequest {
+    /// How a user's action reaches this register: on a request exchanged
+    /// with a peer, only this side's own actions (the other side's come
+    /// from its node).
+    pub fn channel(&self) -> entraide_domain::request::Channel {
+        match self.exchanged_with {
+            Some(_) => entraide_domain::request::Channel::Exchanged,
+            None => entraide_domain::request::Channel::Outside,
+        }
+    }
 }
 
 /// One step in the history of a request.
@@ -193,7 +340,11 @@ pub struct CooperationRequest {
 pub struct RequestEvent {
     pub id: i64,
     pub request_id: Uuid,
+    /// When it was recorded here.
     pub at: OffsetDateTime,
+    /// When it really happened, when a time was given for it (a reply
+    /// received by telephone yesterday, recorded today).
+    pub occurred_at: Option<OffsetDateTime>,
     pub actor_id: Option<Uuid>,
     pub actor: String,
     pub action: String,
@@ -414,4 +565,19 @@ pub struct Effects {
     pub outbox: Vec<(OutboxMessage, NewAuditEntry)>,
     /// The received message this change applies (marked applied).
     pub applies_inbox: Option<Uuid>,
+    /// The earlier requests of its case a new request follows (written
+    /// with its creation only).
+    pub follows: Vec<Uuid>,
+    /// The preservation an extension moves with this step.
+    pub extends: Option<Box<Extended>>,
+}
+
+/// A preservation's end moved by an extension: the preservation as read
+/// (written only if its state and end are still those), as it becomes, and
+/// the event recording it in its history.
+#[derive(Debug, Clone)]
+pub struct Extended {
+    pub previous: CooperationRequest,
+    pub next: CooperationRequest,
+    pub event: RequestEvent,
 }

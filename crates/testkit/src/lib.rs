@@ -23,6 +23,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 use uuid::Uuid;
 
+pub mod smtp;
+pub use smtp::{ReceivedMail, SmtpServer};
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 #[derive(Debug, Clone)]
@@ -81,6 +84,15 @@ pub struct Options {
     pub node_id: Option<String>,
     /// The organisation's kind (default: central authority).
     pub org_kind: Option<OrganisationKind>,
+    /// Metrics access, connections per address, upload sizes and quotas.
+    pub edge: entraide_server::app::edge::EdgeSettings,
+    /// Serve HTTPS with this certificate and key (PEM files); `url` then
+    /// still says `http://`: build the `https://` address from `addr`.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Federation settings (body read deadline, reads per address...).
+    pub federation: entraide_server::app::config::FederationSettings,
+    /// The SMTP server mail goes through (`SmtpServer::settings`).
+    pub smtp: Option<entraide_server::app::mail::SmtpSettings>,
 }
 
 impl Default for Options {
@@ -93,12 +105,18 @@ impl Default for Options {
             s3: None,
             node_id: None,
             org_kind: None,
+            edge: Default::default(),
+            tls: None,
+            federation: Default::default(),
+            smtp: None,
         }
     }
 }
 
 pub struct TestNode {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `edge.metrics_listen` was given.
+    pub metrics_addr: Option<SocketAddr>,
     /// The node's state, to call its operations directly (e.g. with a clock).
     pub state: entraide_server::app::state::AppState,
     pub url: String,
@@ -152,14 +170,16 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
         database_max_connections: None,
         blob_dir: dir.path().join("blobs"),
         public_url: None,
-        tls: None,
+        tls: options.tls.clone(),
         sessions: options.sessions,
         lockout: options.lockout,
         sign_in_attempts_per_minute: options.sign_in_attempts_per_minute,
         reminders: options.reminders,
         deadlines: Default::default(),
         s3: options.s3.clone(),
-        federation: Default::default(),
+        federation: options.federation.clone(),
+        edge: options.edge.clone(),
+        smtp: options.smtp.clone(),
     };
     let store = open_store(&database_url).await?;
     let admin_email = "admin@test.example".to_string();
@@ -184,6 +204,7 @@ pub async fn spawn_node_with(backend: Backend, options: Options) -> Result<TestN
     let addr = running.addr;
     Ok(TestNode {
         addr,
+        metrics_addr: running.metrics_addr,
         state,
         url: format!("http://{addr}"),
         store,
@@ -269,7 +290,9 @@ impl TestNode {
         settings.listen = self.addr;
         let node = Node::with_store(settings, self.store.clone())?;
         self.state = node.state.clone();
-        self.running = Some(node.start().await?);
+        let running = node.start().await?;
+        self.metrics_addr = running.metrics_addr;
+        self.running = Some(running);
         Ok(())
     }
 

@@ -220,6 +220,8 @@ async fn boot(dir: &Path, node_id: &str, tls: &Tls) -> Result<(AppState, Running
         deadlines: Default::default(),
         s3: None,
         federation: Default::default(),
+        edge: Default::default(),
+        smtp: None,
     };
     let mut node = Node::with_store(settings, store)?;
     // The nodes trust the benchmark's private authority.

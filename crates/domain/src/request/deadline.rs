@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::kind::{LegalBasis, RequestKind};
 
-/// What starts the clock.
+/// What starts the clock: the event a deadline runs from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
@@ -15,6 +15,46 @@ pub enum Trigger {
     PreservationConfirmed,
     /// The request (or order) was received by the other side.
     Received,
+    /// An extension of the preservation took effect (see
+    /// `clocks::extend`): the end moved from the end it had.
+    Extended,
+    /// The issuing authority notified the enforcing authority of a
+    /// European Production Order (Regulation (EU) 2023/1543 art. 8): the
+    /// window in which that authority may object (arts. 10(4), 12(1)).
+    EnforcingAuthorityNotified,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 4] = [
+        Self::PreservationConfirmed,
+        Self::Received,
+        Self::Extended,
+        Self::EnforcingAuthorityNotified,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreservationConfirmed => "preservation_confirmed",
+            Self::Received => "received",
+            Self::Extended => "extended",
+            Self::EnforcingAuthorityNotified => "enforcing_authority_notified",
+        }
+    }
+}
+
+impl std::str::FromStr for Trigger {
+    type Err = crate::ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                crate::ParseError::new(
+                    "invalid_trigger",
+                    format!("'{s}' is not an event that starts a deadline"),
+                )
+            })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +76,14 @@ pub struct DeadlineRules {
     pub cets224_provider_days: i64,
     /// Reminder lead: a deadline is "due soon" this long before it falls.
     pub due_soon_hours: i64,
+    /// Regulation (EU) 2023/1543 art. 10(4), art. 12(1): in an emergency,
+    /// the enforcing authority may object within 96 hours following receipt
+    /// of the notification.
+    pub enforcing_objection_hours: i64,
+    /// Regulation (EU) 2023/1543 art. 12(1) (and art. 10(2)): otherwise it
+    /// may raise grounds for refusal within 10 days following receipt of the
+    /// notification.
+    pub enforcing_refusal_days: i64,
 }
 
 impl Default for DeadlineRules {
@@ -49,6 +97,8 @@ impl Default for DeadlineRules {
             emergency_hours: 8,
             cets224_provider_days: 30,
             due_soon_hours: 7 * 24,
+            enforcing_objection_hours: 96,
+            enforcing_refusal_days: 10,
         }
     }
 }
@@ -57,7 +107,11 @@ impl Default for DeadlineRules {
 pub struct Deadline {
     #[serde(with = "time::serde::rfc3339")]
     pub due: OffsetDateTime,
+    /// The event that started it...
     pub trigger: Trigger,
+    /// ...and when that event really happened (not when it was recorded).
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
     /// The provision the duration comes from.
     pub source: &'static str,
 }
@@ -79,8 +133,20 @@ impl DeadlineRules {
     }
 
     /// Which event starts the clock for this kind, if any deadline applies.
+    /// A preservation under Regulation (EU) 2023/1543 runs from receipt of
+    /// the EPOC-PR (art. 11(1): "Upon receipt ... The obligation to preserve
+    /// the data shall cease after 60 days"); under the Budapest Convention,
+    /// from when the preservation is effected (art. 29(7): "Any preservation
+    /// effected ... shall be for a period not less than sixty days"). An
+    /// extension linked to the preservation it extends moves that one's end
+    /// instead (`clocks::extend`); this is the clock of one that is not.
     pub fn trigger(&self, kind: RequestKind, basis: Option<LegalBasis>) -> Option<Trigger> {
         match kind {
+            RequestKind::ExpeditedPreservation | RequestKind::PreservationExtension
+                if basis == Some(LegalBasis::EuRegulation2023_1543) =>
+            {
+                Some(Trigger::Received)
+            }
             RequestKind::ExpeditedPreservation | RequestKind::PreservationExtension => {
                 Some(Trigger::PreservationConfirmed)
             }
@@ -160,6 +226,7 @@ impl DeadlineRules {
         Some(Deadline {
             due: at + length,
             trigger,
+            started_at: at,
             source,
         })
     }

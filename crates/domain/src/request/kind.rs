@@ -91,6 +91,38 @@ impl RequestKind {
     pub fn dual_criminality_may_be_required(self) -> bool {
         !self.is_preservation() && self != Self::PoliceInformation
     }
+
+    /// A request for the preserved data themselves: what Budapest art.
+    /// 29(7) calls "a request for the search or similar access, seizure or
+    /// similar securing, or disclosure of the data" (an MLA request, art.
+    /// 31), and what Regulation (EU) 2023/1543 art. 11(1)-(2) calls "a
+    /// subsequent request for production". While one that follows a
+    /// preservation awaits its decision, the preservation stays in force.
+    /// Expedited disclosure of traffic data (art. 30) is part of executing
+    /// the preservation, not such a request.
+    pub fn requests_production(self) -> bool {
+        matches!(
+            self,
+            Self::MlaStoredData
+                | Self::ProductionOrder
+                | Self::SubscriberInformation
+                | Self::EmergencyDisclosure
+        )
+    }
+
+    /// Whether a request of this kind may follow an earlier one of kind
+    /// `earlier` in the same case: an extension follows the preservation
+    /// it extends (art. 29(7); EU 2023/1543 art. 11(1)); the disclosure of
+    /// traffic data (art. 30) and the requests for the data follow the
+    /// preservations that keep those data.
+    pub fn may_follow(self, earlier: RequestKind) -> bool {
+        match self {
+            Self::PreservationExtension => earlier == Self::ExpeditedPreservation,
+            Self::TrafficDataDisclosure => earlier.is_preservation(),
+            k if k.requests_production() => earlier.is_preservation(),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for RequestKind {

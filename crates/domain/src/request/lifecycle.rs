@@ -246,6 +246,29 @@ impl Action {
         }
     }
 
+    /// The side whose action this is: the requesting side drafts, approves,
+    /// sends, provides information and withdraws; the requested side
+    /// acknowledges, executes, preserves, asks for more, answers and
+    /// refuses. `None` for what the node itself records (expiry).
+    pub fn side(self) -> Option<Side> {
+        match self {
+            Self::SubmitForApproval
+            | Self::ReturnToDraft
+            | Self::Approve
+            | Self::MarkSent
+            | Self::ProvideInformation
+            | Self::Withdraw => Some(Side::Requesting),
+            Self::Acknowledge
+            | Self::StartExecution
+            | Self::ConfirmPreservation
+            | Self::RequestMoreInformation
+            | Self::AnswerPartially
+            | Self::AnswerCompletely
+            | Self::Refuse { .. } => Some(Side::Requested),
+            Self::Expire => None,
+        }
+    }
+
     /// Roles that may take this action (on top of case membership).
     pub fn roles(self) -> RoleSet {
         match self {
@@ -254,6 +277,47 @@ impl Action {
             _ => RoleSet::of(&[Role::Officer, Role::Approver]),
         }
     }
+}
+
+/// The two sides of a request: who asks, and who is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Requesting,
+    Requested,
+}
+
+impl Side {
+    pub fn other(self) -> Self {
+        match self {
+            Self::Requesting => Self::Requested,
+            Self::Requested => Self::Requesting,
+        }
+    }
+
+    /// The side a node holds of a request going in `direction`.
+    pub fn of(direction: Direction) -> Self {
+        match direction {
+            Direction::Outgoing => Self::Requesting,
+            Direction::Incoming => Self::Requested,
+        }
+    }
+}
+
+/// How a move reaches this node's register, which decides whose actions
+/// it may record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// A user here, on a request not exchanged through Entraide (sent by
+    /// e-mail or post, or registered from paper): the other side's replies
+    /// come by other channels and are recorded here by hand, marked so.
+    Outside,
+    /// A user here, on a request exchanged with the peer holding the other
+    /// side: each node records only its own side's actions, and the other
+    /// side's reach it from that node — so both registers always agree.
+    Exchanged,
+    /// The peer's node telling what happened on its side: only the other
+    /// side's actions (a peer cannot approve, send or withdraw our request).
+    Mirrored,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -271,6 +335,10 @@ pub enum TransitionError {
     GroundNotOpen,
     #[error("your roles do not allow this action")]
     RoleMissing,
+    #[error("{action} is recorded by the other side's node and reaches this register from it: the request was exchanged with a peer")]
+    OtherSide { action: &'static str },
+    #[error("a peer's update cannot record {action}, which is this side's own action")]
+    NotThePeers { action: &'static str },
 }
 
 impl TransitionError {
@@ -281,6 +349,8 @@ impl TransitionError {
             Self::Incomplete => "request_incomplete",
             Self::GroundNotOpen => "refusal_ground_not_open",
             Self::RoleMissing => "forbidden_role",
+            Self::OtherSide { .. } => "other_sides_action",
+            Self::NotThePeers { .. } => "not_the_peers_action",
         }
     }
 }
@@ -357,6 +427,8 @@ pub struct Move {
     pub authors: Vec<uuid::Uuid>,
     /// Whether the content passes every mandatory check.
     pub complete: bool,
+    /// How the move reaches the register (whose actions it may record).
+    pub channel: Channel,
 }
 
 /// The next state, or why not.
@@ -372,6 +444,22 @@ pub fn next_state(m: &Move) -> Result<RequestState, TransitionError> {
             return Err(TransitionError::RoleMissing)
         }
         None if m.action != A::Expire => return Err(TransitionError::RoleMissing),
+        _ => {}
+    }
+    // Sides: once exchanged, each node records its own side's actions and
+    // mirrors the other's; a peer may only tell of its own side's actions.
+    let ours = Side::of(m.direction);
+    match (m.channel, m.action.side()) {
+        (Channel::Exchanged, Some(side)) if side != ours => {
+            return Err(TransitionError::OtherSide {
+                action: m.action.name(),
+            })
+        }
+        (Channel::Mirrored, side) if side != Some(ours.other()) => {
+            return Err(TransitionError::NotThePeers {
+                action: m.action.name(),
+            })
+        }
         _ => {}
     }
     let outgoing = m.direction == Direction::Outgoing;
@@ -426,17 +514,23 @@ pub fn next_state(m: &Move) -> Result<RequestState, TransitionError> {
         }
         // The requesting side withdraws; an incoming request follows it.
         (s, A::Withdraw) if !s.is_final() => S::Withdrawn,
-        (S::Preserved | S::Sent | S::Acknowledged | S::InExecution, A::Expire) => S::Expired,
+        // A preservation lapses whatever its recorded state: an EU EPOC-PR's
+        // 60 days run from its receipt (Regulation (EU) 2023/1543 art.
+        // 11(1)), even before the register shows it acknowledged.
+        (S::Preserved | S::Sent | S::Registered | S::Acknowledged | S::InExecution, A::Expire) => {
+            S::Expired
+        }
         _ => return Err(not_allowed()),
     };
     Ok(next)
 }
 
-/// The actions that make sense from a state, for the interface.
+/// The actions a user here may take from a state, for the interface.
 pub fn available_actions(
     kind: RequestKind,
     direction: Direction,
     state: RequestState,
+    channel: Channel,
 ) -> Vec<Action> {
     Action::ALL
         .into_iter()
@@ -450,6 +544,7 @@ pub fn available_actions(
                 actor: Some((uuid::Uuid::nil(), RoleSet::of(&Role::ALL))),
                 authors: Vec::new(),
                 complete: true,
+                channel,
             })
             .is_ok()
         })

@@ -26,15 +26,32 @@ pub struct StatRow {
     pub acknowledged_at: Option<OffsetDateTime>,
     pub first_data_at: Option<OffsetDateTime>,
     pub closed_at: Option<OffsetDateTime>,
+    /// A request for the data following it (directly or through an
+    /// extension of it) was sent or received before it closed
+    /// (`FollowUp::came_by`).
+    pub followed_up: bool,
+    /// It extends a preservation of the register, with which it is counted.
+    pub extends: bool,
 }
 
 impl StatRow {
-    /// When the clock starts: sending (outgoing) or registration (incoming).
+    /// When the clock starts: sending (outgoing) or receipt (incoming: the
+    /// time it was received, else its registration).
     fn start(&self) -> Option<OffsetDateTime> {
         match self.direction {
             Direction::Outgoing => self.sent_at,
-            Direction::Incoming => Some(self.created_at),
+            Direction::Incoming => Some(self.sent_at.unwrap_or(self.created_at)),
         }
+    }
+
+    /// A preservation that lapsed with no request for the data sent or
+    /// received by then: "expired before the MLA request" (an extension is
+    /// counted with the preservation it extends).
+    pub fn lapsed_without_follow_up(&self) -> bool {
+        self.kind.is_preservation()
+            && self.state == RequestState::Expired
+            && !self.followed_up
+            && !self.extends
     }
 }
 
@@ -59,7 +76,9 @@ pub struct Statistics {
     pub time_to_acknowledgement: Durations,
     pub time_to_first_data: Durations,
     pub time_to_completion: Durations,
-    /// Preservations that expired (no MLA request came in time).
+    /// Preservations that lapsed with no request for the data (MLA
+    /// request, production order) sent or received before they did: one
+    /// pending keeps a preservation in force (Budapest art. 29(7)).
     pub preservations_expired: u64,
 }
 
@@ -173,10 +192,14 @@ fn histogram_durations(mut buckets: Vec<(i64, u64)>) -> Durations {
     }
 }
 
-/// The figures from pre-aggregated counts and duration histograms.
+/// The figures from pre-aggregated counts and duration histograms, and
+/// the number of preservations that lapsed with no request for the data
+/// (counted by the store from the links between requests, which change
+/// after the preservation's own last write).
 pub fn from_aggregates(
     counts: &[(CountKey, u64)],
     durations: &[(Measure, i64, u64)],
+    preservations_lapsed: u64,
 ) -> Statistics {
     let mut s = Statistics::default();
     for (k, n) in counts {
@@ -201,12 +224,8 @@ pub fn from_aggregates(
         if !k.ground.is_empty() {
             *s.refusal_grounds.entry(k.ground.clone()).or_default() += n;
         }
-        let preservation = k.kind == RequestKind::ExpeditedPreservation.as_str()
-            || k.kind == RequestKind::PreservationExtension.as_str();
-        if preservation && k.state == RequestState::Expired.as_str() {
-            s.preservations_expired += n;
-        }
     }
+    s.preservations_expired = preservations_lapsed;
     let of = |m: Measure| -> Vec<(i64, u64)> {
         durations
             .iter()
@@ -233,7 +252,12 @@ pub fn compute(rows: &[StatRow]) -> Statistics {
     }
     let counts: Vec<_> = counts.into_iter().collect();
     let durations: Vec<_> = durations.into_iter().map(|((m, h), n)| (m, h, n)).collect();
-    from_aggregates(&counts, &durations)
+    let lapsed = rows.iter().filter(|r| r.lapsed_without_follow_up()).count();
+    from_aggregates(
+        &counts,
+        &durations,
+        u64::try_from(lapsed).unwrap_or(u64::MAX),
+    )
 }
 
 #[cfg(test)]
@@ -279,6 +303,8 @@ mod tests {
                     acknowledged_at: Some(t0 + Duration::hours(i)),
                     first_data_at: (!refused && !expired).then(|| t0 + Duration::hours(2 * i)),
                     closed_at: Some(t0 + Duration::hours(2 * i)),
+                    followed_up: false,
+                    extends: false,
                 }
             })
             .collect();
@@ -308,6 +334,42 @@ mod tests {
         );
         // 43rd of 85 values: i = 51 (eight smaller i are excluded), 2i = 102.
         assert_eq!(s.time_to_completion.median_hours, Some(102.0));
+    }
+
+    /// "Expired before MLA" counts the preservations that lapsed with no
+    /// request for the data sent or received by then, each once.
+    #[test]
+    fn expired_before_mla_counts_only_those_that_lapsed_with_none() {
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        let row = |kind, followed_up, extends| StatRow {
+            kind,
+            direction: Direction::Outgoing,
+            state: RequestState::Expired,
+            country: None,
+            refusal_ground: None,
+            created_at: t0,
+            sent_at: Some(t0),
+            acknowledged_at: None,
+            first_data_at: None,
+            closed_at: Some(t0 + Duration::days(61)),
+            followed_up,
+            extends,
+        };
+        let rows = [
+            // Lapsed with none: counted.
+            row(RequestKind::ExpeditedPreservation, false, false),
+            // An MLA request came before it lapsed (then was decided).
+            row(RequestKind::ExpeditedPreservation, true, false),
+            // An extension lapses with the preservation it extends.
+            row(RequestKind::PreservationExtension, false, true),
+            // An extension whose preservation is not in the register.
+            row(RequestKind::PreservationExtension, false, false),
+            // Not a preservation.
+            row(RequestKind::MlaStoredData, false, false),
+        ];
+        let s = compute(&rows);
+        assert_eq!(s.preservations_expired, 2);
+        assert_eq!(s.by_outcome["expired"], 5);
     }
 
     #[test]

@@ -184,6 +184,7 @@ fn mv(
         actor: Some((actor, roles)),
         authors: vec![drafter],
         complete: true,
+        channel: Channel::Outside,
     })
 }
 
@@ -283,15 +284,26 @@ fn deadlines_follow_the_legal_basis() {
         )
         .unwrap();
     assert_eq!(d.due, datetime!(2026-11-25 18:00 UTC));
-    let d = rules
+    // An EPOC-PR's 60 days run from its receipt (EU 2023/1543 art. 11(1)),
+    // not from a confirmation.
+    assert!(rules
         .deadline(
             RequestKind::ExpeditedPreservation,
             Some(LegalBasis::EuRegulation2023_1543),
             Trigger::PreservationConfirmed,
             t,
         )
+        .is_none());
+    let d = rules
+        .deadline(
+            RequestKind::ExpeditedPreservation,
+            Some(LegalBasis::EuRegulation2023_1543),
+            Trigger::Received,
+            t,
+        )
         .unwrap();
     assert_eq!(d.due - t, time::Duration::days(60));
+    assert_eq!(d.started_at, t);
     assert!(rules
         .deadline(RequestKind::MlaStoredData, None, Trigger::Received, t)
         .is_none());
@@ -349,7 +361,7 @@ proptest! {
             };
             let roles = RoleSet::of(&Role::ALL.iter().copied().enumerate().filter(|(i, _)| role_bits & (1 << i) != 0).map(|(_, r)| r).collect::<Vec<_>>());
             let actor = if action == Action::Expire { None } else { Some((people[who], roles)) };
-            let m = Move { kind, direction, state, action, actor, authors: authorship.authors(), complete };
+            let m = Move { kind, direction, state, action, actor, authors: authorship.authors(), complete, channel: Channel::Outside };
             if let Ok(next) = next_state(&m) {
                 prop_assert!(!state.is_final(), "moved out of final state {state}");
                 if next == RequestState::Approved {
@@ -396,9 +408,11 @@ proptest! {
     ) {
         let rules = DeadlineRules { preservation_days, ..DeadlineRules::default() };
         let at = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        for trigger in [Trigger::PreservationConfirmed, Trigger::Received] {
+        for trigger in Trigger::ALL {
             if let Some(d) = rules.deadline(kind, basis, trigger, at) {
                 prop_assert!(d.due >= at);
+                prop_assert_eq!(d.started_at, at);
+                prop_assert_eq!(d.trigger, trigger);
             }
         }
     }
@@ -411,5 +425,144 @@ proptest! {
         let _ = Identifier::url(&s);
         let _ = Identifier::phone(&s);
         let _ = Identifier::crypto(Chain::Bitcoin, &s);
+    }
+}
+
+fn by_user(
+    kind: RequestKind,
+    direction: Direction,
+    state: RequestState,
+    action: Action,
+    channel: Channel,
+) -> Result<RequestState, TransitionError> {
+    next_state(&Move {
+        kind,
+        direction,
+        state,
+        action,
+        actor: Some((Uuid::new_v4(), RoleSet::of(&Role::ALL))),
+        authors: Vec::new(),
+        complete: true,
+        channel,
+    })
+}
+
+#[test]
+fn once_exchanged_each_side_records_only_its_own_actions() {
+    let kind = RequestKind::ExpeditedPreservation;
+    // The sending officer cannot acknowledge their own request once it
+    // travelled to the peer: the acknowledgement comes from the peer.
+    assert_eq!(
+        by_user(
+            kind,
+            Direction::Outgoing,
+            RequestState::Sent,
+            Action::Acknowledge,
+            Channel::Exchanged
+        ),
+        Err(TransitionError::OtherSide {
+            action: "acknowledge"
+        })
+    );
+    // Sent by e-mail, the reply recorded by hand stays possible.
+    assert_eq!(
+        by_user(
+            kind,
+            Direction::Outgoing,
+            RequestState::Sent,
+            Action::Acknowledge,
+            Channel::Outside
+        ),
+        Ok(RequestState::Acknowledged)
+    );
+    // The requested side cannot withdraw the requester's request.
+    assert_eq!(
+        by_user(
+            kind,
+            Direction::Incoming,
+            RequestState::Registered,
+            Action::Withdraw,
+            Channel::Exchanged
+        ),
+        Err(TransitionError::OtherSide { action: "withdraw" })
+    );
+    // A peer cannot tell us it acknowledged a request it sent us.
+    assert_eq!(
+        by_user(
+            kind,
+            Direction::Incoming,
+            RequestState::Registered,
+            Action::Acknowledge,
+            Channel::Mirrored
+        ),
+        Err(TransitionError::NotThePeers {
+            action: "acknowledge"
+        })
+    );
+    let offered = available_actions(
+        kind,
+        Direction::Outgoing,
+        RequestState::Sent,
+        Channel::Exchanged,
+    );
+    assert_eq!(offered, vec![Action::Withdraw]);
+    let offered = available_actions(
+        kind,
+        Direction::Incoming,
+        RequestState::Registered,
+        Channel::Exchanged,
+    );
+    assert!(offered.contains(&Action::Acknowledge) && !offered.contains(&Action::Withdraw));
+}
+
+/// The requesting node's "sent" is the requested node's "registered".
+fn agreed(s: RequestState) -> RequestState {
+    if s == RequestState::Registered {
+        RequestState::Sent
+    } else {
+        s
+    }
+}
+
+proptest! {
+    /// Two registers of one exchanged request — the requesting node's and
+    /// the requested node's — agree after any sequence of actions tried by
+    /// users on either side, each accepted action mirrored on the other
+    /// node (expiry, which each node records from its own clock, aside).
+    #[test]
+    fn exchanged_registers_always_agree(
+        kind in prop::sample::select(RequestKind::ALL.to_vec()),
+        steps in prop::collection::vec((any_action(), any::<bool>()), 0..48),
+    ) {
+        let mut requesting = RequestState::Sent;
+        let mut requested = RequestState::Registered;
+        for (action, on_requested_side) in steps {
+            if action == Action::Expire {
+                continue;
+            }
+            let (direction, mine, theirs) = if on_requested_side {
+                (Direction::Incoming, requested, requesting)
+            } else {
+                (Direction::Outgoing, requesting, requested)
+            };
+            if let Ok(next) = by_user(kind, direction, mine, action, Channel::Exchanged) {
+                prop_assert_eq!(action.side(), Some(Side::of(direction)));
+                let other = match direction {
+                    Direction::Incoming => Direction::Outgoing,
+                    Direction::Outgoing => Direction::Incoming,
+                };
+                let mirrored = by_user(kind, other, theirs, action, Channel::Mirrored);
+                prop_assert!(mirrored.is_ok(), "{} taken on one side but refused on the other: {:?}", action.name(), mirrored);
+                let mirrored = mirrored.unwrap_or(theirs);
+                if on_requested_side {
+                    requested = next;
+                    requesting = mirrored;
+                } else {
+                    requesting = next;
+                    requested = mirrored;
+                }
+            }
+            prop_assert_eq!(agreed(requesting), agreed(requested));
+        }
     }
 }

@@ -405,6 +405,7 @@ rq-event-answer_partially = Respuesta parcial
 rq-event-answer_completely = Respuesta completa
 rq-event-refuse = Denegada
 rq-event-withdraw = Retirada
+rq-event-other-channel = registrado aquí a partir de una respuesta recibida por otro canal
 rq-event-expire = Caducada
 finding-required = Este campo es obligatorio.
 finding-contact-required = Indique una dirección de correo electrónico o un número de teléfono.
@@ -479,6 +480,65 @@ doc-page = Página {"{"}n{"}"} de {"{"}total{"}"}
 doc-pdf = Documento oficial (PDF)
 doc-print = Versión para imprimir
 rq-event-document_rendered = Documento oficial generado
+
+# Los plazos de la ley: qué hizo correr un plazo, las solicitudes que siguen
+# a otras, la hora de los hechos, la autoridad de ejecución de una orden
+# europea de producción.
+rq-deadline-started = inicio: { $event }, { $at }
+rq-trigger-preservation_confirmed = conservación confirmada
+rq-trigger-received = recepción
+rq-trigger-extended = prórroga
+rq-trigger-enforcing_authority_notified = notificación a la autoridad de ejecución
+rq-section-clocks = Seguimiento y fecha de recepción
+rq-field-follows = Sigue a estas solicitudes del caso
+rq-hint-follows = Una solicitud de asistencia o una orden de producción sigue a las conservaciones que guardan los datos: mientras no se resuelva, estas siguen en vigor (Budapest art. 29(7)). Una prórroga sigue a la conservación que prorroga.
+rq-field-received-at = Recibida el
+rq-hint-event-time = Si no fue ahora mismo: la fecha y la hora con su zona, p. ej. 2026-11-24T18:30:00+01:00. Los plazos corren desde entonces.
+rq-follows = Sigue a
+rq-followed-by = Seguida de
+rq-awaiting-decision = pendiente de resolución
+rq-in-force-pending = En vigor a la espera de una resolución
+rq-pending-decision-on = Pasado su término, la conservación sigue en vigor mientras { $references } esté pendiente de resolución (Budapest art. 29(7); Reglamento (UE) 2023/1543 art. 11(2)).
+rq-record-with-time = Registrar una acción ocurrida antes
+rq-field-occurred-at = Ocurrida el
+rq-field-note = Nota
+rq-record = Registrar
+rq-recorded-at = registrado el { $at }
+rq-event-extended = Prorrogada (término aplazado)
+rq-event-notify_enforcing_authority = Autoridad de ejecución notificada
+rq-event-record_objection = Respuesta de la autoridad de ejecución registrada
+rq-enforcing-authority = Autoridad de ejecución (Reglamento (UE) 2023/1543 arts. 8, 10, 12)
+rq-enforcing-notified = Notificada el
+rq-enforcing-suspensive = suspende las obligaciones del destinatario, art. 8(4)
+rq-enforcing-not-notified = La autoridad de ejecución no ha sido notificada. Se le notifica con la orden cuando esta se refiere a datos de tráfico (salvo los que solo identifican al usuario) o a datos de contenido (art. 8(1)).
+rq-hint-enforcing-notify = Dejar vacío si se notificó ahora mismo. Su plazo para oponerse corre desde la notificación: 96 horas en caso de emergencia (art. 10(4)), 10 días en los demás casos (art. 12(1)).
+rq-enforcing-notify = Registrar la notificación
+rq-objection-window = Plazo de oposición hasta el
+rq-objection-window-closed = vencido
+rq-objection = Respuesta
+rq-objection-late = fuera de plazo
+rq-objection-effect = Su respuesta
+rq-objection-conditions-text = Condiciones fijadas
+rq-hint-objection = Fecha de su respuesta, si no fue ahora mismo. Una respuesta fuera de plazo se registra y se señala como tardía.
+rq-objection-record = Registrar su respuesta
+rq-objection-none = Ningún motivo de denegación invocado
+rq-objection-delete_or_restrict = Oposición: suprimir los datos o restringir su uso
+rq-objection-conditions = Los datos solo pueden usarse en las condiciones fijadas
+error-event-time-in-future = Esta fecha está en el futuro: indique cuándo ocurrió realmente.
+error-event-time-before-previous = Esta fecha es anterior al hecho anterior de la solicitud: los hechos se registran en el orden en que ocurrieron.
+error-event-time-not-applicable = Esta acción ocurre cuando se registra: no admite otra fecha.
+error-follows-not-in-case = Elija solicitudes de este caso.
+error-follows-kind-mismatch = Esta solicitud no puede seguir a una solicitud de ese tipo.
+error-follows-direction-mismatch = Una solicitud sigue a solicitudes del mismo sentido (enviadas con enviadas, recibidas con recibidas).
+error-extension-follows-one-preservation = Una prórroga sigue a una sola conservación: la que prorroga.
+error-preservation-already-ended = La conservación que esta prórroga prorroga ya terminó: ya no puede prorrogarse, solo solicitarse de nuevo.
+error-preservation-not-in-force = La conservación que esta prórroga prorroga no está en vigor (aún no conservada, o cerrada).
+error-not-a-european-production-order = Solo una orden europea de producción emitida por este nodo en virtud del Reglamento (UE) 2023/1543 se notifica a la autoridad de ejecución.
+error-order-not-sent = La orden se notifica al transmitirla: márquela primero como enviada.
+error-already-notified = La autoridad de ejecución ya fue notificada.
+error-not-notified = Registre primero la notificación a la autoridad de ejecución.
+error-objection-already-recorded = La respuesta de la autoridad de ejecución ya está registrada.
+error-invalid-objection-effect = Elija lo que respondió la autoridad de ejecución.
 rq-prepare-extension = Preparar una prórroga
 error-extension-not-possible = Solo se puede prorrogar una conservación enviada, acusada o vigente.
 rq-start-heading = Iniciar una solicitud
@@ -575,6 +635,8 @@ ev-tree-head = Última cabecera de árbol firmada: tamaño
 ev-node-key = Clave de firma de este nodo:
 ev-error-file-required = Elija el archivo que desea añadir.
 ev-error-package-required = Elija el paquete que desea recibir.
+ev-error-upload-too-large = Este archivo supera los { $limit } que este nodo acepta por archivo.
+ev-error-quota-exceeded = Este archivo superaría la cuota de pruebas del caso o del nodo ({ $limit }). Consulte a un administrador.
 ev-error-time = Indique la fecha y la hora con el formato que muestra el campo (año-mes-día hora:minuto).
 ev-state-held = En custodia
 ev-state-sealed = Precintado
@@ -753,6 +815,10 @@ error-peer-id-conflict = Ese nodo reclama el identificador de este nodo.
 error-invalid-fingerprint = Una huella tiene 64 dígitos hexadecimales.
 error-node-document-bad-signature = El documento del nodo no está firmado válidamente.
 error-node-document-malformed = La dirección no respondió con un documento de nodo Entraide.
+error-peer-document-invalid = El documento del nodo fue rechazado: algunos de sus campos no son válidos (véase abajo). No se añadió.
+error-peer-fingerprint-mismatch = El documento en esta dirección está firmado con otra clave que la fijada para este par: no se cambió nada.
+error-peer-id-mismatch = El documento en esta dirección es el de otro nodo: no se cambió nada.
+error-peer-document-outdated = El documento en esta dirección es más antiguo que el conservado para este par: no se cambió nada.
 audit-action-federation-sent = Mensaje enviado a un par
 audit-action-federation-received = Mensaje recibido de un par
 audit-action-federation-refused = Mensaje de otro nodo rechazado
@@ -772,13 +838,15 @@ dir-languages = Idiomas
 dir-hours = Horario
 dir-this-node = este nodo
 org-messages = Mensajes enviados a los pares
-org-messages-hint = Pruebas de entrega: aceptado para envío, entregado (acuse firmado), abierto (alguien lo leyó: segundo acuse firmado) o no entregado (caducado o rechazado, con el motivo).
+org-messages-hint = Pruebas de entrega: aceptado para envío, esperando a que el par nos añada (se reintenta hasta que caduque), entregado (acuse firmado), abierto (alguien lo leyó: segundo acuse firmado) o no entregado (caducado o rechazado, con el motivo).
 org-message-to = Destinatario
 org-message-type = Tipo
 org-message-pending = Aceptado para envío
 org-message-delivered = Entregado
 org-message-retrieved = Entregado y abierto
 org-message-dead = No entregado
+org-message-waiting = Esperando a que el par nos añada
+org-message-waiting-detail = { $peer } aún no ha añadido este nodo como par; el mensaje se reintenta hasta que caduque ({ $expires }).
 org-message-sent-at = En cola
 rq-send-to-peer = Enviar a un nodo par
 rq-send-to-peer-hint = Se entrega cifrada y firmada; el par la registra y sus respuestas actualizan esta solicitud.
@@ -792,6 +860,7 @@ ev-send-peer = Enviar las pruebas a un nodo par
 ev-send-peer-hint = El paquete viaja cifrado y firmado; el otro nodo lo verifica antes de añadir nada, y ambas cadenas de custodia lo registran.
 ev-send-submit = Enviar
 audit-action-peer-key-changed = Clave de un nodo par anunciada o cambiada
+audit-action-peer-refreshed = Documento de un nodo par leído de nuevo
 
 ## Knowledge repository
 nav-knowledge = Leyes y tratados
@@ -899,3 +968,73 @@ kn-warning-no-preservation-power = El país requerido no tiene registrada una fa
 kn-warning-measure-not-available = La medida no existe en el país requerido.
 rq-legal-basis-check = Verificar la base jurídica y la doble incriminación de esta solicitud
 kn-warning-requested-reservations = El Estado requerido formuló reservas o declaraciones a un instrumento que vincula a ambos: léalas antes de invocarlo.
+
+## API tokens (account page)
+account-tokens = Tokens de API
+account-tokens-intro = Un token permite que un script u otra aplicación use la API en su nombre. Su secreto se muestra una sola vez, al crearlo. Revocar un token revoca también todos los tokens creados con él.
+account-tokens-none = No tiene ningún token de API.
+account-token-name = Nombre
+account-token-name-hint = Una etiqueta para reconocerlo, por ejemplo «script de gestión de casos» (100 caracteres como máximo).
+account-token-created-at = Creado
+account-token-last-used = Último uso
+account-token-from = Desde
+account-token-never-used = Nunca usado
+account-token-derived = creado con otro token, revocado con él
+account-token-revoke = Revocar
+account-token-create = Crear un token
+account-token-new = Nuevo token de API
+account-token-created = El token «{ $name }» está creado. Su secreto solo se muestra ahora: cópielo en su aplicación.
+account-tokens-back = Volver a su cuenta
+status-revoked = Revocado
+error-interactive-session-required = Los tokens se crean en una sesión iniciada: un token de API no puede crear tokens (salvo el de un administrador).
+error-second-factor-required = Vuelva a iniciar sesión con su segundo factor para crear tokens.
+error-token-lineage-closed = El token usado está revocado o ya desciende de demasiados tokens: cree este en una sesión iniciada.
+error-invalid-token-name = Dé al token un nombre de 1 a 100 caracteres.
+error-token-already-revoked = Este token ya estaba revocado.
+error-user-disabled = Este usuario está desactivado.
+
+## Cuentas bloqueadas: restablecer la contraseña y el segundo factor, enlaces por correo
+sign-in-forgot = ¿Ha olvidado su contraseña?
+signin-notice-password-reset = Su contraseña ha cambiado. Inicie sesión con ella.
+forgot-title = Restablecer su contraseña
+forgot-intro = Indique la dirección de correo de su cuenta. Si pertenece a una cuenta, le enviamos un enlace para elegir una nueva contraseña. El enlace funciona una sola vez, durante 30 minutos.
+forgot-submit = Enviar el enlace
+forgot-sent = Si esta dirección pertenece a una cuenta, un enlace para elegir una nueva contraseña está en camino. Revise su buzón y la carpeta de correo no deseado. El enlace funciona una sola vez, durante 30 minutos.
+forgot-not-offered = Este nodo no envía correos. Pida al administrador del nodo que restablezca su contraseña.
+forgot-back = Volver al inicio de sesión
+reset-title = Elegir una nueva contraseña
+reset-hint = Al menos 12 caracteres. Sus sesiones se cerrarán.
+reset-submit = Guardar la nueva contraseña
+reset-ask-again = Pedir un nuevo enlace
+password-required-title = Elegir una nueva contraseña
+password-required-intro = Su administrador ha restablecido su contraseña. Elija una nueva para continuar.
+error-reset-link-invalid = Este enlace ha caducado o ya se ha usado. Pida uno nuevo.
+error-password-change-required = Elija primero una nueva contraseña.
+error-password-unchanged = Elija una contraseña distinta de la temporal.
+error-password-change-not-required = No se requiere ningún cambio de contraseña.
+error-cannot-reset-self = No puede restablecer su propia cuenta aquí: use la página de su cuenta.
+error-no-second-factor = Este usuario no tiene segundo factor que restablecer.
+status-must-change-password = Debe elegir una nueva contraseña
+users-reset-password = Restablecer la contraseña
+users-reset-password-of = Contraseña de { $name }
+users-reset-password-choose = Nueva contraseña (opcional)
+users-reset-password-hint = Déjela vacía para generar una contraseña temporal. El usuario deberá elegir la suya en el próximo inicio de sesión; sus sesiones se cierran.
+users-reset-second-factor = Restablecer el segundo factor
+users-password-reset-done = La contraseña está restablecida. El usuario deberá elegir una nueva en el próximo inicio de sesión, y sus sesiones se han cerrado.
+users-temporary-password-intro = Entregue esta contraseña temporal al usuario por un canal de confianza. Solo se muestra ahora.
+users-back = Volver a los usuarios
+audit-action-user-password-reset = Contraseña restablecida por un administrador
+audit-action-user-second-factor-reset = Segundo factor restablecido por un administrador
+audit-action-auth-password-reset-requested = Enlace de restablecimiento solicitado
+audit-action-auth-password-reset-by-link = Contraseña elegida con un enlace de restablecimiento
+mail-reset-subject = Restablecer su contraseña en { $node }
+mail-reset-body =
+    Hola, { $name }:
+
+    Alguien, probablemente usted, ha pedido restablecer la contraseña de su cuenta en el nodo Entraide { $node }. Para elegir una nueva contraseña, abra este enlace:
+
+    { $link }
+
+    El enlace funciona una sola vez, durante { $minutes } minutos. Elegir una nueva contraseña cierra sus sesiones abiertas.
+
+    Si no lo ha pedido, ignore este mensaje: su contraseña no cambia.

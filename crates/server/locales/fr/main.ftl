@@ -405,6 +405,7 @@ rq-event-answer_partially = Réponse partielle
 rq-event-answer_completely = Réponse complète
 rq-event-refuse = Refusée
 rq-event-withdraw = Retirée
+rq-event-other-channel = enregistré ici d’après une réponse reçue par un autre canal
 rq-event-expire = Expirée
 finding-required = Ce champ est obligatoire.
 finding-contact-required = Indiquez une adresse électronique ou un numéro de téléphone.
@@ -479,6 +480,65 @@ doc-page = Page {"{"}n{"}"} sur {"{"}total{"}"}
 doc-pdf = Document officiel (PDF)
 doc-print = Version imprimable
 rq-event-document_rendered = Document officiel produit
+
+# Les délais de la loi : ce qui a fait courir un délai, les demandes qui en
+# suivent d'autres, l'heure des événements, l'autorité d'exécution d'une
+# injonction européenne de production.
+rq-deadline-started = point de départ : { $event }, { $at }
+rq-trigger-preservation_confirmed = conservation confirmée
+rq-trigger-received = réception
+rq-trigger-extended = prolongation
+rq-trigger-enforcing_authority_notified = notification à l'autorité d'exécution
+rq-section-clocks = Suites et date de réception
+rq-field-follows = Fait suite à ces demandes du dossier
+rq-hint-follows = Une demande d'entraide ou une injonction de production fait suite aux conservations qui gardent les données : tant qu'il n'a pas été statué sur elle, elles restent en vigueur (Budapest art. 29(7)). Une prolongation fait suite à la conservation qu'elle prolonge.
+rq-field-received-at = Reçue le
+rq-hint-event-time = Si ce n'est pas à l'instant : la date et l'heure avec leur fuseau, par ex. 2026-11-24T18:30:00+01:00. Les délais courent à partir de là.
+rq-follows = Fait suite à
+rq-followed-by = Suivie de
+rq-awaiting-decision = en attente de décision
+rq-in-force-pending = En vigueur dans l'attente d'une décision
+rq-pending-decision-on = Au-delà de son terme, la conservation reste en vigueur tant qu'il n'a pas été statué sur { $references } (Budapest art. 29(7) ; règlement (UE) 2023/1543 art. 11(2)).
+rq-record-with-time = Enregistrer une action survenue plus tôt
+rq-field-occurred-at = Survenue le
+rq-field-note = Note
+rq-record = Enregistrer
+rq-recorded-at = enregistré le { $at }
+rq-event-extended = Prolongée (terme reporté)
+rq-event-notify_enforcing_authority = Autorité d'exécution notifiée
+rq-event-record_objection = Réponse de l'autorité d'exécution enregistrée
+rq-enforcing-authority = Autorité d'exécution (règlement (UE) 2023/1543 art. 8, 10, 12)
+rq-enforcing-notified = Notifiée le
+rq-enforcing-suspensive = suspend les obligations du destinataire, art. 8(4)
+rq-enforcing-not-notified = L'autorité d'exécution n'a pas été notifiée. Elle l'est avec l'injonction lorsque celle-ci porte sur des données relatives au trafic (autres que celles servant à identifier l'utilisateur) ou sur des données relatives au contenu (art. 8(1)).
+rq-hint-enforcing-notify = Laisser vide si la notification vient d'avoir lieu. Son délai pour s'opposer court à partir de la notification : 96 heures en cas d'urgence (art. 10(4)), 10 jours sinon (art. 12(1)).
+rq-enforcing-notify = Enregistrer la notification
+rq-objection-window = Délai d'opposition jusqu'au
+rq-objection-window-closed = expiré
+rq-objection = Réponse
+rq-objection-late = hors délai
+rq-objection-effect = Sa réponse
+rq-objection-conditions-text = Conditions fixées
+rq-hint-objection = Date de sa réponse, si ce n'est pas à l'instant. Une réponse hors délai est enregistrée et signalée comme tardive.
+rq-objection-record = Enregistrer sa réponse
+rq-objection-none = Aucun motif de refus invoqué
+rq-objection-delete_or_restrict = Opposition : effacer les données ou en restreindre l'utilisation
+rq-objection-conditions = Les données ne peuvent être utilisées qu'aux conditions fixées
+error-event-time-in-future = Cette date est dans le futur : indiquez quand l'événement a réellement eu lieu.
+error-event-time-before-previous = Cette date précède l'événement précédent de la demande : les événements sont enregistrés dans l'ordre où ils ont eu lieu.
+error-event-time-not-applicable = Cette action a lieu au moment où elle est enregistrée : elle ne prend pas d'autre date.
+error-follows-not-in-case = Choisissez des demandes de ce dossier.
+error-follows-kind-mismatch = Cette demande ne peut pas faire suite à une demande de ce type.
+error-follows-direction-mismatch = Une demande fait suite à des demandes de même sens (émises avec émises, reçues avec reçues).
+error-extension-follows-one-preservation = Une prolongation fait suite à une seule conservation : celle qu'elle prolonge.
+error-preservation-already-ended = La conservation que cette prolongation prolonge a déjà pris fin : elle ne peut plus être prolongée, seulement demandée à nouveau.
+error-preservation-not-in-force = La conservation que cette prolongation prolonge n'est pas en vigueur (pas encore conservée, ou close).
+error-not-a-european-production-order = Seule une injonction européenne de production émise par ce nœud en vertu du règlement (UE) 2023/1543 est notifiée à l'autorité d'exécution.
+error-order-not-sent = L'injonction est notifiée lors de sa transmission : marquez-la d'abord comme envoyée.
+error-already-notified = L'autorité d'exécution a déjà été notifiée.
+error-not-notified = Enregistrez d'abord la notification à l'autorité d'exécution.
+error-objection-already-recorded = La réponse de l'autorité d'exécution est déjà enregistrée.
+error-invalid-objection-effect = Choisissez ce que l'autorité d'exécution a répondu.
 rq-prepare-extension = Préparer une prolongation
 error-extension-not-possible = Seule une conservation envoyée, accusée ou en place peut être prolongée.
 rq-start-heading = Commencer une demande
@@ -575,6 +635,8 @@ ev-tree-head = Dernière tête d'arbre signée : taille
 ev-node-key = Clé de signature de ce nœud :
 ev-error-file-required = Choisissez le fichier à ajouter.
 ev-error-package-required = Choisissez le paquet à recevoir.
+ev-error-upload-too-large = Ce fichier dépasse les { $limit } que ce nœud accepte par fichier.
+ev-error-quota-exceeded = Ce fichier dépasserait le quota de preuves de l'affaire ou du nœud ({ $limit }). Adressez-vous à un administrateur.
 ev-error-time = Saisissez la date et l'heure au format indiqué par le champ (année-mois-jour heure:minute).
 ev-state-held = Conservé
 ev-state-sealed = Sous scellé
@@ -753,6 +815,10 @@ error-peer-id-conflict = Ce nœud revendique l'identifiant de ce nœud-ci.
 error-invalid-fingerprint = Une empreinte compte 64 chiffres hexadécimaux.
 error-node-document-bad-signature = Le document du nœud n'est pas valablement signé.
 error-node-document-malformed = L'adresse n'a pas répondu par un document de nœud Entraide.
+error-peer-document-invalid = Le document du nœud a été refusé : certains de ses champs sont invalides (voir ci-dessous). Il n'a pas été ajouté.
+error-peer-fingerprint-mismatch = Le document à cette adresse est signé par une autre clé que celle épinglée pour ce pair : rien n'a été changé.
+error-peer-id-mismatch = Le document à cette adresse est celui d'un autre nœud : rien n'a été changé.
+error-peer-document-outdated = Le document à cette adresse est plus ancien que celui conservé pour ce pair : rien n'a été changé.
 audit-action-federation-sent = Message envoyé à un pair
 audit-action-federation-received = Message reçu d'un pair
 audit-action-federation-refused = Message d'un autre nœud refusé
@@ -772,13 +838,15 @@ dir-languages = Langues
 dir-hours = Heures d'ouverture
 dir-this-node = ce nœud
 org-messages = Messages envoyés aux pairs
-org-messages-hint = Preuves de remise : accepté pour envoi, remis (accusé signé), ouvert (quelqu'un l'a lu : second accusé signé), ou non remis (expiré ou refusé, avec le motif).
+org-messages-hint = Preuves de remise : accepté pour envoi, en attente que le pair nous ajoute (renvoyé jusqu'à son expiration), remis (accusé signé), ouvert (quelqu'un l'a lu : second accusé signé), ou non remis (expiré ou refusé, avec le motif).
 org-message-to = Destinataire
 org-message-type = Type
 org-message-pending = Accepté pour envoi
 org-message-delivered = Remis
 org-message-retrieved = Remis et ouvert
 org-message-dead = Non remis
+org-message-waiting = En attente que le pair nous ajoute
+org-message-waiting-detail = { $peer } n'a pas encore ajouté ce nœud comme pair ; le message est renvoyé jusqu'à son expiration ({ $expires }).
 org-message-sent-at = Mis en file
 rq-send-to-peer = Envoyer à un nœud pair
 rq-send-to-peer-hint = Remis chiffré et signé ; le pair l'enregistre et ses réponses mettent à jour cette demande.
@@ -792,6 +860,7 @@ ev-send-peer = Envoyer les éléments de preuve à un nœud pair
 ev-send-peer-hint = Le paquet voyage chiffré et signé ; l'autre nœud le vérifie avant d'ajouter quoi que ce soit, et les deux chaînes de possession l'enregistrent.
 ev-send-submit = Envoyer
 audit-action-peer-key-changed = Clé d'un nœud pair annoncée ou changée
+audit-action-peer-refreshed = Document d'un nœud pair relu
 
 ## Knowledge repository
 nav-knowledge = Droit et traités
@@ -899,3 +968,73 @@ kn-warning-no-preservation-power = Le pays requis n'a pas de pouvoir de conserva
 kn-warning-measure-not-available = La mesure n'existe pas dans le pays requis.
 rq-legal-basis-check = Vérifier la base juridique et la double incrimination de cette demande
 kn-warning-requested-reservations = L'État requis a formulé des réserves ou déclarations à un instrument qui lie les deux États : lisez-les avant de vous y fonder.
+
+## API tokens (account page)
+account-tokens = Jetons d’API
+account-tokens-intro = Un jeton permet à un script ou à une autre application d’utiliser l’API en votre nom. Son secret n’est affiché qu’une fois, à sa création. Révoquer un jeton révoque aussi tous les jetons créés avec lui.
+account-tokens-none = Vous n’avez aucun jeton d’API.
+account-token-name = Nom
+account-token-name-hint = Un libellé pour le reconnaître, par exemple « script de gestion des affaires » (100 caractères au plus).
+account-token-created-at = Créé le
+account-token-last-used = Dernière utilisation
+account-token-from = Depuis
+account-token-never-used = Jamais utilisé
+account-token-derived = créé avec un autre jeton, révoqué avec lui
+account-token-revoke = Révoquer
+account-token-create = Créer un jeton
+account-token-new = Nouveau jeton d’API
+account-token-created = Le jeton « { $name } » est créé. Son secret n’est affiché que maintenant : copiez-le dans votre application.
+account-tokens-back = Retour à votre compte
+status-revoked = Révoqué
+error-interactive-session-required = Les jetons se créent dans une session ouverte par connexion : un jeton d’API ne peut pas créer de jetons (sauf celui d’un administrateur).
+error-second-factor-required = Reconnectez-vous avec votre second facteur pour créer des jetons.
+error-token-lineage-closed = Le jeton utilisé est révoqué, ou descend déjà de trop de jetons : créez celui-ci dans une session ouverte par connexion.
+error-invalid-token-name = Donnez au jeton un nom de 1 à 100 caractères.
+error-token-already-revoked = Ce jeton était déjà révoqué.
+error-user-disabled = Cet utilisateur est désactivé.
+
+## Comptes bloqués : réinitialisation du mot de passe et du second facteur, liens par courriel
+sign-in-forgot = Mot de passe oublié ?
+signin-notice-password-reset = Votre mot de passe a été changé. Connectez-vous avec celui-ci.
+forgot-title = Réinitialiser votre mot de passe
+forgot-intro = Saisissez l'adresse électronique de votre compte. Si elle appartient à un compte, nous lui envoyons un lien pour choisir un nouveau mot de passe. Le lien fonctionne une seule fois, pendant 30 minutes.
+forgot-submit = Envoyer le lien
+forgot-sent = Si cette adresse appartient à un compte, un lien pour choisir un nouveau mot de passe est en route. Consultez votre boîte de réception, et le dossier des indésirables. Le lien fonctionne une seule fois, pendant 30 minutes.
+forgot-not-offered = Ce nœud n'envoie pas de courriel. Demandez à l'administrateur du nœud de réinitialiser votre mot de passe.
+forgot-back = Retour à la connexion
+reset-title = Choisir un nouveau mot de passe
+reset-hint = Au moins 12 caractères. Vos sessions seront fermées.
+reset-submit = Enregistrer le nouveau mot de passe
+reset-ask-again = Demander un nouveau lien
+password-required-title = Choisir un nouveau mot de passe
+password-required-intro = Votre administrateur a réinitialisé votre mot de passe. Choisissez-en un nouveau pour continuer.
+error-reset-link-invalid = Ce lien a expiré ou a déjà servi. Demandez-en un nouveau.
+error-password-change-required = Choisissez d'abord un nouveau mot de passe.
+error-password-unchanged = Choisissez un mot de passe différent du mot de passe temporaire.
+error-password-change-not-required = Aucun changement de mot de passe n'est demandé.
+error-cannot-reset-self = Vous ne pouvez pas réinitialiser votre propre compte ici : utilisez la page de votre compte.
+error-no-second-factor = Cet utilisateur n'a pas de second facteur à réinitialiser.
+status-must-change-password = Doit choisir un nouveau mot de passe
+users-reset-password = Réinitialiser le mot de passe
+users-reset-password-of = Mot de passe de { $name }
+users-reset-password-choose = Nouveau mot de passe (facultatif)
+users-reset-password-hint = Laissez vide pour générer un mot de passe temporaire. L'utilisateur devra choisir le sien à la prochaine connexion ; ses sessions sont fermées.
+users-reset-second-factor = Réinitialiser le second facteur
+users-password-reset-done = Le mot de passe est réinitialisé. L'utilisateur devra en choisir un nouveau à la prochaine connexion, et ses sessions ont été fermées.
+users-temporary-password-intro = Transmettez ce mot de passe temporaire à l'utilisateur par un canal de confiance. Il n'est affiché que maintenant.
+users-back = Retour aux utilisateurs
+audit-action-user-password-reset = Mot de passe réinitialisé par un administrateur
+audit-action-user-second-factor-reset = Second facteur réinitialisé par un administrateur
+audit-action-auth-password-reset-requested = Lien de réinitialisation demandé
+audit-action-auth-password-reset-by-link = Mot de passe choisi avec un lien de réinitialisation
+mail-reset-subject = Réinitialiser votre mot de passe sur { $node }
+mail-reset-body =
+    Bonjour { $name },
+
+    Quelqu'un, probablement vous, a demandé la réinitialisation du mot de passe de votre compte sur le nœud Entraide { $node }. Pour choisir un nouveau mot de passe, ouvrez ce lien :
+
+    { $link }
+
+    Le lien fonctionne une seule fois, pendant { $minutes } minutes. Choisir un nouveau mot de passe ferme vos sessions ouvertes.
+
+    Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé.

@@ -12,6 +12,7 @@ use entraide_store::{Session, User};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use crate::account::pages_tokens::{token_rows, TokenRow};
 use crate::account::service::{self, PasswordCheck};
 use crate::app::audit::AuditEntryExt;
 use crate::app::credentials;
@@ -38,6 +39,8 @@ struct SignInPage {
     next: String,
     notice: Option<String>,
     error: Option<String>,
+    /// "Forgot your password?": offered where the node sends mail.
+    forgot: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -57,6 +60,7 @@ pub async fn signin_form(
         Some("expired") => Some(tr.t("signin-notice-expired")),
         Some("required") => Some(tr.t("signin-notice-required")),
         Some("signed-out") => Some(tr.t("signin-notice-signed-out")),
+        Some("password-reset") => Some(tr.t("signin-notice-password-reset")),
         _ => None,
     };
     let (csrf, set_cookie) = anonymous_csrf(&app, &headers);
@@ -67,6 +71,7 @@ pub async fn signin_form(
         next: safe_next(q.next.as_deref()),
         notice,
         error: None,
+        forgot: crate::account::recovery::offered(&app),
     };
     with_cookie(render(&view), set_cookie)
 }
@@ -124,6 +129,7 @@ pub async fn signin(
             next: next.clone(),
             notice: None,
             error: Some(tr.error(code, &err.to_string())),
+            forgot: crate::account::recovery::offered(&app),
             tr,
         };
         render_status(status, &view)
@@ -144,7 +150,7 @@ pub async fn signin(
     app.store
         .append_audit(&actor.entry(AuditAction::SignIn, AuditOutcome::Success))
         .await?;
-    Ok(with_cookie(see_other(&next), cookie))
+    Ok(with_cookie(see_other(&after_sign_in(&user, &next)), cookie))
 }
 
 // ---------------------------------------------------------------- second factor
@@ -267,7 +273,17 @@ pub async fn second_factor(
                 .detail(serde_json::json!({ "second_factor": "totp" })),
         )
         .await?;
-    Ok(see_other(&next))
+    Ok(see_other(&after_sign_in(&user, &next)))
+}
+
+/// Where a complete sign-in leads: the page asked for, or first the new
+/// password to choose after an administrator reset it.
+fn after_sign_in(user: &User, next: &str) -> String {
+    if user.must_change_password {
+        format!("/signin/password?next={}", urlencode(next))
+    } else {
+        next.to_owned()
+    }
 }
 
 // ---------------------------------------------------------------- sign-out, language
@@ -347,6 +363,8 @@ struct AccountPage {
     has_calendar: bool,
     /// Shown once, just after it is created.
     calendar_url: Option<String>,
+    /// The user's API tokens (`pages_tokens.rs`).
+    tokens: Vec<TokenRow>,
 }
 
 async fn account_page(
@@ -376,6 +394,7 @@ async fn account_page(
         password_changed: false,
         has_calendar: user.calendar_key_hash.is_some(),
         calendar_url: None,
+        tokens: token_rows(app, caller).await?,
         tr: p.tr,
         nav: p.nav,
     })
@@ -539,7 +558,13 @@ pub async fn account_totp_confirm(
         service::confirm_totp(&app, &user, &caller.principal().actor(), &form.code).await
     };
     match result {
-        Ok(()) => Ok(see_other("/account")),
+        Ok(()) => {
+            // The code just checked is a second factor passed in this session.
+            if let Via::Session { id_hash, .. } = &caller.via {
+                app.store.complete_second_factor(id_hash).await?;
+            }
+            Ok(see_other("/account"))
+        }
         Err(err @ (AppError::InvalidSecondFactor | AppError::BadRequest { .. })) => {
             let tr = Tr::new(app.i18n.clone(), locale.0);
             let enrolment = service::enrolment_for(&app, &user).await?;

@@ -121,6 +121,62 @@ pub async fn update_user(
     user_response(&app, id, StatusCode::OK).await
 }
 
+/// Resets a user's password (administrators): to the one given, or to a
+/// generated temporary one returned only here. The user must choose a new
+/// password at next sign-in; their sessions end (their API tokens, separate
+/// credentials, keep working). Audited.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password-reset", tag = "identity", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = proto::ResetPassword,
+    responses((status = 200, body = proto::PasswordResetDone),
+              (status = 404, body = proto::Problem, description = "no such user"),
+              (status = 409, body = proto::Problem, description = "`cannot_reset_self`: use your account page"),
+              (status = 422, body = proto::Problem, description = "`validation_failed`: the password given does not meet the policy")))]
+pub async fn reset_password(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<proto::ResetPassword>,
+) -> AppResult<Response> {
+    let mut f = Fields::default();
+    let chosen = body
+        .password
+        .as_ref()
+        .map(|p| f.check("password", NewPassword::parse(p)));
+    let chosen = f.finish(Some(chosen))?.flatten();
+    let temporary = crate::admin::resets::reset_password(
+        app.store.as_ref(),
+        &caller.principal().actor(),
+        id,
+        chosen,
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &proto::PasswordResetDone {
+            temporary_password: temporary,
+            must_change_password: true,
+        },
+    ))
+}
+
+/// Removes a user's second factor (administrators): they enrol again at
+/// next sign-in where the organisation requires one. Their sessions end.
+/// Audited.
+#[utoipa::path(post, path = "/api/v1/users/{id}/second-factor-reset", tag = "identity", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "the second factor is removed"),
+              (status = 404, body = proto::Problem, description = "no such user"),
+              (status = 409, body = proto::Problem, description = "`no_second_factor`: nothing to reset; `cannot_reset_self`")))]
+pub async fn reset_second_factor(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> AppResult<Response> {
+    crate::admin::resets::reset_second_factor(app.store.as_ref(), &caller.principal().actor(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// The audit log, newest first (auditors). Reading it is itself audited.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),

@@ -2,4 +2,6 @@
 
 pub mod api;
 pub mod pages;
+pub mod pages_resets;
+pub mod resets;
 pub mod service;

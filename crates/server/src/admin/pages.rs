@@ -39,6 +39,7 @@ pub struct UserRow {
     disabled: bool,
     locked: bool,
     totp_enabled: bool,
+    must_change_password: bool,
     is_self: bool,
 }
 
@@ -74,6 +75,7 @@ pub async fn users(
                 disabled: u.disabled,
                 locked: u.locked_until.is_some_and(|t| t > now),
                 totp_enabled: u.totp_enabled,
+                must_change_password: u.must_change_password,
                 is_self: u.id == caller.user.id,
             })
             .collect(),
@@ -302,8 +304,11 @@ async fn organisation_page(
             .take(20)
             .map(|m| {
                 let retrieved = m.retrieval_receipt.is_some();
+                let waiting = crate::federation::answer::waiting_for_peer(m);
                 let status = if retrieved {
                     ReceiptStatus::Retrieved.as_str()
+                } else if waiting {
+                    "waiting"
                 } else {
                     m.status.as_str()
                 };
@@ -316,6 +321,14 @@ async fn organisation_page(
                     status_label: p.tr.t(&format!("org-message-{status}")),
                     detail: if retrieved || m.status == OutboxStatus::Delivered {
                         m.delivered_at.map(fmt_time).unwrap_or_default()
+                    } else if waiting {
+                        p.tr.t_args(
+                            "org-message-waiting-detail",
+                            &[
+                                ("peer", m.recipient.clone()),
+                                ("expires", fmt_time(m.expires_at)),
+                            ],
+                        )
                     } else {
                         m.last_error.clone().unwrap_or_default()
                     },

@@ -112,6 +112,7 @@ pub fn user_view(u: &User) -> proto::UserView {
         roles: roles_list(u.roles),
         disabled: u.disabled,
         totp_enabled: u.totp_enabled,
+        must_change_password: u.must_change_password,
         locked_until: u.locked_until.filter(|t| *t > OffsetDateTime::now_utc()),
         created_at: u.created_at,
     }
@@ -232,16 +233,20 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     /// An action (`case.read`) or a family (`case.`).
     pub action: Option<String>,
-    #[param(value_type = Option<entraide_proto::schema::AuditOutcomeName>)]
+    #[param(schema_with = entraide_proto::schema::filter_of::<entraide_proto::schema::AuditOutcomeName>)]
     pub outcome: Option<String>,
-    #[param(value_type = Option<uuid::Uuid>)]
+    #[param(schema_with = entraide_proto::schema::uuid_or_empty)]
     pub case_id: Option<String>,
     /// A date (2026-11-25) or an RFC 3339 time.
+    #[param(schema_with = entraide_proto::schema::period_bound)]
     pub from: Option<String>,
     /// A date (the whole day is included) or an RFC 3339 time.
+    #[param(schema_with = entraide_proto::schema::period_bound)]
     pub to: Option<String>,
     /// The `next_before` of the previous page.
     pub before: Option<i64>,
+    /// 1 to 10,000 entries.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
 }
 

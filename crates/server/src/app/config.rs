@@ -50,9 +50,20 @@ pub struct NodeConfig {
     pub database_max_connections: Option<u32>,
     #[serde(default = "default_blob_dir")]
     pub blob_dir: String,
-    /// The address others use to reach this node (links, federation).
+    /// The address people and other nodes use to reach this node: links in
+    /// e-mails and reminders, and the address its node document announces,
+    /// which peers record when they add it and send to from then on (behind
+    /// a reverse proxy, the proxy's `https://` address). Without it, the
+    /// address the node listens on.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The bearer token a scraper presents to read `/metrics` (at least 16
+    /// characters; better given as ENTRAIDE_METRICS_TOKEN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
+    /// A separate address serving only `/metrics` (e.g. 127.0.0.1:9100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
     #[serde(default)]
     pub tls: Option<TlsConfig>,
     #[serde(default)]
@@ -70,6 +81,12 @@ pub struct NodeConfig {
     /// arrangement (`[deadlines.countries.AR] preservation_days = 90`).
     #[serde(default)]
     pub deadlines: DeadlinesConfig,
+    /// Connections per address, header timeout, upload sizes and quotas.
+    #[serde(default)]
+    pub limits: crate::app::edge::LimitsConfig,
+    /// Sending e-mail (password reset links); none without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<crate::app::mail::SmtpConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -121,6 +138,12 @@ fn check_rules(key: &str, r: &entraide_domain::request::DeadlineRules) -> Result
         ("emergency_hours", r.emergency_hours, 24 * 30),
         ("cets224_provider_days", r.cets224_provider_days, 3650),
         ("due_soon_hours", r.due_soon_hours, 24 * 90),
+        (
+            "enforcing_objection_hours",
+            r.enforcing_objection_hours,
+            24 * 30,
+        ),
+        ("enforcing_refusal_days", r.enforcing_refusal_days, 3650),
     ] {
         if !(1..=max).contains(&v) {
             return Err(invalid(
@@ -147,6 +170,26 @@ pub struct FederationConfig {
     /// IANA time zone, e.g. `Europe/Paris`.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// How long the body of a request from another node may take to
+    /// arrive, in seconds (1 to 600); slower is answered 408.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: u32,
+    /// Requests from other nodes whose bodies are read at once from one
+    /// client address (1 to 1024); more are answered 429.
+    #[serde(default = "default_body_reads_per_address")]
+    pub body_reads_per_address: u32,
+    /// Refused requests from other nodes are audited once per client
+    /// address and reason over this many seconds (1 to 3600), with a count.
+    #[serde(default = "default_refusal_summary")]
+    pub refusal_summary_seconds: u32,
+    /// A message a peer refuses because it has not added this node yet
+    /// (`unknown_sender`) is tried again after this many seconds, then
+    /// twice as long each time...
+    #[serde(default = "default_peer_wait_first")]
+    pub peer_wait_first_seconds: u32,
+    /// ...up to this many seconds between attempts, until it expires.
+    #[serde(default = "default_peer_wait_max")]
+    pub peer_wait_max_seconds: u32,
 }
 
 impl Default for FederationConfig {
@@ -156,8 +199,37 @@ impl Default for FederationConfig {
             request_types: None,
             office_hours: default_office_hours(),
             time_zone: default_time_zone(),
+            body_read_timeout_seconds: default_body_read_timeout(),
+            body_reads_per_address: default_body_reads_per_address(),
+            refusal_summary_seconds: default_refusal_summary(),
+            peer_wait_first_seconds: default_peer_wait_first(),
+            peer_wait_max_seconds: default_peer_wait_max(),
         }
     }
+}
+
+fn default_peer_wait_first() -> u32 {
+    60
+}
+
+fn default_peer_wait_max() -> u32 {
+    3600
+}
+
+fn default_body_read_timeout() -> u32 {
+    30
+}
+
+fn default_body_reads_per_address() -> u32 {
+    8
+}
+
+fn default_refusal_summary() -> u32 {
+    60
+}
+
+fn seconds(n: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(n))
 }
 
 fn default_languages() -> Vec<String> {
@@ -179,6 +251,16 @@ pub struct FederationSettings {
     pub request_types: Vec<String>,
     pub office_hours: String,
     pub time_zone: String,
+    /// How long a federation request's body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
+    /// Federation requests whose bodies are read at once per address.
+    pub body_reads_per_address: u32,
+    /// Refusals are audited once per address and reason per interval.
+    pub refusal_summary_interval: std::time::Duration,
+    /// Waiting for a peer to add this node: the first delay, doubled at
+    /// each attempt up to `peer_wait_max`.
+    pub peer_wait_first: std::time::Duration,
+    pub peer_wait_max: std::time::Duration,
 }
 
 impl Default for FederationSettings {
@@ -191,6 +273,11 @@ impl Default for FederationSettings {
                 .collect(),
             office_hours: default_office_hours(),
             time_zone: default_time_zone(),
+            body_read_timeout: seconds(default_body_read_timeout()),
+            body_reads_per_address: default_body_reads_per_address(),
+            refusal_summary_interval: seconds(default_refusal_summary()),
+            peer_wait_first: std::time::Duration::from_secs(default_peer_wait_first().into()),
+            peer_wait_max: std::time::Duration::from_secs(default_peer_wait_max().into()),
         }
     }
 }
@@ -347,6 +434,11 @@ pub struct Settings {
     pub deadlines: Deadlines,
     pub s3: Option<S3Settings>,
     pub federation: FederationSettings,
+    /// Metrics access, connection limits, upload sizes and quotas.
+    pub edge: crate::app::edge::EdgeSettings,
+    /// The SMTP server mail goes through; `None`: no mail is sent (and no
+    /// self-service password reset is offered).
+    pub smtp: Option<crate::app::mail::SmtpSettings>,
 }
 
 /// Variables that belong to tooling rather than to the node settings.
@@ -366,12 +458,16 @@ impl NodeConfig {
             database_max_connections: None,
             blob_dir: default_blob_dir(),
             public_url: None,
+            metrics_token: None,
+            metrics_listen: None,
             tls: None,
             security: SecurityConfig::default(),
             reminders: None,
             s3: None,
             federation: FederationConfig::default(),
             deadlines: DeadlinesConfig::default(),
+            limits: crate::app::edge::LimitsConfig::default(),
+            smtp: None,
         }
     }
 
@@ -456,11 +552,16 @@ impl NodeConfig {
                 Some((cert, key))
             }
         };
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid("public_url", "must start with http:// or https://"));
-            }
-        }
+        // Checked as peers check the address this node's document
+        // announces: what passes here passes there.
+        let public_url = match &self.public_url {
+            Some(url) => Some(
+                entraide_domain::NodeUrl::parse(url)
+                    .map_err(|e| invalid("public_url", e.message))?
+                    .to_string(),
+            ),
+            None => None,
+        };
         let s = &self.security;
         let range = |key: &str, v: u32, lo: u32, hi: u32| {
             if (lo..=hi).contains(&v) {
@@ -503,7 +604,19 @@ impl NodeConfig {
             check_rules(&key, rules)?;
             countries.insert(country, *rules);
         }
+        let edge = crate::app::edge::EdgeSettings::check(
+            self.metrics_token.as_deref(),
+            self.metrics_listen.as_deref(),
+            &self.limits,
+        )
+        .map_err(|e| invalid(&e.key, e.message))?;
+        let smtp = match &self.smtp {
+            None => None,
+            Some(c) => Some(c.check(data_dir).map_err(|e| invalid(&e.key, e.message))?),
+        };
         Ok(Settings {
+            smtp,
+            edge,
             deadlines: Deadlines {
                 default: self.deadlines.default,
                 countries,
@@ -514,7 +627,7 @@ impl NodeConfig {
             database_url,
             database_max_connections: self.database_max_connections,
             blob_dir: resolve(data_dir, &self.blob_dir),
-            public_url: self.public_url.clone(),
+            public_url,
             tls,
             sessions: SessionPolicy {
                 idle: time::Duration::minutes(i64::from(s.session_idle_minutes)),
@@ -545,11 +658,48 @@ impl NodeConfig {
                         list.clone()
                     }
                 };
+                range(
+                    "federation.peer_wait_first_seconds",
+                    f.peer_wait_first_seconds,
+                    1,
+                    3600,
+                )?;
+                range(
+                    "federation.peer_wait_max_seconds",
+                    f.peer_wait_max_seconds,
+                    f.peer_wait_first_seconds,
+                    24 * 3600,
+                )?;
+                range(
+                    "federation.body_read_timeout_seconds",
+                    f.body_read_timeout_seconds,
+                    1,
+                    600,
+                )?;
+                range(
+                    "federation.body_reads_per_address",
+                    f.body_reads_per_address,
+                    1,
+                    1024,
+                )?;
+                range(
+                    "federation.refusal_summary_seconds",
+                    f.refusal_summary_seconds,
+                    1,
+                    3600,
+                )?;
                 FederationSettings {
                     languages: f.languages.clone(),
                     request_types,
                     office_hours: f.office_hours.clone(),
                     time_zone: f.time_zone.clone(),
+                    body_read_timeout: seconds(f.body_read_timeout_seconds),
+                    body_reads_per_address: f.body_reads_per_address,
+                    refusal_summary_interval: seconds(f.refusal_summary_seconds),
+                    peer_wait_first: std::time::Duration::from_secs(
+                        f.peer_wait_first_seconds.into(),
+                    ),
+                    peer_wait_max: std::time::Duration::from_secs(f.peer_wait_max_seconds.into()),
                 }
             },
             s3: match &self.s3 {
@@ -650,7 +800,7 @@ pub fn resolve_database_url(url: &str, data_dir: &Path) -> Result<String, Config
 }
 
 fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), ()> {
-    const SECTIONS: [(&str, &[&str]); 6] = [
+    const SECTIONS: [(&str, &[&str]); 8] = [
         (
             "",
             &[
@@ -660,12 +810,26 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Res
                 "database_max_connections",
                 "blob_dir",
                 "public_url",
+                "metrics_token",
+                "metrics_listen",
             ],
         ),
+        ("limits", crate::app::edge::LIMITS_KEYS),
+        ("smtp", crate::app::mail::SMTP_KEYS),
         ("tls", &["cert_file", "key_file"]),
         (
             "federation",
-            &["languages", "request_types", "office_hours", "time_zone"],
+            &[
+                "languages",
+                "request_types",
+                "office_hours",
+                "time_zone",
+                "body_read_timeout_seconds",
+                "body_reads_per_address",
+                "refusal_summary_seconds",
+                "peer_wait_first_seconds",
+                "peer_wait_max_seconds",
+            ],
         ),
         (
             "s3",
@@ -758,6 +922,40 @@ mod tests {
             .settings(dir.path())
             .unwrap_err();
         assert!(err.to_string().contains("s3.endpoint"), "{err}");
+    }
+
+    #[test]
+    fn inbound_federation_limits_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\n[federation]\nbody_reads_per_address = 3\n",
+        );
+        let env = vec![(
+            "ENTRAIDE_FEDERATION__BODY_READ_TIMEOUT_SECONDS".to_string(),
+            "5".to_string(),
+        )];
+        let s = NodeConfig::load(dir.path(), env.into_iter())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap();
+        let f = s.federation;
+        assert_eq!(f.body_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(f.body_reads_per_address, 3);
+        assert_eq!(
+            f.refusal_summary_interval,
+            std::time::Duration::from_secs(60)
+        );
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\n[federation]\nrefusal_summary_seconds = 0\n",
+        );
+        let err = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("federation.refusal_summary_seconds"), "{err}");
     }
 
     #[test]
@@ -860,5 +1058,54 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("lockout_minutes"), "{err}");
+    }
+
+    #[test]
+    fn metrics_access_and_limits_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "node_id = \"fr-node\"\nmetrics_listen = \"127.0.0.1:9100\"\n[limits]\nconnections_per_address = 16\ncase_quota_bytes = 1000\n",
+        );
+        let env = vec![
+            (
+                "ENTRAIDE_METRICS_TOKEN".to_owned(),
+                "a-token-from-the-environment".to_owned(),
+            ),
+            (
+                "ENTRAIDE_LIMITS__MAX_UPLOAD_BYTES".to_owned(),
+                "1048576".to_owned(),
+            ),
+        ];
+        let config = NodeConfig::load(dir.path(), env.into_iter()).unwrap();
+        let edge = config.settings(dir.path()).unwrap().edge;
+        assert!(edge.is_metrics_token("a-token-from-the-environment"));
+        assert_eq!(edge.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(edge.connections_per_address, 16);
+        assert_eq!(edge.max_upload_bytes, 1_048_576);
+        assert_eq!(edge.case_quota_bytes, Some(1000));
+        assert_eq!(edge.node_quota_bytes, None);
+        // What `init` writes reads back the same.
+        let written = NodeConfig::new(&NodeId::parse("fr-node").unwrap(), None)
+            .to_toml()
+            .unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), written).unwrap();
+        let again = NodeConfig::load(dir.path(), std::iter::empty())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap()
+            .edge;
+        assert!(again.metrics_token.is_none() && again.metrics_listen.is_none());
+        assert_eq!(again.connections_per_address, 64);
+        let env = vec![(
+            "ENTRAIDE_LIMITS__CONNECTIONS_PER_ADDRESS".to_owned(),
+            "0".to_owned(),
+        )];
+        let err = NodeConfig::load(dir.path(), env.into_iter())
+            .unwrap()
+            .settings(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.connections_per_address"), "{err}");
     }
 }

@@ -24,6 +24,10 @@ pub enum AppError {
     AccountLocked,
     #[error("too many attempts from this address; retry in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
+    /// An administrator reset the password: the session admits nothing
+    /// until the user has chosen a new one.
+    #[error("choose a new password first")]
+    PasswordChangeRequired,
     #[error("your roles do not allow this")]
     ForbiddenRole,
     #[error("only members of this case may read its content")]
@@ -60,13 +64,39 @@ pub enum AppError {
     /// The path exists, not with this method; `allow` lists those it has.
     #[error("this method is not allowed here (allowed: {allow})")]
     MethodNotAllowed { allow: String },
+    /// Refused by a configured limit (`upload_too_large`, `quota_exceeded`):
+    /// `limit` is the limit in bytes, `field` what exceeded it.
+    #[error("{detail}")]
+    LimitExceeded {
+        code: &'static str,
+        field: &'static str,
+        limit: u64,
+        detail: String,
+    },
+    /// Refused for a reason particular to the route (not a role of the
+    /// route's rule), with its own code.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
     /// Another node could not be reached or answered badly.
     #[error("{detail}")]
     Upstream { code: &'static str, detail: String },
+    /// A peer's node document holds fields that are not what they must be
+    /// (a node id that is a path, an unknown country or kind...): each
+    /// field refused, with its code.
+    #[error("the peer's node document was refused: some of its fields are invalid")]
+    PeerDocumentInvalid(Vec<FieldError>),
     #[error("the evidence package failed verification and was refused")]
     PackageRefused(Vec<FieldError>),
     #[error("the body is larger than this route accepts")]
     PayloadTooLarge,
+    /// A request's body did not arrive within the time allowed (requests
+    /// from other nodes).
+    #[error("the request body did not arrive in time")]
+    BodyReadTimeout,
+    /// Too many requests from one client address are being read at once
+    /// (requests from other nodes).
+    #[error("{detail}")]
+    TooManyConnections { detail: String },
     #[error("the body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("storage failure")]
@@ -102,6 +132,7 @@ impl AppError {
             Self::InvalidSecondFactor => (StatusCode::UNAUTHORIZED, "invalid_second_factor"),
             Self::AccountLocked => (StatusCode::LOCKED, "account_locked"),
             Self::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
             Self::ForbiddenRole => (StatusCode::FORBIDDEN, "forbidden_role"),
             Self::NotCaseMember => (StatusCode::FORBIDDEN, "not_case_member"),
             Self::CannotManageMembers => (StatusCode::FORBIDDEN, "cannot_manage_members"),
@@ -119,8 +150,15 @@ impl AppError {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::InvalidParameter { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::LimitExceeded { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
+            Self::PeerDocumentInvalid(_) => (StatusCode::BAD_GATEWAY, "peer_document_invalid"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::BodyReadTimeout => (StatusCode::REQUEST_TIMEOUT, "body_read_timeout"),
+            Self::TooManyConnections { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_connections")
+            }
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

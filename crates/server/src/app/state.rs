@@ -28,9 +28,17 @@ pub struct AppState {
     pub identity: Arc<entraide_federation::NodeIdentity>,
     /// Wakes the outbox worker when a message is queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the mail worker when a mail is queued (`app::mail`).
+    pub mail_wake: Arc<tokio::sync::Notify>,
+    /// Password reset requests accepted per client address and hour.
+    pub reset_throttle: Arc<Throttle>,
     /// Attachments being received: each one's opened manifest and the
     /// running SHA-256 of the bytes written so far.
     pub incoming_attachments: Arc<crate::app::transfers::Incoming>,
+    /// Refused requests from other nodes, summarised for the audit log.
+    pub refusals: Arc<crate::app::refusals::Refusals>,
+    /// Requests from other nodes whose bodies are being read, per address.
+    pub body_reads: Arc<crate::app::body_reads::BodyReads>,
     /// What the features do with the messages peers send (the transport
     /// knows no feature): `crate::inbound::Features`.
     pub inbound: Arc<dyn crate::app::inbound::InboundMessages<AppState>>,

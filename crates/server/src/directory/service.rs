@@ -18,10 +18,12 @@ pub struct DirectoryQuery {
     pub q: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
-    #[param(value_type = Option<entraide_proto::schema::OrganisationKindName>)]
+    /// An organisation kind (`central-authority`...). Any text is taken: a
+    /// filter on what peers' documents say, which may name kinds this
+    /// node does not know; one that none has matches nothing.
     pub kind: Option<String>,
-    /// Only organisations accepting this request kind.
-    #[param(value_type = Option<entraide_proto::schema::RequestKindName>)]
+    /// Only organisations accepting this request kind
+    /// (`expedited_preservation`...); like `kind`, any text is taken.
     pub request_type: Option<String>,
     /// Only organisations accepting requests in this language.
     pub language: Option<String>,

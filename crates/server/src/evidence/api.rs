@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::app::audit::AuditEntryExt;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
+use crate::evidence::limits::Allowance;
 use crate::evidence::{
     self, evidence_case, item_view, member_item, tree_head_view, Change, CustodyActor,
     EvidenceInput,
@@ -84,7 +85,7 @@ pub async fn list(
                headers(("location" = String), ("upload-offset" = u64))),
               (status = 403, body = proto::Problem, description = "`not_case_member`, or `forbidden_role`: your roles do not allow adding evidence"),
               (status = 404, body = proto::Problem, description = "no such case"),
-              (status = 422, body = proto::Problem, description = "`validation_failed`: every refused metadata field")))]
+              (status = 422, body = proto::Problem, description = "`validation_failed`: every refused metadata field;                 `upload_too_large`: `size` is more than the node accepts in one file (`limit`, `limits.max_upload_bytes`);                 `quota_exceeded`: the case or the node would hold more evidence than its quota (`limit`)")))]
 pub async fn create_upload(
     State(app): State<AppState>,
     caller: Caller,
@@ -94,6 +95,11 @@ pub async fn create_upload(
     let case = evidence_case(&app, &caller.principal(), case_id).await?;
     evidence::require_content_role(&app, &caller.principal(), &case, "upload").await?;
     EvidenceInput::from_upload(&body).parse()?;
+    // Before anything is stored: a size the node will never take (2^63
+    // bytes, say) is refused here, with the limit.
+    Allowance::of_case(&app, case.id)
+        .await?
+        .admit(body.size, "size")?;
     let upload = EvidenceUpload {
         id: Uuid::now_v7(),
         case_id: case.id,
@@ -563,8 +569,13 @@ pub async fn stream_and_remove(
     Ok(res)
 }
 
-/// Writes a request body to a work file (constant memory).
-pub async fn body_to_file(body: Body, path: &std::path::Path) -> AppResult<u64> {
+/// Writes a request body to a work file (constant memory), refused with
+/// the limit it exceeds as soon as it is larger than `allowance` allows.
+pub async fn body_to_file(
+    body: Body,
+    path: &std::path::Path,
+    allowance: &Allowance,
+) -> AppResult<u64> {
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
@@ -582,7 +593,15 @@ pub async fn body_to_file(body: Body, path: &std::path::Path) -> AppResult<u64> 
                 });
             }
         };
-        size += chunk.len() as u64;
+        size = size.saturating_add(chunk.len() as u64);
+        if size > allowance.bytes() {
+            drop(file);
+            let _ = tokio::fs::remove_file(path).await;
+            return Err(allowance
+                .admit(size, "body")
+                .err()
+                .unwrap_or(AppError::PayloadTooLarge));
+        }
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
             .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
@@ -604,7 +623,7 @@ pub async fn body_to_file(body: Body, path: &std::path::Path) -> AppResult<u64> 
               (status = 400, body = proto::Problem, description = "`package_content_type` (send `application/zip`) or `upload_interrupted`"),
               (status = 403, body = proto::Problem, description = "`not_case_member`, or `forbidden_role`"),
               (status = 404, body = proto::Problem, description = "no such case"),
-              (status = 422, body = proto::Problem, description = "`package_verification_failed`: the package does not hold; `errors` lists each failed check (`field` is its subject)")))]
+              (status = 422, body = proto::Problem, description = "`package_verification_failed`: the package does not hold; `errors` lists each failed check (`field` is its subject);                 `upload_too_large` or `quota_exceeded`: the package is larger than the node accepts or than the quotas leave (`limit`)")))]
 pub async fn receive(
     State(app): State<AppState>,
     caller: Caller,
@@ -624,8 +643,17 @@ pub async fn receive(
             detail: "send the package as application/zip".into(),
         });
     }
+    // An announced length over the limits is refused before reading.
+    let allowance = Allowance::of_case(&app, case.id).await?;
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        allowance.admit(length, "body")?;
+    }
     let path = app.custody.work_path("received.zip");
-    body_to_file(body, &path).await?;
+    body_to_file(body, &path, &allowance).await?;
     let result = evidence::import_package(
         &app,
         &case,

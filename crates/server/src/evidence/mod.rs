@@ -3,6 +3,7 @@
 pub mod api;
 pub mod api_exchange;
 pub mod exchange;
+pub mod limits;
 pub mod package;
 pub mod pages;
 pub mod service;

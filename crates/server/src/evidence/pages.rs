@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use entraide_domain::evidence::{self as rules, CustodyEventKind, EvidenceSource};
 use entraide_domain::Locale;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::app::error::{AppError, AppResult};
 use crate::app::i18n::Tr;
 use crate::app::state::AppState;
+use crate::evidence::limits::Allowance;
 use crate::evidence::{
     self, evidence_case, member_item, Change, ChannelReader, CustodyActor, EvidenceInput,
     DATE_FORMAT,
@@ -234,17 +235,74 @@ fn parse_local_time(s: &str) -> Result<Option<OffsetDateTime>, ()> {
         .map_err(|_| ())
 }
 
+/// Room for the form's other fields beside the file.
+const FORM_FIELDS_BYTES: u64 = 64 * 1024;
+
+/// A refusal by a limit, as the message shown beside the form's field.
+fn limit_message(tr: &Tr, err: &AppError) -> Option<String> {
+    let AppError::LimitExceeded { code, limit, .. } = err else {
+        return None;
+    };
+    let id = match *code {
+        "upload_too_large" => "ev-error-upload-too-large",
+        _ => "ev-error-quota-exceeded",
+    };
+    Some(tr.t1(id, "limit", &human_size(*limit)))
+}
+
+/// The announced length of a request body.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// The upload form (multipart): fields first, the file last, streamed into
-/// the blob store in one pass.
+/// the blob store in one pass. A file over the limits is refused before
+/// reading when the request announces its length, otherwise as soon as it
+/// passes them (nothing is kept); the form comes back with the message.
 pub async fn upload(
     State(app): State<AppState>,
     caller: Caller,
     locale: axum::Extension<Locale>,
     Path(case_id): Path<Uuid>,
+    headers: HeaderMap,
     mut form: Multipart,
 ) -> AppResult<Response> {
     let case = evidence_case(&app, &caller.principal(), case_id).await?;
     evidence::require_content_role(&app, &caller.principal(), &case, "upload").await?;
+    let allowance = Allowance::of_case(&app, case.id).await?;
+    let mut over_limit = content_length(&headers)
+        .filter(|n| *n > allowance.bytes().saturating_add(FORM_FIELDS_BYTES))
+        .and_then(|n| {
+            allowance
+                .admit(n.saturating_sub(FORM_FIELDS_BYTES), "file")
+                .err()
+        });
+    if let Some(err) = over_limit {
+        let tr = Tr::new(app.i18n.clone(), locale.0);
+        let mut errors = FormErrors::default();
+        errors.by_field.insert(
+            "file".into(),
+            limit_message(&tr, &err).unwrap_or_else(|| err.to_string()),
+        );
+        let values = UploadValues {
+            source: "seized_device".into(),
+            ..Default::default()
+        };
+        let view = list_page(
+            &app,
+            &caller,
+            locale.0,
+            &case,
+            values,
+            errors,
+            FormErrors::default(),
+        )
+        .await?;
+        return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view));
+    }
     let mut values = UploadValues::default();
     let mut csrf_checked = false;
     let mut ingested = None;
@@ -289,9 +347,17 @@ pub async fn upload(
                 )
             });
             let mut failed = None;
+            let mut size = 0u64;
             loop {
                 match field.chunk().await {
                     Ok(Some(chunk)) => {
+                        size = size.saturating_add(chunk.len() as u64);
+                        if size > allowance.bytes() {
+                            // The ingest fails and keeps nothing.
+                            over_limit = allowance.admit(size, "file").err();
+                            let _ = tx.send(Err(std::io::Error::other("over the limits")));
+                            break;
+                        }
                         let tx = tx.clone();
                         let sent = tokio::task::spawn_blocking(move || tx.send(Ok(chunk)))
                             .await
@@ -314,6 +380,11 @@ pub async fn upload(
                 .map_err(|e| AppError::Internal(format!("ingest task: {e}")))?;
             if let Some(e) = failed {
                 return Err(e);
+            }
+            if over_limit.is_some() {
+                // The rest of the body is not read: the answer closes the
+                // connection.
+                break;
             }
             ingested = Some(result.map_err(|e| AppError::Internal(format!("ingest: {e}")))?);
             continue;
@@ -362,6 +433,12 @@ pub async fn upload(
         errors
             .by_field
             .insert("acquired_at".into(), tr.t("ev-error-time"));
+    }
+    if let Some(err) = &over_limit {
+        errors.by_field.insert(
+            "file".into(),
+            limit_message(&tr, err).unwrap_or_else(|| err.to_string()),
+        );
     }
     let (Some(Ok(details)), Some(ingested), false) = (parsed, ingested, errors.any()) else {
         // Any error: the form again, with the messages beside the fields.
@@ -522,6 +599,8 @@ pub async fn receive(
     let mut verify_only = false;
     let mut path = None;
     let mut uploaded_name = String::new();
+    let allowance = Allowance::of_case(&app, case.id).await?;
+    let mut over_limit = None;
     while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
@@ -542,7 +621,13 @@ pub async fn receive(
                 let mut file = tokio::fs::File::create(&p)
                     .await
                     .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
+                let mut size = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    size = size.saturating_add(chunk.len() as u64);
+                    if size > allowance.bytes() {
+                        over_limit = allowance.admit(size, "package").err();
+                        break;
+                    }
                     tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
                         .await
                         .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
@@ -550,6 +635,11 @@ pub async fn receive(
                 tokio::io::AsyncWriteExt::flush(&mut file)
                     .await
                     .map_err(|e| AppError::Internal(format!("work file: {e}")))?;
+                if over_limit.is_some() {
+                    drop(file);
+                    let _ = tokio::fs::remove_file(&p).await;
+                    break;
+                }
                 path = Some(p);
             }
             _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
@@ -558,12 +648,14 @@ pub async fn receive(
     if !csrf_checked {
         return Err(AppError::CsrfRejected);
     }
-    let Some(path) = path else {
+    let (Some(path), None) = (path, &over_limit) else {
         let tr = Tr::new(app.i18n.clone(), locale.0);
         let mut errors = FormErrors::default();
-        errors
-            .by_field
-            .insert("package".into(), tr.t("ev-error-package-required"));
+        let message = match &over_limit {
+            Some(err) => limit_message(&tr, err).unwrap_or_else(|| err.to_string()),
+            None => tr.t("ev-error-package-required"),
+        };
+        errors.by_field.insert("package".into(), message);
         let view = list_page(
             &app,
             &caller,

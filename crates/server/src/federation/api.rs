@@ -11,11 +11,13 @@ use entraide_proto as proto;
 use entraide_store::{InboxMessage, OutboxMessage};
 use uuid::Uuid;
 
+use super::answer::waiting_for_peer;
 use super::inbox::retrieve;
-use super::outbox::send;
+use super::outbox::{deliver_now, send};
 use super::peers::{
     add_peer, node_document, node_identity, parse_status, peer_view, remove, set_status,
 };
+use super::refresh::refresh_peer;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::http::caller::Caller;
@@ -103,6 +105,46 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Reads a peer's document again — from `url` if given, when the peer has
+/// moved — and updates its address, organisation and keys. The document
+/// must be signed by the key pinned for the peer, or by the key it
+/// announced it moves to (signed by the pinned one), and describe the same
+/// node. Audited; what waited for the peer is tried again at once.
+#[utoipa::path(post, path = "/api/v1/peers/{node_id}/refresh", tag = "federation", security(("bearer" = [])),
+    params(("node_id" = String, Path)), request_body = proto::PeerRefresh,
+    responses((status = 200, body = proto::PeerView, description = "the peer as its document now describes it"),
+              (status = 400, body = proto::Problem, description = "`node_document_malformed`, `node_document_bad_signature` or `node_document_no_key`"),
+              (status = 404, body = proto::Problem, description = "no such peer"),
+              (status = 409, body = proto::Problem, description = "`peer_fingerprint_mismatch`: not signed by the pinned key; `peer_id_mismatch`: another node's document; `peer_document_outdated`: older than the one kept"),
+              (status = 422, body = proto::Problem, description = "`validation_failed` (`invalid_url`)"),
+              (status = 502, body = proto::Problem, description = "`peer_unreachable`, or `peer_document_invalid` with each field refused")))]
+pub async fn refresh(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(node_id): ApiPath<String>,
+    ApiJson(body): ApiJson<proto::PeerRefresh>,
+) -> AppResult<Response> {
+    let done = refresh_peer(&app, &caller.actor(), &node_id, body.url.as_deref()).await?;
+    Ok(json_response(StatusCode::OK, &peer_view(&done.peer)))
+}
+
+/// Tries at once the messages waiting for a peer (its operator says it has
+/// added this node now).
+#[utoipa::path(post, path = "/api/v1/peers/{node_id}/deliver", tag = "federation", security(("bearer" = [])),
+    params(("node_id" = String, Path)),
+    responses((status = 202, body = proto::DeliverNow, description = "how many messages were waiting; they are being delivered"),
+              (status = 404, body = proto::Problem, description = "no such peer")))]
+pub async fn deliver(
+    State(app): State<AppState>,
+    ApiPath(node_id): ApiPath<String>,
+) -> AppResult<Response> {
+    let messages = deliver_now(&app, &node_id).await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &proto::DeliverNow { messages },
+    ))
+}
+
 fn receipt_value(text: &Option<String>) -> Option<serde_json::Value> {
     text.as_deref().and_then(|t| serde_json::from_str(t).ok())
 }
@@ -115,6 +157,7 @@ pub fn outbox_view(m: &OutboxMessage) -> proto::OutboxMessageView {
         status: m.status.to_string(),
         attempts: m.attempts,
         last_error: m.last_error.clone(),
+        waiting_for_peer: waiting_for_peer(m),
         receipt: receipt_value(&m.receipt),
         retrieval_receipt: receipt_value(&m.retrieval_receipt),
         created_at: m.created_at,

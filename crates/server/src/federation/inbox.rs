@@ -9,6 +9,8 @@
 //! handed to the features (`AppState::inbound`).
 //! Opening a stored message sends the sender a retrieval receipt.
 
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -22,11 +24,11 @@ use entraide_store::InboxMessage;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::gate::{pass, Client, Route};
 use super::outbox::send;
 use super::peers::on_key_rotation;
 use super::signed::{
-    audit_if_refused, audit_refusal, authenticate, open_from, read_limited, refusal_text, refused,
-    Authenticated,
+    audit_if_refused, audit_refusal, open_from, refusal_text, refused, Authenticated,
 };
 use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::error::{AppError, AppResult};
@@ -44,18 +46,34 @@ pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 #[utoipa::path(post, path = "/federation/inbox", tag = "federation",
     request_body(content = String, content_type = "application/json", description = "the envelope"),
     responses((status = 200, body = proto::SignedNodeDocumentView, description = "the signed receipt"),
-              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem)))]
+              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem),
+              (status = 408, body = proto::Problem, description = "`body_read_timeout`: the body did not arrive in time"),
+              (status = 409, body = proto::Problem, description = "`request_replayed`: this signed request was received before"),
+              (status = 413, body = proto::Problem), (status = 429, body = proto::Problem, description = "`too_many_connections`: too many requests from this address are being read")))]
 /// `POST /federation/inbox`: a message from a peer. Authenticated by the
-/// HTTP signature of a pinned peer; anything else is refused and audited
-/// (a forged "emergency" request from an unknown node shows up there).
+/// HTTP signature of a pinned peer before the body is read; anything else
+/// is refused and audited (a forged "emergency" request from an unknown
+/// node shows up there at once).
 pub async fn inbox(
     State(app): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> AppResult<Response> {
-    let body = read_limited(&app, body, MAX_ENVELOPE_BYTES, "the envelope").await?;
-    let result = receive(&app, &headers, &body).await;
-    audit_if_refused(&app, &headers, &result).await?;
+    let route = Route {
+        binding: entraide_federation::httpsig::BodyBinding::ContentDigest,
+        method: "POST",
+        path: INBOX_PATH,
+        limit: MAX_ENVELOPE_BYTES,
+        what: "the envelope",
+    };
+    let (admitted, body) = match pass(&app, client, &headers, body, &route, Vec::new()).await {
+        Ok(passed) => passed,
+        Err(refusal) => return Ok(refusal),
+    };
+    let from = &admitted.from;
+    let result = receive(&app, from, &body).await;
+    audit_if_refused(&app, client.0, from, &result).await?;
     let signed = result?;
     Ok(json_response(StatusCode::OK, &signed))
 }
@@ -251,18 +269,14 @@ async fn audit_not_applied(
             AppError::Internal(m) => m.clone(),
             other => refusal_text(other),
         };
-        audit_refusal(app, &h.sender, "message_not_applied", &reason).await?;
+        audit_refusal(app, None, &h.sender, "message_not_applied", &reason).await?;
     }
     Ok(())
 }
 
-async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<SignedReceipt> {
-    if body.len() > MAX_ENVELOPE_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
-    let from = authenticate(app, headers, body, "POST", INBOX_PATH).await?;
+async fn receive(app: &AppState, from: &Authenticated, body: &[u8]) -> AppResult<SignedReceipt> {
     let now = OffsetDateTime::now_utc();
-    let checked = match check_envelope(app, &from, body, now, true).await? {
+    let checked = match check_envelope(app, from, body, now, true).await? {
         Arrival::Seen(receipt) => return Ok(receipt),
         Arrival::New(c) => c,
     };
@@ -275,14 +289,17 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
         return serde_json::from_str(&existing.receipt)
             .map_err(|e| AppError::Internal(e.to_string()));
     }
-    apply(app, &from, &checked).await?;
+    apply(app, from, &checked).await?;
     Ok(checked.receipt)
 }
 
 #[utoipa::path(post, path = "/federation/inbox/batch", tag = "federation",
     request_body(content = String, content_type = "application/x-ndjson", description = "envelopes, one per line"),
     responses((status = 200, description = "each envelope's signed receipt or problem, in order"),
-              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem)))]
+              (status = 400, body = proto::Problem), (status = 403, body = proto::Problem),
+              (status = 408, body = proto::Problem, description = "`body_read_timeout`: the body did not arrive in time"),
+              (status = 409, body = proto::Problem, description = "`request_replayed`: this signed request was received before"),
+              (status = 413, body = proto::Problem), (status = 429, body = proto::Problem, description = "`too_many_connections`: too many requests from this address are being read")))]
 /// `POST /federation/inbox/batch`: several envelopes from one peer in one
 /// HTTP-signed request, one per line (`application/x-ndjson`), in the
 /// peer's order. Each is checked as at `/federation/inbox`; those accepted
@@ -290,21 +307,33 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<
 /// each one's signed receipt or the problem that refused it.
 pub async fn inbox_batch(
     State(app): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> AppResult<Response> {
-    let body = read_limited(&app, body, MAX_BATCH_BYTES, "the batch").await?;
-    let result = receive_batch(&app, &headers, &body).await;
-    audit_if_refused(&app, &headers, &result).await?;
+    let route = Route {
+        binding: entraide_federation::httpsig::BodyBinding::ContentDigest,
+        method: "POST",
+        path: INBOX_BATCH_PATH,
+        limit: MAX_BATCH_BYTES,
+        what: "the batch",
+    };
+    let (admitted, body) = match pass(&app, client, &headers, body, &route, Vec::new()).await {
+        Ok(passed) => passed,
+        Err(refusal) => return Ok(refusal),
+    };
+    let from = &admitted.from;
+    let result = receive_batch(&app, client.0, from, &body).await;
+    audit_if_refused(&app, client.0, from, &result).await?;
     Ok(json_response(StatusCode::OK, &result?))
 }
 
 async fn receive_batch(
     app: &AppState,
-    headers: &HeaderMap,
+    client: Option<IpAddr>,
+    from: &Authenticated,
     body: &[u8],
 ) -> AppResult<proto::BatchReceipts> {
-    let from = authenticate(app, headers, body, "POST", INBOX_BATCH_PATH).await?;
     let lines = entraide_federation::envelope::batch_lines(body);
     if lines.len() > MAX_BATCH_ENVELOPES {
         return Err(refused(
@@ -319,7 +348,7 @@ async fn receive_batch(
     let mut results: Vec<Option<proto::BatchResult>> = Vec::with_capacity(lines.len());
     let mut new: Vec<(usize, Box<Checked>)> = Vec::new();
     for (i, raw) in lines.iter().enumerate() {
-        match check_envelope(app, &from, raw, now, false).await {
+        match check_envelope(app, from, raw, now, false).await {
             Ok(Arrival::Seen(receipt)) => results.push(Some(proto::BatchResult::receipt(
                 serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.to_string()))?,
             ))),
@@ -329,7 +358,7 @@ async fn receive_batch(
             }
             Err(e) => {
                 let (_, code) = e.status_and_code();
-                audit_refusal(app, &from.peer.node_id, code, &refusal_text(&e)).await?;
+                audit_refusal(app, client, &from.peer.node_id, code, &refusal_text(&e)).await?;
                 results.push(Some(proto::BatchResult::problem(code, refusal_text(&e))));
             }
         }
@@ -346,7 +375,7 @@ async fn receive_batch(
             Some(existing) => serde_json::from_str::<serde_json::Value>(&existing.receipt)
                 .map_err(|e| AppError::Internal(e.to_string()))?,
             None => {
-                apply(app, &from, c).await?;
+                apply(app, from, c).await?;
                 serde_json::to_value(&c.receipt).map_err(|e| AppError::Internal(e.to_string()))?
             }
         };

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::audit::{Actor, AuditEntryExt};
+use crate::app::config::FederationSettings;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 
@@ -100,6 +101,32 @@ pub async fn enqueue(app: &AppState, actor: &Actor, m: OutboxMessage) -> AppResu
     app.store.enqueue_outbox(&m, &audit).await?;
     app.outbox_wake.notify_one();
     Ok(m)
+}
+
+/// Makes the messages waiting for `node_id` due now and wakes the worker:
+/// the peer's operator said they added this node, or the peer moved. How
+/// many were waiting.
+pub async fn deliver_now(app: &AppState, node_id: &str) -> AppResult<u64> {
+    if app.store.peer(node_id).await?.is_none() {
+        return Err(AppError::NotFound { what: "peer" });
+    }
+    let n = app
+        .store
+        .outbox_due_now(node_id, OffsetDateTime::now_utc())
+        .await?;
+    app.outbox_wake.notify_one();
+    Ok(n)
+}
+
+/// Delay before attempt `attempts + 1` of a message the peer refused
+/// because it has not added this node yet: the first wait, doubled at each
+/// attempt up to the longest (`federation.peer_wait_*`), ±10 % jitter.
+pub fn peer_wait(settings: &FederationSettings, attempts: u32) -> Duration {
+    let doubled = settings
+        .peer_wait_first
+        .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(20)));
+    let wait = doubled.min(settings.peer_wait_max);
+    wait.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
 }
 
 /// Delay before attempt `attempts + 1`: 2^attempts seconds (at most ten

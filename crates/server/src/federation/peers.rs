@@ -4,16 +4,15 @@
 //! band, before their keys are pinned. Administrators manage peers
 //! (`api`).
 
-use entraide_domain::{AuditAction, AuditOutcome};
-use entraide_federation::{
-    DocumentError, MessageKind, NodeDocument, PeerStatus, SignedNodeDocument, WELL_KNOWN_PATH,
-};
+use entraide_domain::{AuditAction, AuditOutcome, NodeUrl};
+use entraide_federation::{MessageKind, NodeDocument, PeerStatus, SignedNodeDocument};
 use entraide_proto as proto;
 use entraide_store::Peer;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::outbox::send;
+use super::peer_document::{document_error, fetch_document, peer_record};
 use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
@@ -54,15 +53,10 @@ pub async fn node_document(app: &AppState) -> AppResult<SignedNodeDocument> {
     Ok(doc.sign(app.identity.federation_key(OffsetDateTime::now_utc())))
 }
 
-fn document_error(e: DocumentError) -> AppError {
-    AppError::BadRequest {
-        code: e.code(),
-        detail: e.to_string(),
-    }
-}
-
 /// Pins a peer from its signed document, after checking it against the
-/// fingerprint given out of band. Nothing is stored if anything fails.
+/// fingerprint given out of band and reading each of its fields with the
+/// types of this node's own configuration. Nothing is stored if anything
+/// fails.
 pub async fn pin_peer(
     app: &AppState,
     actor: &Actor,
@@ -70,6 +64,7 @@ pub async fn pin_peer(
     fingerprint: &str,
 ) -> AppResult<Peer> {
     let doc = signed.verify(fingerprint).map_err(document_error)?;
+    let details = doc.details().map_err(document_error)?;
     let own_keys = [
         app.identity.signing_public().to_hex(),
         app.identity
@@ -86,40 +81,13 @@ pub async fn pin_peer(
             detail: "this is this node's own document".into(),
         });
     }
-    if doc.node_id == app.settings.node_id.as_str() {
+    if details.node_id == app.settings.node_id {
         return Err(AppError::BadRequest {
             code: "peer_id_conflict",
-            detail: format!("another node claims this node's id {}", doc.node_id),
+            detail: format!("another node claims this node's id {}", details.node_id),
         });
     }
-    let signing = doc
-        .signing_key()
-        .ok_or_else(|| document_error(DocumentError::NoSigningKey))?;
-    let encryption = doc.encryption_key().ok_or_else(|| AppError::BadRequest {
-        code: "node_document_no_key",
-        detail: "the node document lists no encryption key".into(),
-    })?;
-    let now = OffsetDateTime::now_utc();
-    let peer = Peer {
-        node_id: doc.node_id.clone(),
-        base_url: doc.base_url.trim_end_matches('/').to_owned(),
-        organisation: doc.organisation.clone(),
-        country: doc.country.clone(),
-        kind: doc.kind.clone(),
-        signing_key: signing.public_key.clone(),
-        signing_fingerprint: signing.fingerprint.clone(),
-        encryption_key: encryption.public_key.clone(),
-        document: signed.document.clone(),
-        signature: signed.signature.clone(),
-        status: PeerStatus::Active,
-        added_at: now,
-        updated_at: now,
-        // Added during its rotation: the key it moves to, and when.
-        next_signing_key: doc.next_signing_key().map(|k| k.public_key.clone()),
-        key_valid_until: doc
-            .next_signing_key()
-            .and_then(|k| OffsetDateTime::parse(&k.not_before, &Rfc3339).ok()),
-    };
+    let peer = peer_record(&details, &doc, signed, OffsetDateTime::now_utc())?;
     let audit = actor
         .entry(AuditAction::PeerAdded, AuditOutcome::Success)
         .target(peer.node_id.clone())
@@ -146,9 +114,9 @@ pub async fn add_peer(
     url: &str,
     fingerprint: &str,
 ) -> AppResult<Peer> {
-    let base = url.trim().trim_end_matches('/');
+    let base = NodeUrl::parse(url);
     let mut errors = Vec::new();
-    if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() > 2000 {
+    if base.is_err() {
         errors.push(proto::FieldError {
             field: "url".into(),
             code: "invalid_url".into(),
@@ -162,40 +130,11 @@ pub async fn add_peer(
             message: "a fingerprint has 64 hexadecimal digits (separators are ignored)".into(),
         });
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let unreachable = |detail: String| AppError::Upstream {
-        code: "peer_unreachable",
-        detail,
+    let base = match base {
+        Ok(base) if errors.is_empty() => base,
+        _ => return Err(AppError::Validation(errors)),
     };
-    let res = app
-        .federation_client
-        .get(format!("{base}{WELL_KNOWN_PATH}"))
-        .timeout(std::time::Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| unreachable(format!("cannot fetch the node document from {base}: {e}")))?;
-    if !res.status().is_success() {
-        return Err(unreachable(format!(
-            "{base} answered {} for its node document",
-            res.status()
-        )));
-    }
-    if res
-        .content_length()
-        .is_some_and(|n| n > entraide_federation::document::MAX_DOCUMENT_BYTES as u64 * 2)
-    {
-        return Err(document_error(DocumentError::Malformed(
-            "larger than allowed".into(),
-        )));
-    }
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| unreachable(format!("reading the node document: {e}")))?;
-    let signed: SignedNodeDocument = serde_json::from_slice(&bytes)
-        .map_err(|e| document_error(DocumentError::Malformed(e.to_string())))?;
+    let signed = fetch_document(app, &base).await?;
     pin_peer(app, actor, &signed, fingerprint).await
 }
 

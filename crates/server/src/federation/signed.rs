@@ -1,20 +1,21 @@
 //! HTTP between nodes, signed (RFC 9421): the requests this node sends,
-//! signed with its current key, and the check of those it receives —
-//! from pinned, active peers only, with either of a peer's valid keys.
-//! Whatever is refused is audited under the node the signature names.
+//! signed with its current key, and what the checks of those it receives
+//! share — the pinned, active sender, opening envelopes with either of a
+//! peer's valid keys, and the audit of refusals under the node the
+//! signature names. The checks themselves, before any body is read, are
+//! the gate's (`gate`).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::HeaderMap;
 use entraide_domain::{AuditAction, AuditOutcome};
 use entraide_evidence::PublicKey;
-use entraide_federation::httpsig::{self, BodyBinding, SignatureHeaders};
+use entraide_federation::httpsig::{self, BodyBinding};
 use entraide_federation::Envelope;
 use reqwest::StatusCode;
 use time::OffsetDateTime;
 
-use super::peers::{base_url, peer_keys};
 use crate::app::audit::{Actor, AuditEntryExt};
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
@@ -95,16 +96,21 @@ pub(crate) fn refused(code: &'static str, detail: String) -> AppError {
     AppError::BadRequest { code, detail }
 }
 
+/// Audits one refusal of what an authenticated peer sent (an envelope, a
+/// chunk), or of a stored message that could not be applied: one row each,
+/// with what was refused — a pinned peer answers for what it signs.
+/// Refusals at the gate, before a sender is authenticated, are summarised
+/// instead (`refusals`).
 pub(crate) async fn audit_refusal(
     app: &AppState,
+    client: Option<IpAddr>,
     sender: &str,
     code: &str,
     detail: &str,
 ) -> AppResult<()> {
-    // What a stranger sends is kept bounded: a key id or a detail of any
-    // length would otherwise be stored as given.
+    // Bounded all the same: a detail can quote what was sent.
     let bounded = |s: &str, max: usize| s.chars().take(max).collect::<String>();
-    let entry = Actor::anonymous(None, None)
+    let entry = Actor::anonymous(client.map(|c| c.to_string()), None)
         .entry(AuditAction::MessageRefused, AuditOutcome::Denied)
         .target(bounded(sender, 128))
         .detail(serde_json::json!({ "code": code, "detail": bounded(detail, 2000) }));
@@ -113,43 +119,16 @@ pub(crate) async fn audit_refusal(
     Ok(())
 }
 
-/// Reads a request body up to `limit` bytes: an oversize one is refused
-/// (problem+json) and audited.
-pub(crate) async fn read_limited(
-    app: &AppState,
-    body: axum::body::Body,
-    limit: usize,
-    what: &str,
-) -> AppResult<Bytes> {
-    match axum::body::to_bytes(body, limit).await {
-        Ok(b) => Ok(b),
-        Err(_) => Err(too_large(app, what).await),
-    }
-}
-
-/// Audits a request body larger than accepted; the error to answer.
-pub(crate) async fn too_large(app: &AppState, what: &str) -> AppError {
-    let detail = format!("{what} is larger than accepted");
-    match audit_refusal(app, "unknown", "payload_too_large", &detail).await {
-        Ok(()) => AppError::PayloadTooLarge,
-        Err(e) => e,
-    }
-}
-
-/// Audits a refused inbox request under the node its signature names.
+/// Audits the refusal of what `from` sent, if `result` is one.
 pub(crate) async fn audit_if_refused<T>(
     app: &AppState,
-    headers: &HeaderMap,
+    client: Option<IpAddr>,
+    from: &Authenticated,
     result: &AppResult<T>,
 ) -> AppResult<()> {
     if let Err(e) = result {
         let (_, code) = e.status_and_code();
-        let sender = headers
-            .get("signature-input")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpsig::keyid(v).ok())
-            .unwrap_or_else(|| "unknown".into());
-        audit_refusal(app, &sender, code, &refusal_text(e)).await?;
+        audit_refusal(app, client, &from.peer.node_id, code, &refusal_text(e)).await?;
     }
     Ok(())
 }
@@ -178,22 +157,8 @@ pub(crate) struct Authenticated {
     pub(crate) key: PublicKey,
 }
 
-/// Checks the HTTP signature of a `method` request to `path` against the
-/// keys of the peer it names, the body bound by its `Content-Digest`.
-pub(crate) async fn authenticate(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-    method: &str,
-    path: &str,
-) -> AppResult<Authenticated> {
-    let binding = BodyBinding::ContentDigest;
-    authenticate_bound(app, binding, headers, body, method, path).await
-}
-
 /// The active, pinned peer a request's `Signature-Input` names; anything
-/// else is refused. Checked before a large body is read, and again with
-/// the signature.
+/// else is refused.
 pub(crate) async fn pinned_sender(
     app: &AppState,
     signature_input: &str,
@@ -210,54 +175,6 @@ pub(crate) async fn pinned_sender(
             detail: format!("{keyid} is not a peer of this node"),
         }),
     }
-}
-
-/// Checks the HTTP signature of a request, the body bound by `binding`.
-pub(crate) async fn authenticate_bound(
-    app: &AppState,
-    binding: BodyBinding,
-    headers: &HeaderMap,
-    body: &[u8],
-    method: &str,
-    path: &str,
-) -> AppResult<Authenticated> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let (Some(body_field), Some(signature_input), Some(signature)) = (
-        header(binding.header()),
-        header("signature-input"),
-        header("signature"),
-    ) else {
-        return Err(refused(
-            "request_unsigned",
-            httpsig::HttpSigError::Missing.to_string(),
-        ));
-    };
-    let peer = pinned_sender(app, &signature_input).await?;
-    let now = OffsetDateTime::now_utc();
-    let keys = peer_keys(app, &peer, now).await?;
-    let target = format!("{}{path}", base_url(app));
-    let headers_sig = SignatureHeaders {
-        body_field,
-        signature_input,
-        signature,
-    };
-    let mut last = httpsig::HttpSigError::BadSignature;
-    for k in &keys {
-        let at = now.unix_timestamp();
-        match httpsig::verify_bound(binding, k, method, &target, &headers_sig, body, at) {
-            Ok(()) => {
-                let key = *k;
-                return Ok(Authenticated { peer, keys, key });
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(refused("request_signature_invalid", last.to_string()))
 }
 
 /// Checks and decrypts an envelope from an authenticated peer, signed with

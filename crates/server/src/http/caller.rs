@@ -24,8 +24,16 @@ pub const LANG_COOKIE: &str = "entraide_lang";
 
 #[derive(Clone)]
 pub enum Via {
-    Session { id_hash: String, csrf_token: String },
-    Token { id: Uuid },
+    Session {
+        id_hash: String,
+        csrf_token: String,
+        /// The session passed the second factor (creating tokens needs it
+        /// wherever one applies).
+        second_factor_done: bool,
+    },
+    Token {
+        id: Uuid,
+    },
 }
 
 /// A signed-in user (second factor done, account enabled).
@@ -87,6 +95,10 @@ pub enum Anonymous {
     Expired,
     /// Password accepted, TOTP code (or enrolment) awaited.
     SecondFactorPending { session: Session, user: Box<User> },
+    /// Signed in, but an administrator reset the password: nothing is
+    /// admitted until the user has chosen a new one (API tokens, separate
+    /// credentials, keep working).
+    PasswordChangeRequired { session: Session, user: Box<User> },
 }
 
 pub enum Resolved {
@@ -105,7 +117,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -127,7 +139,7 @@ pub async fn resolve(
     audit: bool,
 ) -> Result<Resolved, AppError> {
     if let Some(secret) = bearer(headers) {
-        return resolve_token(state, secret, ctx, audit).await;
+        return resolve_token(state, secret, headers, ctx, audit).await;
     }
     let Some(raw) = cookie(headers, SESSION_COOKIE) else {
         return Ok(Resolved::Anonymous(Anonymous::Nobody));
@@ -158,6 +170,12 @@ pub async fn resolve(
             user: Box::new(user),
         }));
     }
+    if user.must_change_password {
+        return Ok(Resolved::Anonymous(Anonymous::PasswordChangeRequired {
+            session,
+            user: Box::new(user),
+        }));
+    }
     // Write the activity time at most once a minute per session.
     if state.session_touch.due(&id_hash) {
         state.store.touch_session(&id_hash, now).await?;
@@ -167,6 +185,7 @@ pub async fn resolve(
         via: Via::Session {
             id_hash,
             csrf_token: session.csrf_token,
+            second_factor_done: session.second_factor_done,
         },
         ctx: ctx.clone(),
     })))
@@ -175,31 +194,48 @@ pub async fn resolve(
 async fn resolve_token(
     state: &AppState,
     secret: &str,
+    headers: &HeaderMap,
     ctx: &RequestContext,
     audit: bool,
 ) -> Result<Resolved, AppError> {
+    // Refused tokens are audited in summary, like refused federation
+    // requests: the first of an address and reason at once, the rest
+    // counted and written once per interval — a stranger trying tokens
+    // cannot have the node write a row per attempt.
     let refuse = |reason: &'static str| async move {
         if audit {
-            let entry = ctx
-                .anonymous_actor()
-                .entry(AuditAction::TokenRefused, AuditOutcome::Denied)
-                .detail(serde_json::json!({ "reason": reason }));
-            state.store.append_audit(&entry).await?;
+            let refusal = crate::app::refusals::Refusal {
+                action: AuditAction::TokenRefused,
+                address: ctx.client_ip.as_deref().and_then(|ip| ip.parse().ok()),
+                code: reason,
+                keyid: "",
+                detail: reason,
+            };
+            let interval = state.settings.federation.refusal_summary_interval;
+            for entry in state.refusals.note(&refusal, interval) {
+                state.store.append_audit(&entry).await?;
+            }
         }
         Err::<Resolved, AppError>(AppError::InvalidToken)
     };
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return refuse("malformed").await;
     }
-    let Some((token, user)) = state
+    let Some(found) = state
         .store
         .token_with_user(&auth::sha256_hex(secret))
         .await?
     else {
         return refuse("unknown").await;
     };
+    let (token, user) = (found.token, found.user);
     if token.revoked_at.is_some() {
         return refuse("revoked").await;
+    }
+    // Defence in depth: revoking a token revokes its descendants, but one
+    // whose ancestor is revoked is refused here even if that was missed.
+    if !found.lineage_live {
+        return refuse("lineage revoked").await;
     }
     if user.disabled {
         return refuse("user disabled").await;
@@ -209,21 +245,53 @@ async fn resolve_token(
         via: Via::Token { id: token.id },
         ctx: ctx.clone(),
     };
-    // Token use is audited once per token per window (see state.rs), with
-    // the address it came from, and `last_used_at` updated at the same time.
-    if state.token_use.due(&token.id.to_string()) {
+    // Token use is audited once per token and address per window (see
+    // state.rs), with `last_used_*` written at the same time: a token used
+    // from a new address shows at once, a busy script costs one write per
+    // window.
+    let from = ctx
+        .client_ip
+        .as_deref()
+        .map(|ip| bounded(ip, MAX_FROM_CHARS));
+    let use_key = format!("{}|{}", token.id, from.as_deref().unwrap_or(""));
+    if state.token_use.due(&use_key) {
+        let agent = user_agent(headers);
         let entry = caller
             .actor()
             .entry(AuditAction::TokenUsed, AuditOutcome::Success)
             .target(token.name.clone())
-            .detail(serde_json::json!({ "token_id": token.id }));
+            .detail(serde_json::json!({ "token_id": token.id, "user_agent": agent }));
         state.store.append_audit(&entry).await?;
         state
             .store
-            .touch_token(token.id, OffsetDateTime::now_utc())
+            .touch_token(
+                token.id,
+                OffsetDateTime::now_utc(),
+                from.as_deref(),
+                agent.as_deref(),
+            )
             .await?;
     }
     Ok(Resolved::SignedIn(Box::new(caller)))
+}
+
+/// What is kept of a client's address (an IPv6 address takes at most 45).
+const MAX_FROM_CHARS: usize = 64;
+/// What is kept of a `User-Agent`: enough to recognise a client, not a
+/// place for a caller to store text.
+const MAX_AGENT_CHARS: usize = 200;
+
+/// The request's `User-Agent`, without control characters, bounded; `None`
+/// when absent or blank.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::USER_AGENT)?;
+    let agent = bounded(&String::from_utf8_lossy(raw.as_bytes()), MAX_AGENT_CHARS);
+    (!agent.trim().is_empty()).then(|| agent.trim().to_owned())
+}
+
+/// At most `max` characters of `s`, control characters dropped.
+fn bounded(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 /// The interface language: the user's preference, then the language

@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 
 use crate::app::audit::AuditEntryExt;
 use crate::app::error::AppError;
-use crate::app::metrics::{RequestLabels, RouteLabels};
+use crate::app::metrics::{
+    is_standard_method, method_label, RequestLabels, RouteLabels, UNMATCHED,
+};
 use crate::app::state::AppState;
 use crate::http::caller::{pick_locale, resolve, Anonymous, Resolved};
 
@@ -81,6 +83,9 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
                 AppError::ForbiddenRole
             }
             (None, Some(Anonymous::Expired)) => AppError::SessionExpired,
+            (None, Some(Anonymous::PasswordChangeRequired { .. })) => {
+                AppError::PasswordChangeRequired
+            }
             _ => AppError::Unauthenticated,
         };
         let mut res = err.into_response();
@@ -166,15 +171,16 @@ pub async fn security_headers(State(tls): State<bool>, req: Request, next: Next)
     res
 }
 
-/// Counts requests and their latency per route template.
+/// Counts requests and their latency per route template. Labels come from
+/// fixed sets (`app::metrics`): an invented method is `other`.
 pub async fn record_metrics(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| UNMATCHED.into());
     let res = next.run(req).await;
     app.metrics
         .latency
@@ -193,6 +199,26 @@ pub async fn record_metrics(State(app): State<AppState>, req: Request, next: Nex
     res
 }
 
+/// An invented method (`FOOBAR`, or 50 KB of letters) on a path no route
+/// matches: 501 `method_not_implemented`, before any other work. On a path
+/// that exists, the guard answers 405 with `Allow` (it does so before
+/// looking at credentials).
+pub async fn refuse_unknown_methods(req: Request, next: Next) -> Response {
+    if is_standard_method(req.method()) || req.extensions().get::<MatchedPath>().is_some() {
+        return next.run(req).await;
+    }
+    // Built here rather than as an `AppError`: a 5xx error is logged as a
+    // failure of the node, and strangers must not be able to fill the log.
+    let status = StatusCode::NOT_IMPLEMENTED;
+    let body = crate::http::problem::problem(
+        status,
+        "method_not_implemented",
+        "this method is not implemented by this node".into(),
+        vec![],
+    );
+    crate::http::problem::problem_response(status, &body)
+}
+
 /// A JSON body whose every failure is a problem+json with a stable code:
 /// malformed JSON (400), unknown fields or wrong types (422), wrong content
 /// type (415), too large (413).
@@ -202,10 +228,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        // Read as JSON first, then as `T`: serde builds a struct from an
+        // array too (`[null, null]` would read as "no fields given"), so an
+        // array is refused here, whatever the route.
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        let invalid = |message: String| {
+            AppError::Validation(vec![entraide_proto::FieldError {
+                field: "body".into(),
+                code: "invalid_body".into(),
+                message,
+            }])
+        };
+        if value.is_array() {
+            return Err(invalid("the body must be a JSON object".into()));
         }
+        serde_json::from_value::<T>(value)
+            .map(ApiJson)
+            .map_err(|e| invalid(e.to_string()))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod caller;
 pub mod extract;
 pub mod health;
+pub mod listener;
 pub mod middleware;
 pub mod problem;
 

@@ -23,6 +23,7 @@ pub fn problem(
         instance: None,
         errors,
         current_state: None,
+        limit: None,
     }
 }
 
@@ -47,7 +48,18 @@ impl IntoResponse for AppError {
         let errors = match &self {
             AppError::Validation(errors)
             | AppError::Incomplete(errors)
-            | AppError::PackageRefused(errors) => errors.clone(),
+            | AppError::PackageRefused(errors)
+            | AppError::PeerDocumentInvalid(errors) => errors.clone(),
+            AppError::LimitExceeded {
+                code,
+                field,
+                detail,
+                ..
+            } => vec![FieldError {
+                field: (*field).to_owned(),
+                code: (*code).to_owned(),
+                message: detail.clone(),
+            }],
             AppError::InvalidParameter {
                 code,
                 field,
@@ -63,6 +75,9 @@ impl IntoResponse for AppError {
         let mut body = problem(status, code, detail.clone(), errors.clone());
         if let AppError::Transition { current_state, .. } = &self {
             body.current_state = Some(current_state.clone());
+        }
+        if let AppError::LimitExceeded { limit, .. } = &self {
+            body.limit = Some(*limit);
         }
         let mut res = problem_response(status, &body);
         if let AppError::TooManyAttempts { retry_after } = self {

@@ -30,15 +30,53 @@ pub struct SearchParams {
     pub country: Option<String>,
     /// legislation, treaty, case-law, country-profile, good-practice, offence.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = content_type_filter)]
     pub content_type: Option<String>,
     pub lang: Option<String>,
     pub instrument: Option<String>,
     pub offence: Option<String>,
     pub year: Option<String>,
     /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
+    /// Hits to skip (at most 10,000 are skipped).
     pub offset: Option<usize>,
+}
+
+/// One of the content types, or empty (no filter): the values
+/// `ContentType::parse` takes.
+fn content_type_filter() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    one_of_or_empty(ContentType::ALL.iter().map(|t| t.as_str()))
+}
+
+/// A procedural power, or empty (any).
+fn measure_filter() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    one_of_or_empty(ProceduralPower::ALL.iter().map(|p| p.as_str()))
+}
+
+fn one_of_or_empty<'a>(
+    values: impl Iterator<Item = &'a str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(std::iter::once("").chain(values)))
+        .into()
+}
+
+/// `offence:<category>` or `power:<procedural power>`, as `Subject::parse`
+/// takes them.
+fn subject_pattern() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let powers: Vec<&str> = ProceduralPower::ALL.iter().map(|p| p.as_str()).collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("`offence:<category>` or `power:<procedural power>`."))
+        .pattern(Some(format!(
+            "^(offence:[\\s\\S]+|power:({}))$",
+            powers.join("|")
+        )))
+        .into()
 }
 
 impl SearchParams {
@@ -84,8 +122,8 @@ impl SearchParams {
 /// practices and offence categories.
 #[utoipa::path(get, path = "/api/v1/knowledge/search", tag = "knowledge", security(("bearer" = [])),
     params(SearchParams),
-    responses((status = 200, description = "Hits (grouped by instrument), facets and the offence categories the query named"),
-              (status = 400, description = "Query syntax error, with its position")))]
+    responses((status = 200, body = Object, description = "Hits (grouped by instrument), facets and the offence categories the query named"),
+              (status = 400, description = "`query_syntax` (with its position), `invalid_content_type` or `invalid_limit`")))]
 pub async fn api_search(
     State(app): State<AppState>,
     locale: axum::Extension<Locale>,
@@ -98,8 +136,8 @@ pub async fn api_search(
 /// A document (an instrument with the list of its articles, an article, a
 /// treaty, a country profile...) by its permanent identifier.
 #[utoipa::path(get, path = "/api/v1/knowledge/documents/{id}", tag = "knowledge", security(("bearer" = [])),
-    params(("id" = String, Path, description = "e.g. LEGITEXT000006070719:323-1, treaty:coe-ets-185, country:FR")),
-    responses((status = 200, description = "The document"), (status = 404, description = "No such document")))]
+    params(("id" = String, Path, description = "e.g. LEGITEXT000006070719:323-1, treaty:coe-ets-185, country:FR", example = "treaty:coe-ets-185")),
+    responses((status = 200, body = Object, description = "The document"), (status = 404, description = "No such document")))]
 pub async fn api_document(
     State(app): State<AppState>,
     locale: axum::Extension<Locale>,
@@ -114,8 +152,10 @@ pub async fn api_document(
 #[into_params(parameter_in = Query)]
 pub struct CompareParams {
     /// `offence:<category>` or `power:<procedural power>`.
+    #[param(required = true, schema_with = subject_pattern, example = "offence:illegal-access")]
     pub subject: Option<String>,
-    /// Comma-separated ISO 3166-1 alpha-2 codes.
+    /// 1 to 12 ISO 3166-1 alpha-2 codes, separated by commas or spaces.
+    #[param(required = true, schema_with = country_list, example = "FR,ES")]
     pub countries: Option<String>,
     /// `json` (default) or `csv`.
     #[param(value_type = Option<String>, pattern = "^(json|csv)$")]
@@ -157,7 +197,9 @@ pub(crate) fn parse_subject(s: Option<&str>) -> AppResult<Subject> {
 /// Provisions side by side across countries, as JSON or CSV.
 #[utoipa::path(get, path = "/api/v1/knowledge/compare", tag = "knowledge", security(("bearer" = [])),
     params(CompareParams),
-    responses((status = 200, description = "One column per country"), (status = 400, description = "Invalid subject or countries")))]
+    responses((status = 200, description = "One column per country: JSON, or CSV with `format=csv`",
+               content((Object = "application/json"), (String = "text/csv"))),
+              (status = 400, description = "`invalid_subject`, `invalid_country`, `invalid_countries` (not 1 to 12) or `invalid_format`")))]
 pub async fn api_compare(
     State(app): State<AppState>,
     locale: axum::Extension<Locale>,
@@ -192,15 +234,48 @@ pub async fn api_compare(
 #[into_params(parameter_in = Query)]
 pub struct HelperParams {
     /// ISO 3166-1 alpha-2 code of the requesting country (required).
+    #[param(required = true, value_type = entraide_proto::schema::CountryCodeName, example = "FR")]
     pub requesting: Option<String>,
     /// ISO 3166-1 alpha-2 code of the requested country (required).
+    #[param(required = true, value_type = entraide_proto::schema::CountryCodeName, example = "ES")]
     pub requested: Option<String>,
     /// An offence category.
     pub offence: Option<String>,
-    /// A procedural power (expedited_preservation, production_order...).
+    /// A procedural power (expedited_preservation, production_order...),
+    /// or empty (any).
+    #[param(schema_with = measure_filter)]
     pub measure: Option<String>,
-    /// YYYY-MM-DD; default today.
+    /// YYYY-MM-DD; default (or empty) today.
+    #[param(schema_with = date_or_empty)]
     pub date: Option<String>,
+}
+
+/// Country codes separated by commas or blanks, as `parse_countries`
+/// splits them (the codes must also be assigned ones, 1 to 12 of them).
+fn country_list() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(
+            r"^[,\s]*[A-Za-z]{2}([,\s]+[A-Za-z]{2})*[,\s]*$".to_owned(),
+        ))
+        .into()
+}
+
+fn date_or_empty() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
+        .into()
 }
 
 pub(crate) fn question(p: &HelperParams) -> AppResult<HelperQuestion> {
@@ -241,8 +316,8 @@ pub(crate) fn question(p: &HelperParams) -> AppResult<HelperQuestion> {
 /// Legal basis and dual criminality for a request between two countries.
 #[utoipa::path(get, path = "/api/v1/knowledge/helper", tag = "knowledge", security(("bearer" = [])),
     params(HelperParams),
-    responses((status = 200, description = "Shared instruments, criminalisation, powers and central-authority requirements"),
-              (status = 400, description = "Invalid country, measure or date")))]
+    responses((status = 200, body = Object, description = "Shared instruments, criminalisation, powers and central-authority requirements"),
+              (status = 400, description = "`invalid_country`, `invalid_measure` or `invalid_date`")))]
 pub async fn api_helper(
     State(app): State<AppState>,
     ApiQuery(p): ApiQuery<HelperParams>,

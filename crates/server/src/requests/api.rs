@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::document::*;
+use super::preservation::prepare_extension;
 use super::service::*;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
@@ -30,10 +31,9 @@ pub async fn api_extension(
     ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let r = prepare_extension(&app, &caller.principal(), id).await?;
-    let events = app.store.request_events(r.id).await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
+        &full_view(&app, &r).await?,
     ))
 }
 
@@ -43,7 +43,7 @@ pub async fn api_extension(
     responses((status = 201, body = proto::RequestView, description = "the request, with its `findings` (what approval still needs)"),
               (status = 403, body = proto::Problem, description = "`not_case_member`: only members of the case draft in it"),
               (status = 404, body = proto::Problem, description = "no such case"),
-              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown `kind` or `direction`, or a content value refused by its checks (`errors[].field` is `content.<path>`, e.g. `content.identifiers[0].at`)")))]
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown `kind` or `direction`, or a content value refused by its checks (`errors[].field` is `content.<path>`, e.g. `content.identifiers[0].at`); `follows[i]`: `follows_not_in_case`, `follows_kind_mismatch`, `follows_direction_mismatch`, `duplicate`; `follows`: `extension_follows_one_preservation`, `too_many`; `occurred_at`: `invalid_datetime`, `event_time_in_future`, `event_time_not_applicable` (an outgoing draft is drafted now)")))]
 pub async fn api_create(
     State(app): State<AppState>,
     caller: Caller,
@@ -63,11 +63,23 @@ pub async fn api_create(
         })?,
     };
     let content = parse_content(body.content)?;
-    let r = create(&app, &caller.principal(), case_id, kind, direction, content).await?;
-    let events = app.store.request_events(r.id).await?;
+    let clocks = NewRequestClocks {
+        follows: body.follows,
+        occurred_at: super::clocks::parse_occurred_at(body.occurred_at.as_deref())?,
+    };
+    let r = create_with(
+        &app,
+        &caller.principal(),
+        case_id,
+        kind,
+        direction,
+        content,
+        clocks,
+    )
+    .await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
+        &full_view(&app, &r).await?,
     ))
 }
 
@@ -76,16 +88,17 @@ pub async fn api_create(
 #[into_params(parameter_in = Query)]
 pub struct RequestQuery {
     pub case_id: Option<Uuid>,
-    #[param(value_type = Option<proto::schema::RequestStateName>)]
+    #[param(schema_with = proto::schema::filter_of::<proto::schema::RequestStateName>)]
     pub state: Option<String>,
-    #[param(value_type = Option<proto::schema::RequestKindName>)]
+    #[param(schema_with = proto::schema::filter_of::<proto::schema::RequestKindName>)]
     pub kind: Option<String>,
-    #[param(value_type = Option<proto::schema::DirectionName>)]
+    #[param(schema_with = proto::schema::filter_of::<proto::schema::DirectionName>)]
     pub direction: Option<String>,
     /// Only requests whose deadline falls within this many days (the
     /// "expiring soon" view), soonest first.
     pub due_within_days: Option<u32>,
     /// 1 to 1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -115,8 +128,11 @@ impl RequestQuery {
             due_before: self
                 .due_within_days
                 .map(|d| OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.min(3650)))),
-            limit: self.limit.unwrap_or(200).clamp(1, 1000),
+            limit: self.limit.unwrap_or(200),
         };
+        if !(1..=1000).contains(&filter.limit) {
+            f.push("limit", "invalid_limit", "use a limit between 1 and 1000");
+        }
         f.finish(Some(filter))
     }
 }
@@ -125,7 +141,7 @@ impl RequestQuery {
 #[utoipa::path(get, path = "/api/v1/requests", tag = "requests", security(("bearer" = [])),
     params(RequestQuery),
     responses((status = 200, body = [proto::RequestView], description = "without their history (`events` is empty)"),
-              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown state, kind or direction")))]
+              (status = 422, body = proto::Problem, description = "`validation_failed`: an unknown state, kind or direction, or a `limit` out of range (`invalid_limit`)")))]
 pub async fn api_list(
     State(app): State<AppState>,
     caller: Caller,
@@ -154,11 +170,7 @@ pub async fn api_get(
 ) -> AppResult<Response> {
     let r = member_request(&app, &caller.principal(), id).await?;
     audit_read(&app, &caller.principal(), &r).await?;
-    let events = app.store.request_events(id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
+    Ok(json_response(StatusCode::OK, &full_view(&app, &r).await?))
 }
 
 /// Replaces the content of a draft (incomplete drafts are fine; checks
@@ -186,11 +198,7 @@ pub async fn api_update(
     }
     let content = parse_content(body)?;
     let r = update_content(&app, &caller.principal(), id, content).await?;
-    let events = app.store.request_events(id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
+    Ok(json_response(StatusCode::OK, &full_view(&app, &r).await?))
 }
 
 /// Moves the request: submit, approve (not by its drafter), send,
@@ -200,8 +208,8 @@ pub async fn api_update(
     params(("id" = Uuid, Path)), request_body = proto::RequestTransition,
     responses((status = 200, body = proto::RequestView), (status = 403, body = proto::Problem, description = "`forbidden_role`: this action needs another role (e.g. `approve` an approver, not the drafter)"),
               (status = 404, body = proto::Problem, description = "no such request, or not in one of your cases"),
-              (status = 409, body = proto::Problem, description = "the action is not open from the current state (`current_state` says which it is), or `content_changed_since_approval`"),
-              (status = 422, body = proto::Problem, description = "`request_incomplete`: approval refused, `errors` lists each missing field (the findings of severity `error`); or `validation_failed`: an unknown action, or `refuse` without a valid `ground`")))]
+              (status = 409, body = proto::Problem, description = "the action is not open from the current state (`current_state` says which it is), or `content_changed_since_approval`; for an extension taking effect, `preservation_already_ended` or `preservation_not_in_force`"),
+              (status = 422, body = proto::Problem, description = "`request_incomplete`: approval refused, `errors` lists each missing field (the findings of severity `error`); or `validation_failed`: an unknown action, `refuse` without a valid `ground`, or `occurred_at` refused (`invalid_datetime`, `event_time_in_future`, `event_time_before_previous`, `event_time_not_applicable`)")))]
 pub async fn api_transition(
     State(app): State<AppState>,
     caller: Caller,
@@ -209,12 +217,17 @@ pub async fn api_transition(
     ApiJson(body): ApiJson<proto::RequestTransition>,
 ) -> AppResult<Response> {
     let action = parse_action(&body.action, body.ground.as_deref())?;
-    let r = transition(&app, &caller.principal(), id, action, body.note.as_deref()).await?;
-    let events = app.store.request_events(id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
+    let occurred_at = super::clocks::parse_occurred_at(body.occurred_at.as_deref())?;
+    let r = transition_at(
+        &app,
+        &caller.principal(),
+        id,
+        action,
+        body.note.as_deref(),
+        occurred_at,
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &full_view(&app, &r).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -223,7 +236,7 @@ pub async fn api_transition(
 pub struct DocumentQuery {
     /// The document's language (`fr-BE`, `es_AR` are read as `fr`, `es`);
     /// default: the language the requested country accepts.
-    #[param(value_type = Option<proto::schema::LanguageName>)]
+    #[param(schema_with = proto::schema::document_language)]
     pub lang: Option<String>,
 }
 
@@ -285,7 +298,7 @@ pub async fn api_document(
 /// What drafting needs to know about a requested country, from our own
 /// (languages, channels, instruments both are bound by).
 #[utoipa::path(get, path = "/api/v1/counterparts/{country}", tag = "requests", security(("bearer" = [])),
-    params(("country" = String, Path, description = "ISO 3166-1 alpha-2")),
+    params(("country" = proto::schema::CountryCodeName, Path, description = "ISO 3166-1 alpha-2")),
     responses((status = 200, body = proto::CounterpartView, description = "languages, channels and shared legal bases"),
               (status = 422, body = proto::Problem, description = "`validation_failed` (`invalid_country`): not an assigned ISO 3166-1 alpha-2 code")))]
 pub async fn api_counterpart(

@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use entraide_proto as proto;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::error::AppResult;
@@ -14,7 +13,7 @@ use crate::http::caller::Caller;
 use crate::http::ApiPath;
 use crate::http::{json_response, ApiJson};
 use crate::requests::exchange::send_request;
-use crate::requests::service::request_view;
+use crate::requests::service::full_view;
 
 /// Sends an approved request to a peer (marking it sent).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/send", tag = "requests", security(("bearer" = [])),
@@ -29,9 +28,5 @@ pub async fn api_send(
     ApiJson(body): ApiJson<proto::SendToPeer>,
 ) -> AppResult<Response> {
     let r = send_request(&app, &caller.principal(), id, &body.peer).await?;
-    let events = app.store.request_events(r.id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &request_view(&r, &events, OffsetDateTime::now_utc()),
-    ))
+    Ok(json_response(StatusCode::OK, &full_view(&app, &r).await?))
 }

@@ -34,6 +34,11 @@ struct RequestMessage<C = RequestContent> {
     reference: String,
     kind: String,
     content: C,
+    /// The sender's ids of the earlier requests this one follows (older
+    /// nodes send none); the receiver maps them to its own through the
+    /// links of requests exchanged before.
+    #[serde(default)]
+    follows: Vec<Uuid>,
 }
 
 /// Sends an approved outgoing request to a peer.
@@ -75,12 +80,29 @@ pub async fn send_request(
     // the peer and queued for it in one transaction: a failure anywhere
     // leaves the request approved with nothing queued.
     let mover = Mover::user(principal)?;
-    let step = requests::prepare_move(app, r, Action::MarkSent, None, &mover)?;
+    let follows: Vec<Uuid> = app
+        .store
+        .requests_followed(r.id)
+        .await?
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    let mut step = requests::prepare_move(app, r, Action::MarkSent, None, &mover)?;
+    // Linked to the peer by this very move: from now on each side records
+    // only its own actions.
+    step.next.exchanged_with = Some(peer_node.to_owned());
+    // An EU extension sent is received: it moves the preservation's end.
+    let sent = crate::requests::clocks::EventTime {
+        at: step.next.sent_at.unwrap_or_else(OffsetDateTime::now_utc),
+        given: false,
+    };
+    let extends = requests::clock_effects(app, &mut step, Action::MarkSent, sent, &mover).await?;
     let payload = serde_json::to_vec(&RequestMessage {
         request_id: step.next.id,
         reference: step.next.reference.clone(),
         kind: step.next.kind.as_str().to_owned(),
         content: step.next.content.clone(),
+        follows,
     })
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let message = outbox::seal_for(
@@ -101,6 +123,7 @@ pub async fn send_request(
             at: OffsetDateTime::now_utc(),
         }],
         outbox: vec![(message, audit)],
+        extends,
         ..Effects::default()
     };
     requests::commit_move(app, step, effects).await
@@ -230,18 +253,68 @@ pub async fn register(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -
     {
         return Ok(());
     }
-    let (_, case, case_audit) = plan_intake_case(app, &header.sender, &m.reference).await?;
+    // Follow-ups of requests exchanged before (an MLA request after the
+    // preservation) are registered in the case of what they follow.
+    let follows = own_followed(app, &header.sender, kind, &m.follows).await?;
+    let (case, case_audit) = match follows.first() {
+        Some(earlier) => (
+            app.store
+                .case_by_id(earlier.case_id)
+                .await?
+                .ok_or(AppError::NotFound { what: "case" })?,
+            None,
+        ),
+        None => {
+            let (_, case, audit) = plan_intake_case(app, &header.sender, &m.reference).await?;
+            (case, Some(audit))
+        }
+    };
     let intake = requests::Intake {
         case,
         case_audit,
         peer_node: header.sender.clone(),
         peer_request_id: m.request_id,
         message_id: header.message_id,
+        follows,
     };
     let peer = Principal::peer(&header.sender);
     let r = requests::register_received(app, &peer, intake, kind, content).await?;
     tracing::info!(request = %r.id, from = %header.sender, "request received from a peer");
     Ok(())
+}
+
+/// Our requests that a request from `sender` follows: the sender's ids
+/// mapped through the links of requests exchanged before, kept when they
+/// are ours, of one case, and of kinds it may follow. A link the peer
+/// names that does not hold here is left out (logged): what it sent is
+/// registered all the same.
+async fn own_followed(
+    app: &AppState,
+    sender: &str,
+    kind: RequestKind,
+    theirs: &[Uuid],
+) -> AppResult<Vec<CooperationRequest>> {
+    let mut ours: Vec<CooperationRequest> = Vec::new();
+    for id in theirs
+        .iter()
+        .take(entraide_domain::request::clocks::FOLLOWS_MAX)
+    {
+        let Some(own) = app.store.request_by_link(sender, *id).await? else {
+            tracing::warn!(from = %sender, "follows a request not exchanged with this peer");
+            continue;
+        };
+        if let Some(r) = app.store.request_by_id(own).await? {
+            let same_case = ours.first().is_none_or(|f| f.case_id == r.case_id);
+            let fits = r.direction == Direction::Incoming && kind.may_follow(r.kind);
+            if same_case && fits && !ours.iter().any(|o| o.id == r.id) {
+                ours.push(r);
+            }
+        }
+    }
+    if kind == RequestKind::PreservationExtension {
+        ours.truncate(1);
+    }
+    Ok(ours)
 }
 
 /// An action the peer took on a request exchanged with it, mirrored here.
@@ -283,6 +356,6 @@ pub async fn mirror(app: &AppState, header: &EnvelopeHeader, payload: &[u8]) -> 
         .ok_or(AppError::NotFound { what: "request" })?;
     let action = requests::parse_action(&u.action, u.ground.as_deref())?;
     let mover = Mover::mirroring(&Principal::peer(&header.sender));
-    requests::move_request(app, r, action, u.note.as_deref(), &mover).await?;
+    requests::move_request(app, r, action, u.note.as_deref(), &mover, u.occurred_at).await?;
     Ok(())
 }

@@ -69,7 +69,11 @@ pub fn request_row(tr: &Tr, r: &CooperationRequest) -> RequestRow {
         due_soon: r
             .deadline_due
             .is_some_and(|d| DeadlineRules::default().is_due_soon(d, now)),
-        past_due: r.deadline_due.is_some_and(|d| d <= now) && !r.state.is_final(),
+        // Held in force by a request for its data pending (Budapest art.
+        // 29(7)): not past due.
+        past_due: r.deadline_due.is_some_and(|d| d <= now)
+            && !r.state.is_final()
+            && !r.pending_decision,
         updated: fmt_time(r.updated_at),
     }
 }
@@ -257,6 +261,13 @@ struct RequestFormPage {
     show_preservation: bool,
     show_emergency: bool,
     show_collection: bool,
+    /// Earlier requests of the case a new one may follow: (id, label,
+    /// chosen). Empty when editing (what it follows is set at creation).
+    follow_options: Vec<(String, String, bool)>,
+    /// A request received: when it was received (its deadlines run from
+    /// then).
+    show_received_at: bool,
+    received_at: String,
 }
 
 impl RequestFormPage {
@@ -312,6 +323,9 @@ fn form_page(
             kind,
             RequestKind::MlaRealTimeTraffic | RequestKind::MlaInterception
         ),
+        follow_options: Vec::new(),
+        show_received_at: false,
+        received_at: String::new(),
         tr: p.tr,
         nav: p.nav,
     }
@@ -371,7 +385,7 @@ pub async fn new_form(
         kind.as_str(),
         direction.as_str()
     );
-    let view = form_page(
+    let mut view = form_page(
         p,
         action,
         kind,
@@ -379,6 +393,17 @@ pub async fn new_form(
         FormValues::from_content(&content),
         FormErrors::default(),
     );
+    view.follow_options = crate::requests::pages_clocks::follow_options(
+        &app,
+        &caller,
+        &view.tr,
+        case_id,
+        kind,
+        direction,
+        &[],
+    )
+    .await?;
+    view.show_received_at = direction == Direction::Incoming;
     Ok(render(&view))
 }
 
@@ -394,25 +419,48 @@ pub async fn create(
     let (kind, direction) = kind_and_direction(q.kind.as_deref(), q.direction.as_deref())?;
     let v = FormValues::from_pairs(&form);
     let tr = Tr::new(app.i18n.clone(), locale.0);
-    match parse_form(&tr, &v) {
+    let chosen = form.all("follows");
+    let received_at = form.one("occurred_at");
+    let errors = match parse_form(&tr, &v) {
         Ok(content) => {
-            let r = requests::create(&app, &caller.principal(), case_id, kind, direction, content)
-                .await?;
-            Ok(see_other(&format!("/requests/{}", r.id)))
+            let created = match crate::requests::pages_clocks::clocks_of_form(&chosen, &received_at)
+            {
+                Ok(clocks) => {
+                    requests::create_with(
+                        &app,
+                        &caller.principal(),
+                        case_id,
+                        kind,
+                        direction,
+                        content,
+                        clocks,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match created {
+                Ok(r) => return Ok(see_other(&format!("/requests/{}", r.id))),
+                // What it follows, or when it was received, refused.
+                Err(e) => FormErrors::from_error(&tr, &e, "follows").ok_or(e)?,
+            }
         }
-        Err(errors) => {
-            let p = page(&app, &caller, locale.0, "/requests").await?;
-            let action = format!(
-                "/cases/{case_id}/requests?kind={}&direction={}",
-                kind.as_str(),
-                direction.as_str()
-            );
-            Ok(render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(p, action, kind, direction, v, errors),
-            ))
-        }
-    }
+        Err(errors) => errors,
+    };
+    let p = page(&app, &caller, locale.0, "/requests").await?;
+    let action = format!(
+        "/cases/{case_id}/requests?kind={}&direction={}",
+        kind.as_str(),
+        direction.as_str()
+    );
+    let mut view = form_page(p, action, kind, direction, v, errors);
+    view.follow_options = crate::requests::pages_clocks::follow_options(
+        &app, &caller, &view.tr, case_id, kind, direction, &chosen,
+    )
+    .await?;
+    view.show_received_at = direction == Direction::Incoming;
+    view.received_at = received_at;
+    Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view))
 }
 
 pub async fn edit_form(
@@ -494,6 +542,7 @@ struct RequestPage {
     send_peers: Vec<(String, String)>,
     /// The peer holding the other side, once exchanged.
     linked_peer: String,
+    clocks: crate::requests::pages_clocks::ClocksBox,
 }
 
 /// The requested country as drafting sees it.
@@ -589,8 +638,13 @@ async fn with_legal_basis(
 
 pub struct EventRow {
     at: String,
+    /// When it really happened, when a time was given for it.
+    occurred: Option<String>,
     actor: String,
     action: String,
+    /// The other side's reply recorded by hand (not exchanged through
+    /// Entraide).
+    other_channel: Option<String>,
 }
 
 fn describe(tr: &Tr, r: &CooperationRequest) -> Vec<(String, Vec<(String, String)>)> {
@@ -744,15 +798,15 @@ async fn request_page(
     } else {
         Vec::new()
     };
-    let actions: Vec<(String, String)> = available_actions(r.kind, r.direction, r.state)
-        .into_iter()
+    // Once exchanged, only this side's own actions (the other side's reach
+    // this register from its node); before, the other side's replies can
+    // be recorded by hand.
+    let offered = available_actions(r.kind, r.direction, r.state, r.channel());
+    let actions: Vec<(String, String)> = offered
+        .iter()
+        .copied()
         .filter(|a| roles.intersects(a.roles()))
         .filter(|a| !matches!(a, entraide_domain::request::Action::Refuse { .. }))
-        // The requesting side withdraws its own request; a received one follows it.
-        .filter(|a| {
-            !(r.direction == Direction::Incoming
-                && *a == entraide_domain::request::Action::Withdraw)
-        })
         .map(|a| {
             (
                 a.name().to_owned(),
@@ -760,10 +814,18 @@ async fn request_page(
             )
         })
         .collect();
-    let can_refuse = available_actions(r.kind, r.direction, r.state)
+    let can_refuse = offered
         .iter()
         .any(|a| matches!(a, entraide_domain::request::Action::Refuse { .. }))
         && roles.intersects(RoleSet::of(&[Role::Officer, Role::Approver]));
+    let handles = roles.intersects(RoleSet::of(&requests::HANDLES_REQUESTS));
+    let allowed: Vec<_> = offered
+        .iter()
+        .copied()
+        .filter(|a| roles.intersects(a.roles()))
+        .collect();
+    let clocks =
+        crate::requests::pages_clocks::clocks_box(app, &p.tr, &r, &allowed, handles).await?;
     Ok(RequestPage {
         r: request_row(&p.tr, &r),
         case_id: r.case_id,
@@ -789,8 +851,11 @@ async fn request_page(
             .iter()
             .map(|e| EventRow {
                 at: fmt_time(e.at),
+                occurred: e.occurred_at.map(fmt_time),
                 actor: e.actor.clone(),
                 action: p.tr.t(&format!("rq-event-{}", e.action)),
+                other_channel: crate::requests::service::recorded_from_other_channel(e)
+                    .then(|| p.tr.t("rq-event-other-channel")),
             })
             .collect(),
         approved_digest: r.approved_digest.clone().unwrap_or_default(),
@@ -809,6 +874,7 @@ async fn request_page(
         linked_peer: link.map(|(p, _)| p).unwrap_or_default(),
         can_extend: r.state.allows_extension(r.kind)
             && roles.intersects(RoleSet::of(&requests::HANDLES_REQUESTS)),
+        clocks,
         tr: p.tr,
         nav: p.nav,
     })
@@ -835,17 +901,23 @@ pub async fn act(
     check_csrf(&caller, &form.one("csrf"))?;
     let ground = form.one("ground");
     let note = form.one("note");
+    let occurred_at = form.one("occurred_at");
     let result = match requests::parse_action(
         &form.one("action"),
         Some(ground.as_str()).filter(|g| !g.is_empty()),
-    ) {
-        Ok(action) => {
-            requests::transition(
+    )
+    .and_then(|action| {
+        crate::requests::clocks::parse_occurred_at(Some(occurred_at.as_str()))
+            .map(|at| (action, at))
+    }) {
+        Ok((action, at)) => {
+            requests::transition_at(
                 &app,
                 &caller.principal(),
                 id,
                 action,
                 Some(note.as_str()).filter(|n| !n.is_empty()),
+                at,
             )
             .await
         }
@@ -855,17 +927,35 @@ pub async fn act(
         Ok(_) => Ok(see_other(&format!("/requests/{id}"))),
         Err(
             err @ (AppError::Transition { .. } | AppError::Incomplete(_) | AppError::Validation(_)),
-        ) => {
-            let tr = Tr::new(app.i18n.clone(), locale.0);
-            let (status, code) = err.status_and_code();
-            let message = tr.error(code, &err.to_string());
-            Ok(render_status(
-                status,
-                &request_page(&app, &caller, locale.0, id, Some(message)).await?,
-            ))
-        }
+        ) => request_page_with_error(&app, &caller, locale.0, id, err).await,
         Err(e) => Err(e),
     }
+}
+
+/// The request page again, with why what was asked was refused: the
+/// refused field's own message when one is named (an event time in the
+/// future...), else the error's.
+pub(crate) async fn request_page_with_error(
+    app: &AppState,
+    caller: &Caller,
+    locale: Locale,
+    id: Uuid,
+    err: AppError,
+) -> AppResult<Response> {
+    let tr = Tr::new(app.i18n.clone(), locale);
+    let (status, code) = err.status_and_code();
+    let message = match &err {
+        AppError::Validation(fields) if !fields.is_empty() => fields
+            .iter()
+            .map(|f| tr.error(&f.code, &f.message))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => tr.error(code, &err.to_string()),
+    };
+    Ok(render_status(
+        status,
+        &request_page(app, caller, locale, id, Some(message)).await?,
+    ))
 }
 
 #[derive(Template)]
@@ -1006,6 +1096,63 @@ mod tests {
         ids.extend(actions.iter().map(|a| format!("rq-event-{}", a.name())));
         ids.extend(
             ["rq-event-drafted", "rq-event-registered", "rq-event-edited"].map(String::from),
+        );
+        // The clocks: what starts a deadline, the enforcing authority's
+        // records and answers, and every code their refusals carry.
+        use entraide_domain::request::clocks as c;
+        ids.extend(
+            entraide_domain::request::Trigger::ALL
+                .iter()
+                .map(|t| format!("rq-trigger-{}", t.as_str())),
+        );
+        ids.extend(
+            entraide_domain::request::ObjectionEffect::ALL
+                .iter()
+                .map(|e| format!("rq-objection-{}", e.as_str())),
+        );
+        ids.extend(
+            [
+                "extended",
+                c::NOTIFY_ENFORCING_AUTHORITY,
+                c::RECORD_OBJECTION,
+            ]
+            .map(|a| format!("rq-event-{a}")),
+        );
+        let codes = [
+            c::EventTimeError::NotApplicable.code(),
+            c::EventTimeError::InFuture {
+                at: OffsetDateTime::UNIX_EPOCH,
+            }
+            .code(),
+            c::EventTimeError::BeforePrevious {
+                at: OffsetDateTime::UNIX_EPOCH,
+                previous: OffsetDateTime::UNIX_EPOCH,
+            }
+            .code(),
+            c::FollowError::DirectionMismatch.code(),
+            c::FollowError::ExtensionNeedsOnePreservation.code(),
+            c::FollowError::KindMismatch {
+                follower: RequestKind::MlaStoredData,
+                earlier: RequestKind::MlaStoredData,
+            }
+            .code(),
+            c::ExtensionError::NotInForce.code(),
+            c::ExtensionError::Ended {
+                ended: OffsetDateTime::UNIX_EPOCH,
+            }
+            .code(),
+            c::EnforcingError::NotAnOrder.code(),
+            c::EnforcingError::NotSent.code(),
+            c::EnforcingError::AlreadyNotified.code(),
+            c::EnforcingError::NotNotified.code(),
+            c::EnforcingError::AlreadyAnswered.code(),
+            "follows_not_in_case",
+            "invalid_objection_effect",
+        ];
+        ids.extend(
+            codes
+                .iter()
+                .map(|c| format!("error-{}", c.replace('_', "-"))),
         );
         ids.extend(
             [

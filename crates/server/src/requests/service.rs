@@ -3,14 +3,13 @@
 //! command line and messages from peers.
 
 use entraide_domain::request::{
-    assess, has_errors, next_state, Action, Authorship, DeadlineRules, Direction, Finding, Move,
-    RefusalGround, RequestContent, RequestKind, RequestState, Severity, TransitionError, Trigger,
+    assess, has_errors, next_state, Action, Authorship, Channel, DeadlineRules, Direction, Finding,
+    Move, RefusalGround, RequestContent, RequestKind, RequestState, Severity, TransitionError,
+    Trigger,
 };
 use entraide_domain::{AuditAction, AuditOutcome, CaseAccess, Role};
 use entraide_proto as proto;
-use entraide_store::{
-    Case, CooperationRequest, Effects, NewAuditEntry, RequestEvent, RequestFilter, RequestLink,
-};
+use entraide_store::{Case, CooperationRequest, Effects, NewAuditEntry, RequestEvent, RequestLink};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -45,6 +44,12 @@ fn field_errors(findings: &[Finding]) -> Vec<proto::FieldError> {
         .collect()
 }
 
+/// Whether an event is the other side's action recorded here by hand.
+pub fn recorded_from_other_channel(e: &RequestEvent) -> bool {
+    serde_json::from_str::<serde_json::Value>(&e.detail)
+        .is_ok_and(|d| d["other_channel"] == serde_json::Value::Bool(true))
+}
+
 pub fn request_view(
     r: &CooperationRequest,
     events: &[RequestEvent],
@@ -54,8 +59,11 @@ pub fn request_view(
     let deadline = r.deadline_due.map(|due| proto::DeadlineView {
         due,
         source: r.deadline_source.clone().unwrap_or_default(),
+        trigger: r.deadline_trigger.map(|t| t.as_str().to_owned()),
+        started_at: r.deadline_started_at,
         due_soon: rules.is_due_soon(due, now),
         past: now >= due,
+        pending_decision: r.pending_decision,
     });
     proto::RequestView {
         id: r.id,
@@ -84,6 +92,7 @@ pub fn request_view(
             r.kind,
             r.direction,
             r.state,
+            r.channel(),
         )
         .iter()
         .map(|a| a.name().to_owned())
@@ -92,13 +101,39 @@ pub fn request_view(
             .iter()
             .map(|e| proto::RequestEventView {
                 at: e.at,
+                occurred_at: e.occurred_at,
                 actor: e.actor.clone(),
                 action: e.action.clone(),
                 from_state: e.from_state.clone(),
                 to_state: e.to_state.clone(),
+                other_channel: recorded_from_other_channel(e),
             })
             .collect(),
+        follows: Vec::new(),
+        followed_by: Vec::new(),
+        enforcing_authority: crate::requests::clocks::enforcing_view(r, now),
     }
+}
+
+/// A request's whole view: its history, the requests it follows and those
+/// that follow it.
+pub async fn full_view(app: &AppState, r: &CooperationRequest) -> AppResult<proto::RequestView> {
+    let events = app.store.request_events(r.id).await?;
+    let related = |list: Vec<CooperationRequest>| -> Vec<proto::RelatedRequestView> {
+        list.iter()
+            .map(|o| proto::RelatedRequestView {
+                id: o.id,
+                reference: o.reference.clone(),
+                kind: o.kind.as_str().to_owned(),
+                state: o.state.as_str().to_owned(),
+                pending_decision: crate::requests::clocks::follow_up(o).keeps_in_force(),
+            })
+            .collect()
+    };
+    let mut view = request_view(r, &events, OffsetDateTime::now_utc());
+    view.follows = related(app.store.requests_followed(r.id).await?);
+    view.followed_by = related(app.store.requests_following(r.id).await?);
+    Ok(view)
 }
 
 /// Parses the content with the path of the first bad field.
@@ -193,7 +228,7 @@ pub(crate) fn event(
     )
 }
 
-fn event_by(
+pub(crate) fn event_by(
     r: &CooperationRequest,
     actor_id: Option<Uuid>,
     actor: &str,
@@ -205,6 +240,7 @@ fn event_by(
         id: 0,
         request_id: r.id,
         at: OffsetDateTime::now_utc(),
+        occurred_at: None,
         actor_id,
         actor: actor.to_owned(),
         action: action.to_owned(),
@@ -222,9 +258,54 @@ pub async fn create(
     case_id: Uuid,
     kind: RequestKind,
     direction: Direction,
+    content: RequestContent,
+) -> AppResult<CooperationRequest> {
+    create_with(
+        app,
+        principal,
+        case_id,
+        kind,
+        direction,
+        content,
+        NewRequestClocks::default(),
+    )
+    .await
+}
+
+/// What a new request carries besides its content: the earlier requests of
+/// its case it follows, and for one received, when it was received.
+#[derive(Debug, Clone, Default)]
+pub struct NewRequestClocks {
+    pub follows: Vec<Uuid>,
+    pub occurred_at: Option<OffsetDateTime>,
+}
+
+/// `create`, following earlier requests and, for a request received, from
+/// the time it was received (its deadlines run from then).
+pub async fn create_with(
+    app: &AppState,
+    principal: &Principal,
+    case_id: Uuid,
+    kind: RequestKind,
+    direction: Direction,
     mut content: RequestContent,
+    clocks: NewRequestClocks,
 ) -> AppResult<CooperationRequest> {
     let case = member_case(app, principal, case_id).await?;
+    // A draft is drafted when it is recorded; only a receipt happened
+    // elsewhere, earlier.
+    if direction == Direction::Outgoing && clocks.occurred_at.is_some() {
+        let e = entraide_domain::request::EventTimeError::NotApplicable;
+        return Err(AppError::Validation(vec![proto::FieldError {
+            field: "occurred_at".into(),
+            code: e.code().into(),
+            message: e.to_string(),
+        }]));
+    }
+    let earlier =
+        crate::requests::clocks::check_follows(app, case.id, kind, direction, &clocks.follows)
+            .await?;
+    let at = crate::requests::clocks::bounded(clocks.occurred_at, None)?;
     if direction == Direction::Outgoing {
         let drafter = principal.signed_in()?;
         let org = app.store.own_organisation().await?;
@@ -245,15 +326,12 @@ pub async fn create(
         }
     }
     let id = Uuid::now_v7();
+    let effects = Effects {
+        follows: earlier.iter().map(|r| r.id).collect(),
+        ..Effects::default()
+    };
     insert(
-        app,
-        principal,
-        &case,
-        id,
-        kind,
-        direction,
-        content,
-        Effects::default(),
+        app, principal, &case, id, kind, direction, content, effects, at, &earlier,
     )
     .await
 }
@@ -272,16 +350,18 @@ pub async fn register_received(
 ) -> AppResult<CooperationRequest> {
     let id = Uuid::now_v7();
     let effects = Effects {
-        new_case: Some((intake.case.clone(), intake.case_audit)),
+        new_case: intake.case_audit.map(|audit| (intake.case.clone(), audit)),
         links: vec![RequestLink {
             request_id: id,
             peer_node: intake.peer_node,
             peer_request_id: Some(intake.peer_request_id),
             at: OffsetDateTime::now_utc(),
         }],
-        outbox: Vec::new(),
         applies_inbox: Some(intake.message_id),
+        follows: intake.follows.iter().map(|r| r.id).collect(),
+        ..Effects::default()
     };
+    let at = crate::requests::clocks::EventTime::now();
     insert(
         app,
         principal,
@@ -291,19 +371,27 @@ pub async fn register_received(
         Direction::Incoming,
         content,
         effects,
+        at,
+        &intake.follows,
     )
     .await
 }
 
-/// The case opened for a request received from a peer, not yet stored
-/// (it is written with the request), and what links the two sides.
+/// The case a request received from a peer is registered in — opened for
+/// it (not yet stored: it is written with the request, with its audit
+/// entry), or the case of the requests it follows — and what links the two
+/// sides.
 pub struct Intake {
     pub case: Case,
-    pub case_audit: NewAuditEntry,
+    /// The case's opening, when it is opened for this request.
+    pub case_audit: Option<NewAuditEntry>,
     pub peer_node: String,
     pub peer_request_id: Uuid,
     /// The received message that carries the request.
     pub message_id: Uuid,
+    /// Our requests (of `case`) that the peer's request follows, already
+    /// checked (`clocks::check_follows`).
+    pub follows: Vec<CooperationRequest>,
 }
 
 /// Stores a new request with its first event and audit entry.
@@ -316,7 +404,9 @@ async fn insert(
     kind: RequestKind,
     direction: Direction,
     content: RequestContent,
-    effects: Effects,
+    mut effects: Effects,
+    at: crate::requests::clocks::EventTime,
+    earlier: &[CooperationRequest],
 ) -> AppResult<CooperationRequest> {
     let case_id = case.id;
     let drafted_by = match direction {
@@ -351,17 +441,43 @@ async fn insert(
         acknowledged_at: None,
         first_data_at: None,
         closed_at: None,
+        exchanged_with: None,
+        deadline_trigger: None,
+        deadline_started_at: None,
+        enforcing: None,
+        pending_decision: false,
     };
+    let mut extension = crate::requests::clocks::ExtensionStep::Nothing;
     if direction == Direction::Incoming {
-        if let Some(d) = rules.deadline(kind, request.legal_basis, Trigger::Received, now) {
-            request.deadline_due = Some(d.due);
-            request.deadline_source = Some(d.source.to_owned());
+        // Received at `at` (now, or when it really was): its clock runs
+        // from then, and statistics count from then.
+        request.sent_at = Some(at.at);
+        if let Some(d) = rules.deadline(kind, request.legal_basis, Trigger::Received, at.at) {
+            set_deadline(&mut request, &d);
+        }
+        // An EU extension runs once received (art. 11(1)): the
+        // preservation it extends moves with this registration, or the
+        // registration notes that it came too late.
+        let preservation = earlier
+            .iter()
+            .find(|p| p.kind == RequestKind::ExpeditedPreservation);
+        if kind == RequestKind::PreservationExtension && preservation.is_some() {
+            extension = crate::requests::clocks::extension_step(
+                app,
+                &mut request,
+                Some(Trigger::Received),
+                at,
+                &principal.actor().label,
+                false,
+                preservation,
+            )
+            .await?;
         }
     }
     // References are per case: CASE/R1, CASE/R2... The store allocates the
     // number from the case's sequence in the transaction that inserts the
     // request, and names it as the audit entry's target.
-    let ev = event(
+    let mut ev = event(
         &request,
         principal,
         if direction == Direction::Outgoing {
@@ -372,6 +488,18 @@ async fn insert(
         None,
         serde_json::json!({}),
     );
+    ev.occurred_at = at.occurred_at();
+    match extension {
+        crate::requests::clocks::ExtensionStep::Extends(x) => effects.extends = Some(x),
+        crate::requests::clocks::ExtensionStep::WithoutEffect(e) => {
+            crate::requests::clocks::note_in_detail(
+                &mut ev,
+                "extension_without_effect",
+                serde_json::json!(e.code()),
+            )
+        }
+        crate::requests::clocks::ExtensionStep::Nothing => {}
+    }
     let audit = principal
         .actor()
         .entry(AuditAction::RequestCreated, AuditOutcome::Success)
@@ -382,6 +510,14 @@ async fn insert(
         .create_request(&request, &ev, &audit, &effects)
         .await?;
     Ok(request)
+}
+
+/// Sets the deadline of a request, with what started it.
+pub(crate) fn set_deadline(r: &mut CooperationRequest, d: &entraide_domain::request::Deadline) {
+    r.deadline_due = Some(d.due);
+    r.deadline_source = Some(d.source.to_owned());
+    r.deadline_trigger = Some(d.trigger);
+    r.deadline_started_at = Some(d.started_at);
 }
 
 /// Replaces the content of a draft.
@@ -494,28 +630,94 @@ pub async fn transition(
     action: Action,
     note: Option<&str>,
 ) -> AppResult<CooperationRequest> {
+    transition_at(app, principal, id, action, note, None).await
+}
+
+/// `transition`, with the time the event really happened when it is not
+/// now (a reply received yesterday by telephone): checked against the
+/// history, and the deadlines it starts run from it.
+pub async fn transition_at(
+    app: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    action: Action,
+    note: Option<&str>,
+    occurred_at: Option<OffsetDateTime>,
+) -> AppResult<CooperationRequest> {
     let r = member_request(app, principal, id).await?;
     let mover = Mover::user(principal)?;
+    let events = app.store.request_events(r.id).await?;
+    let at = crate::requests::clocks::user_event_time(Some(action), occurred_at, &events)?;
     // Four eyes: who drafted it or changed its content since it was last
     // approved, read from its history (every change records its author).
     let authors = if action == Action::Approve {
-        let events = app.store.request_events(r.id).await?;
         Authorship::from_history(events.iter().map(|e| (e.action.as_str(), e.actor_id))).authors()
     } else {
         r.drafted_by.into_iter().collect()
     };
-    let step = prepare_move_by(app, r, action, note, &mover, authors)?;
+    let mut step = prepare_move_by(app, r, action, note, &mover, authors, at)?;
+    let extends = clock_effects(app, &mut step, action, at, &mover).await?;
     // The peer holding the other side of the request follows: the message
     // telling it is queued with the move, in the same transaction.
-    let effects =
-        crate::requests::updates::effects_of(app, &principal.actor(), &step.next, action, note)
-            .await?;
+    let mut effects = crate::requests::updates::effects_of(
+        app,
+        &principal.actor(),
+        &step.next,
+        action,
+        note,
+        at.occurred_at(),
+    )
+    .await?;
+    effects.extends = extends;
     commit_move(app, step, effects).await
+}
+
+/// What a prepared move does to another request's clock, in the same
+/// transaction: an extension reaching the event it takes effect on moves
+/// the end of the preservation it extends (`clocks::extension_step`). A
+/// user's act on a preservation that ended is refused; a peer's update is
+/// recorded without effect, noted in its event.
+pub(crate) async fn clock_effects(
+    app: &AppState,
+    step: &mut Step,
+    action: Action,
+    at: crate::requests::clocks::EventTime,
+    mover: &Mover,
+) -> AppResult<Option<Box<entraide_store::Extended>>> {
+    use crate::requests::clocks::{extension_step, note_in_detail, trigger_of, ExtensionStep};
+    if step.next.kind != RequestKind::PreservationExtension {
+        return Ok(None);
+    }
+    let refuse = !mover.mirroring;
+    match extension_step(
+        app,
+        &mut step.next,
+        trigger_of(action),
+        at,
+        &mover.label,
+        refuse,
+        None,
+    )
+    .await?
+    {
+        ExtensionStep::Extends(x) => Ok(Some(x)),
+        ExtensionStep::WithoutEffect(e) => {
+            note_in_detail(
+                &mut step.event,
+                "extension_without_effect",
+                serde_json::json!(e.code()),
+            );
+            Ok(None)
+        }
+        ExtensionStep::Nothing => Ok(None),
+    }
 }
 
 /// Who moves a request: a user (route and case already checked), or a peer
 /// node mirroring what happened on its side.
 pub struct Mover {
+    /// Whether this is the peer's node telling of its own side's action.
+    pub mirroring: bool,
     pub id: Option<Uuid>,
     pub roles: entraide_domain::RoleSet,
     pub label: String,
@@ -527,6 +729,7 @@ impl Mover {
     pub fn user(principal: &Principal) -> AppResult<Self> {
         let audit = principal.actor();
         Ok(Self {
+            mirroring: false,
             id: Some(principal.signed_in()?.id),
             roles: principal.roles(),
             label: audit.label.clone(),
@@ -539,10 +742,23 @@ impl Mover {
     pub fn mirroring(peer: &Principal) -> Self {
         let audit = peer.actor();
         Self {
+            mirroring: true,
             id: None,
             roles: entraide_domain::RoleSet::of(&Role::ALL),
             label: audit.label.clone(),
             audit,
+        }
+    }
+}
+
+impl Mover {
+    /// How this mover's action reaches the register of `r` (whose side's
+    /// actions it may record).
+    pub fn channel_for(&self, r: &CooperationRequest) -> Channel {
+        if self.mirroring {
+            Channel::Mirrored
+        } else {
+            r.channel()
         }
     }
 }
@@ -555,9 +771,22 @@ pub async fn move_request(
     action: Action,
     note: Option<&str>,
     mover: &Mover,
+    occurred_at: Option<OffsetDateTime>,
 ) -> AppResult<CooperationRequest> {
-    let step = prepare_move(app, r, action, note, mover)?;
-    commit_move(app, step, Effects::default()).await
+    let events = app.store.request_events(r.id).await?;
+    let at = if mover.mirroring {
+        crate::requests::clocks::peer_event_time(occurred_at, &events)
+    } else {
+        crate::requests::clocks::user_event_time(Some(action), occurred_at, &events)?
+    };
+    let authors = r.drafted_by.into_iter().collect();
+    let mut step = prepare_move_by(app, r, action, note, mover, authors, at)?;
+    let extends = clock_effects(app, &mut step, action, at, mover).await?;
+    let effects = Effects {
+        extends,
+        ..Effects::default()
+    };
+    commit_move(app, step, effects).await
 }
 
 /// A move checked and built, not yet stored: what it sends can be
@@ -565,7 +794,7 @@ pub async fn move_request(
 pub struct Step {
     pub previous: CooperationRequest,
     pub next: CooperationRequest,
-    event: RequestEvent,
+    pub(crate) event: RequestEvent,
     audit: NewAuditEntry,
 }
 
@@ -579,10 +808,13 @@ pub fn prepare_move(
     mover: &Mover,
 ) -> AppResult<Step> {
     let authors = r.drafted_by.into_iter().collect();
-    prepare_move_by(app, r, action, note, mover, authors)
+    let at = crate::requests::clocks::EventTime::now();
+    prepare_move_by(app, r, action, note, mover, authors, at)
 }
 
-/// `prepare_move`, with who may not approve (`Authorship::authors`).
+/// `prepare_move`, with who may not approve (`Authorship::authors`) and
+/// when the event happened (`at`, already checked): the deadlines it
+/// starts and the times statistics read run from it.
 fn prepare_move_by(
     app: &AppState,
     mut r: CooperationRequest,
@@ -590,10 +822,16 @@ fn prepare_move_by(
     note: Option<&str>,
     mover: &Mover,
     authors: Vec<Uuid>,
+    at: crate::requests::clocks::EventTime,
 ) -> AppResult<Step> {
     let previous = r.clone();
     let findings = assess(r.kind, &r.content);
     let before = r.state;
+    let channel = mover.channel_for(&r);
+    // The other side's action recorded by hand (its reply came by e-mail,
+    // telephone or post): kept, and marked as such in the history.
+    let other_channel = channel == Channel::Outside
+        && action.side() == Some(entraide_domain::request::Side::of(r.direction).other());
     let next = next_state(&Move {
         kind: r.kind,
         direction: r.direction,
@@ -602,6 +840,7 @@ fn prepare_move_by(
         actor: Some((mover.id.unwrap_or_else(Uuid::nil), mover.roles)),
         authors,
         complete: !has_errors(&findings),
+        channel,
     })
     .map_err(|e| match e {
         TransitionError::Incomplete => AppError::Incomplete(field_errors(&findings)),
@@ -613,11 +852,13 @@ fn prepare_move_by(
         },
     })?;
     let now = OffsetDateTime::now_utc();
+    // When the event happened (now, or the time given for it): deadlines
+    // run from it, and the times statistics read are it.
+    let happened = at.at;
     let rules = app.settings.deadlines.for_country(r.requested_country);
     let set_deadline = |r: &mut CooperationRequest, trigger| {
-        if let Some(d) = rules.deadline(r.kind, r.legal_basis, trigger, now) {
-            r.deadline_due = Some(d.due);
-            r.deadline_source = Some(d.source.to_owned());
+        if let Some(d) = rules.deadline(r.kind, r.legal_basis, trigger, happened) {
+            set_deadline(r, &d);
         }
     };
     match action {
@@ -639,28 +880,29 @@ fn prepare_move_by(
                     current_state: before.as_str().to_owned(),
                 });
             }
-            r.sent_at = Some(now);
+            r.sent_at = Some(happened);
             set_deadline(&mut r, Trigger::Received);
         }
-        Action::Acknowledge => r.acknowledged_at = Some(now),
+        Action::Acknowledge => r.acknowledged_at = Some(happened),
         Action::ConfirmPreservation => set_deadline(&mut r, Trigger::PreservationConfirmed),
         Action::AnswerPartially | Action::AnswerCompletely => {
-            r.first_data_at.get_or_insert(now);
+            r.first_data_at.get_or_insert(happened);
         }
         Action::Refuse { ground } => r.refusal_ground = Some(ground),
         _ => {}
     }
     r.state = next;
     if next.is_final() {
-        r.closed_at = Some(now);
+        r.closed_at = Some(happened);
     }
     r.updated_at = now;
     let detail = serde_json::json!({
         "note": note.map(|n| n.chars().take(2000).collect::<String>()),
         "ground": r.refusal_ground.map(|g| g.as_str()),
         "digest": (action == Action::Approve).then(|| r.approved_digest.clone()),
+        "other_channel": other_channel.then_some(true),
     });
-    let ev = event_by(
+    let mut ev = event_by(
         &r,
         mover.id,
         &mover.label,
@@ -668,6 +910,7 @@ fn prepare_move_by(
         Some(before),
         detail,
     );
+    ev.occurred_at = at.occurred_at();
     let audit = mover
         .audit
         .entry(AuditAction::RequestTransition, AuditOutcome::Success)
@@ -707,111 +950,6 @@ pub async fn commit_move(
         app.outbox_wake.notify_one();
     }
     Ok(step.next)
-}
-
-/// Drafts the extension of a preservation, prefilled from it (Budapest
-/// art. 29(7): the preservation lasts while the MLA request is decided; an
-/// extension keeps the data beyond the first period).
-pub async fn prepare_extension(
-    app: &AppState,
-    principal: &Principal,
-    id: Uuid,
-) -> AppResult<CooperationRequest> {
-    let original = member_request(app, principal, id).await?;
-    if !original.state.allows_extension(original.kind) {
-        return Err(AppError::Transition {
-            code: "extension_not_possible",
-            detail: "only a preservation that is sent, acknowledged or in place can be extended"
-                .into(),
-            current_state: original.state.as_str().to_owned(),
-        });
-    }
-    // One draft extension at a time: a second click opens the same draft.
-    let drafts = RequestFilter {
-        case_id: Some(original.case_id),
-        kind: Some(RequestKind::PreservationExtension),
-        state: Some(RequestState::Draft),
-        limit: 100,
-        ..RequestFilter::default()
-    };
-    if let Some(existing) = app
-        .store
-        .requests_for_member(principal.signed_in()?.id, &drafts)
-        .await?
-        .into_iter()
-        .find(|r| r.content.previous_reference == original.reference)
-    {
-        return Ok(existing);
-    }
-    let mut content = original.content.clone();
-    content.marking = entraide_domain::request::Marking::Extension;
-    content.previous_reference = original.reference.clone();
-    create(
-        app,
-        principal,
-        original.case_id,
-        RequestKind::PreservationExtension,
-        original.direction,
-        content,
-    )
-    .await
-}
-
-/// Records as expired every preservation whose period ended before `now`
-/// without the MLA request arriving (Budapest art. 29(7)). Run by the node
-/// itself every minute; returns how many expired.
-pub async fn expire_overdue(app: &AppState, now: OffsetDateTime) -> AppResult<usize> {
-    let node = crate::app::audit::Actor {
-        id: None,
-        label: "node".into(),
-        client_ip: None,
-        request_id: None,
-    };
-    let mut expired = 0;
-    for mut r in app.store.overdue_preservations(now).await? {
-        let previous = r.clone();
-        let before = r.state;
-        let Ok(next) = next_state(&Move {
-            kind: r.kind,
-            direction: r.direction,
-            state: before,
-            action: Action::Expire,
-            actor: None,
-            authors: Vec::new(),
-            complete: true,
-        }) else {
-            continue;
-        };
-        r.state = next;
-        r.closed_at = Some(now);
-        r.updated_at = now;
-        let ev = RequestEvent {
-            id: 0,
-            request_id: r.id,
-            at: now,
-            actor_id: None,
-            actor: node.label.clone(),
-            action: Action::Expire.name().to_owned(),
-            from_state: Some(before.as_str().to_owned()),
-            to_state: next.as_str().to_owned(),
-            detail: serde_json::json!({ "deadline": r.deadline_source }).to_string(),
-        };
-        let audit = node
-            .entry(AuditAction::RequestTransition, AuditOutcome::Success)
-            .on_case(r.case_id)
-            .target(r.reference.clone())
-            .detail(serde_json::json!({ "action": "expire", "from": before.as_str(), "to": next.as_str() }));
-        // Another replica may have done it first: then nothing is written.
-        if app
-            .store
-            .update_request(&previous, &r, &ev, &audit, &Effects::default())
-            .await?
-        {
-            tracing::warn!(reference = %r.reference, "preservation expired without the MLA request");
-            expired += 1;
-        }
-    }
-    Ok(expired)
 }
 
 pub async fn audit_read(

@@ -44,6 +44,8 @@ async fn node() -> Fixture {
         deadlines: Default::default(),
         s3: None,
         federation: Default::default(),
+        edge: Default::default(),
+        smtp: None,
     };
     let store: Arc<dyn entraide_store::Store> =
         crate::node::open_store(&database_url).await.unwrap();
@@ -179,10 +181,11 @@ async fn a_request_registered_for_a_peer_is_recorded_as_the_peer() {
         &Principal::peer("ar-ufeci"),
         service::Intake {
             case,
-            case_audit,
+            case_audit: Some(case_audit),
             peer_node: "ar-ufeci".into(),
             peer_request_id,
             message_id,
+            follows: Vec::new(),
         },
         RequestKind::ExpeditedPreservation,
         service::parse_content(complete_preservation()).unwrap(),

@@ -13,8 +13,10 @@ use crate::app::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First day (2026-01-01) or instant (RFC 3339); default: a year ago.
+    #[param(schema_with = entraide_proto::schema::period_bound)]
     pub from: Option<String>,
     /// Last day included, or instant excluded; default: now.
+    #[param(schema_with = entraide_proto::schema::period_bound)]
     pub to: Option<String>,
 }
 
@@ -71,7 +73,11 @@ pub async fn compute(app: &AppState, q: &PeriodQuery) -> AppResult<Statistics> {
     let from_day = from.unix_timestamp().div_euclid(DAY);
     let to_day = (to.unix_timestamp() + DAY - 1).div_euclid(DAY);
     let agg = app.store.request_statistics(from_day, to_day).await?;
-    Ok(from_aggregates(&agg.counts, &agg.durations))
+    Ok(from_aggregates(
+        &agg.counts,
+        &agg.durations,
+        agg.preservations_lapsed,
+    ))
 }
 
 /// The figures as rows: measure, key, value.

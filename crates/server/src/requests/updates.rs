@@ -28,6 +28,10 @@ pub(crate) struct RequestUpdate {
     pub(crate) ground: Option<String>,
     #[serde(default)]
     pub(crate) note: Option<String>,
+    /// When it really happened on the sender's side, when a time was given
+    /// (older nodes send none: now).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub(crate) occurred_at: Option<time::OffsetDateTime>,
 }
 
 /// Actions the requested (incoming) side takes that the requesting side
@@ -59,6 +63,7 @@ pub async fn effects_of(
     r: &CooperationRequest,
     action: Action,
     note: Option<&str>,
+    occurred_at: Option<time::OffsetDateTime>,
 ) -> AppResult<Effects> {
     if !mirrored(r.direction, action) {
         return Ok(Effects::default());
@@ -76,6 +81,7 @@ pub async fn effects_of(
         action: action.name().to_owned(),
         ground,
         note: note.map(|n| n.chars().take(2000).collect()),
+        occurred_at,
     })
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let m = match outbox::seal_for(

@@ -42,6 +42,11 @@ pub async fn render_errors(State(app): State<AppState>, req: Request, next: Next
         .get::<Locale>()
         .copied()
         .unwrap_or_else(|| pick_locale(&headers, None));
+    // An administrator reset the password: choose a new one first.
+    if info.code == "password_change_required" {
+        let next = if is_get { path_and_query } else { "/".into() };
+        return see_other(&format!("/signin/password?next={}", urlencode(&next)));
+    }
     if info.status == StatusCode::UNAUTHORIZED {
         let reason = if info.code == "session_expired" {
             "expired"

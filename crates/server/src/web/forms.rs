@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -161,20 +161,67 @@ pub(crate) fn with_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Res
     res
 }
 
-/// Only local paths, never `//host` or a scheme: no open redirects.
+/// Where to go after a form (`next`): a path on this node, or `/`.
+///
+/// Browsers forgive a lot in a `Location`: they drop tabs and line breaks
+/// (`/\t/evil.example` is `//evil.example`, another site), read `\` as
+/// `/`, and a line break would split the header. So only a plain path
+/// passes: printable ASCII, starting with one `/`, no backslash, and the
+/// same once percent-decoded (no control character, no `//` or `/\`
+/// start, which a server or proxy decoding it would follow). Anything
+/// else is `/`; never an error.
 pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512 =>
-        {
-            n.to_owned()
-        }
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/".into(),
     }
 }
 
+fn is_local_path(n: &str) -> bool {
+    let plain = |s: &[u8]| {
+        s.first() == Some(&b'/')
+            && !matches!(s.get(1), Some(b'/' | b'\\'))
+            && !s.iter().any(|b| b.is_ascii_control() || *b == b'\\')
+    };
+    n.len() < 512
+        && n.bytes().all(|b| b.is_ascii_graphic())
+        && plain(n.as_bytes())
+        && plain(&percent_decode(n.as_bytes()))
+}
+
+/// `%XX` sequences decoded (once); anything else kept as it is.
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let decoded = match (
+            s[i],
+            s.get(i + 1).copied().and_then(hex),
+            s.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => Some(h * 16 + l),
+            _ => None,
+        };
+        match decoded {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(s[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A 303 to a local path. The target is a header value: one that cannot be
+/// (a line break) goes to `/` rather than failing the request.
 pub(crate) fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
+    let location = HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// Percent-encodes a value for a query string (`/` kept, for `next=`).
@@ -187,4 +234,44 @@ pub(crate) fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_local_paths_are_redirect_targets() {
+        for good in ["/", "/cases", "/cases/1?tab=evidence&x=%20y", "/a%2Fb"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "%2F%2Fevil.example",
+            "/%2F/evil.example",
+            "/%2Fevil.example",
+            "/%5Cevil.example",
+            "/x\r\nSet-Cookie: a=b",
+            "/x%0d%0aSet-Cookie:%20a=b",
+            "/x y",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/caf\u{e9}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(600)))), "/");
+    }
+
+    #[test]
+    fn a_redirect_never_fails() {
+        let res = see_other("/x\r\ny");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()[header::LOCATION], "/");
+    }
 }

@@ -24,7 +24,9 @@ async fn health_metrics_and_openapi(backend: Backend) -> Result<()> {
     let r = api.get("/readyz").await?;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json["status"], "ready");
-    let r = api.get("/metrics").await?;
+    // Without `metrics_token` or `metrics_listen`, administrators only.
+    let admin = node.admin().await?;
+    let r = node.api(Some(&admin.token)).get("/metrics").await?;
     assert!(
         r.text.contains("entraide_http_requests_total"),
         "{}",
@@ -217,8 +219,15 @@ async fn tokens_are_created_used_and_revoked(backend: Backend) -> Result<()> {
     let node = spawn_node(backend).await?;
     let officer = node.user("officer", &[Role::Officer]).await?;
     let api = node.api(Some(&officer.token));
-    let created = api
-        .post("/api/v1/tokens", &json!({"name": "script"}))
+    // Created for the officer by an administrator's token (an officer's
+    // own token may not create tokens: see security_tokens.rs).
+    let admin = node.admin().await?;
+    let created = node
+        .api(Some(&admin.token))
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "script", "user_id": officer.id}),
+        )
         .await?;
     assert_eq!(created.status, StatusCode::CREATED);
     let secret = created.json["secret"]

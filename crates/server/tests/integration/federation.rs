@@ -534,7 +534,8 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
         "nothing refused was stored"
     );
 
-    // A message to a peer that refuses it ends as not delivered, with why.
+    // A message to a peer that has not added this node waits for it, with
+    // why (see security_peering.rs).
     let c_admin = c.admin().await?;
     let _ = c_admin;
     pin(&a, &c).await?;
@@ -545,21 +546,22 @@ async fn messages_are_delivered_once_with_receipts_and_forgeries_refused(
         )
         .await?;
     let cid = to_c.json["message_id"].as_str().unwrap().to_owned();
-    let dead = wait_for(|| {
+    let waiting = wait_for(|| {
         let a_api = &a_api;
         let cid = cid.clone();
         async move {
             let m = a_api.get(&format!("/api/v1/outbox/{cid}")).await?.json;
-            Ok((m["status"] == "dead").then_some(m))
+            Ok((m["waiting_for_peer"] == true).then_some(m))
         }
     })
     .await?;
+    assert_eq!(waiting["status"], "pending", "{waiting}");
     assert!(
-        dead["last_error"]
+        waiting["last_error"]
             .as_str()
             .unwrap()
             .contains("unknown_sender"),
-        "{dead}"
+        "{waiting}"
     );
     Ok(())
 }
@@ -902,6 +904,17 @@ async fn a_preservation_request_travels_and_both_sides_move_together(
         )
         .await?;
     assert_eq!(again.code(), "already_sent");
+    // Sides: once sent to the peer, the sending node records only the
+    // requesting side's actions; the requested side's reach it from B.
+    assert_eq!(sent.json["available_actions"], json!(["withdraw"]));
+    let ack_here = act(&o, &id, "acknowledge").await?;
+    assert_eq!(ack_here.status, StatusCode::CONFLICT, "{}", ack_here.text);
+    assert_eq!(ack_here.code(), "other_sides_action");
+    let page = web.get(&format!("/requests/{id}")).await?.text;
+    assert!(
+        !page.contains("value=\"acknowledge\"") && page.contains("value=\"withdraw\""),
+        "{page}"
+    );
 
     // It arrives at the requested node as an incoming request, for its
     // duty officer.
@@ -921,6 +934,21 @@ async fn a_preservation_request_travels_and_both_sides_move_together(
         "203.0.113.5"
     );
     let in_id = incoming["id"].as_str().unwrap().to_owned();
+    // The requested side cannot withdraw the requester's request.
+    let offered: Vec<&str> = incoming["available_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        offered.contains(&"acknowledge") && !offered.contains(&"withdraw"),
+        "{offered:?}"
+    );
+    assert_eq!(
+        act(&bo, &in_id, "withdraw").await?.code(),
+        "other_sides_action"
+    );
 
     // The requested side acknowledges and preserves: the requesting side follows.
     assert_eq!(

@@ -6,12 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod accounts;
 mod api;
 mod audit;
+mod clocks;
 mod evidence;
 mod federation;
 mod knowledge;
 mod requests;
+mod security_edge;
+mod security_federation;
+mod security_peering;
+mod security_tokens;
 mod transactions;
 mod validation;
 mod web;

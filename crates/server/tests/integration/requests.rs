@@ -247,6 +247,26 @@ async fn a_preservation_request_from_draft_to_answer(backend: Backend) -> Result
             "answer_completely"
         ]
     );
+    // Sent by other means, the requested side's replies were recorded here
+    // by hand, and the history says so; this side's own actions are not
+    // marked.
+    let by_hand: Vec<(&str, bool)> = r.json["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or(""),
+                e["other_channel"] == true,
+            )
+        })
+        .collect();
+    assert!(by_hand.contains(&("acknowledge", true)), "{by_hand:?}");
+    assert!(
+        by_hand.contains(&("answer_completely", true)),
+        "{by_hand:?}"
+    );
+    assert!(by_hand.contains(&("mark_sent", false)), "{by_hand:?}");
 
     // Need to know: an outsider cannot see or move it, and the list is empty for them.
     let x = node.api(Some(&outsider.token));

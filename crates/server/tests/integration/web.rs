@@ -553,6 +553,8 @@ async fn tls_with_hsts_and_secure_cookies() -> Result<()> {
         deadlines: Default::default(),
         s3: None,
         federation: Default::default(),
+        edge: Default::default(),
+        smtp: None,
     };
     let running = entraide_server::Node::with_store(settings, store)?
         .start()

@@ -591,6 +591,23 @@ macro_rules! __sql_evidence {
                     .map_err(db_err)?;
                 Ok(())
             }
+
+            async fn evidence_bytes(&self, case_id: Option<Uuid>) -> StoreResult<u64> {
+                // SUM of BIGINT is NUMERIC on PostgreSQL: cast back.
+                let query = match case_id {
+                    Some(case_id) => sqlx::query_scalar::<_, i64>(
+                        "SELECT CAST(COALESCE((SELECT SUM(size) FROM evidence_items WHERE case_id = $1 AND state <> 'disposed'), 0) \
+                         + COALESCE((SELECT SUM(size) FROM evidence_uploads WHERE case_id = $1), 0) AS BIGINT)",
+                    )
+                    .bind(case_id),
+                    None => sqlx::query_scalar::<_, i64>(
+                        "SELECT CAST(COALESCE((SELECT SUM(size) FROM evidence_items WHERE state <> 'disposed'), 0) \
+                         + COALESCE((SELECT SUM(size) FROM evidence_uploads), 0) AS BIGINT)",
+                    ),
+                };
+                let bytes = query.fetch_one(&self.pool).await.map_err(db_err)?;
+                u64::try_from(bytes).map_err(|e| corrupt("evidence size", e))
+            }
         }
     };
 }

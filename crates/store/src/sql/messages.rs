@@ -319,6 +319,20 @@ macro_rules! __sql_messages {
                 Ok(())
             }
 
+            async fn outbox_due_now(&self, recipient: &str, now: OffsetDateTime) -> StoreResult<u64> {
+                let now = to_millis(now);
+                let done = sqlx::query(
+                    "UPDATE outbox_messages SET next_attempt_at = $1 WHERE recipient = $2 AND status = 'pending' \
+                     AND next_attempt_at > $1 AND (claimed_until IS NULL OR claimed_until <= $1)",
+                )
+                .bind(now)
+                .bind(recipient)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
             async fn outbox_retrieved(&self, id: Uuid, receipt: &str) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE outbox_messages SET retrieval_receipt = $1 WHERE message_id = $2 AND retrieval_receipt IS NULL",

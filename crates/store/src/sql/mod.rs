@@ -19,11 +19,14 @@ mod audit;
 mod cases;
 mod evidence;
 mod knowledge;
+mod mail;
 mod messages;
 mod organisations;
 mod peers;
 mod requests;
+mod resets;
 mod sessions;
+mod signatures;
 mod tokens;
 mod users;
 
@@ -44,8 +47,9 @@ macro_rules! impl_sql_store {
                 from_millis, to_millis, ApiToken, AuditEntry, AuditFilter, Case, CaseMember,
                 CooperationRequest, CustodyEvent, CustodyJob, Effects, EvidenceItem,
                 EvidenceUpload, ForeignTreeHead, InboxMessage, KnowledgeRow, NewAuditEntry,
-                NewCustodyEvent, NewUser, Organisation, OutboxMessage, Peer, RequestEvent,
-                RequestFilter, RequestLink, Session, StoreError, StoreResult, StoredTreeHead, User,
+                NewCustodyEvent, NewUser, Organisation, OutboxMail, OutboxMessage, PasswordReset,
+                Peer, RequestEvent, RequestFilter, RequestLink, Session, StoreError, StoreResult,
+                StoredTreeHead, User,
             };
 
             type Db = $db;
@@ -84,6 +88,9 @@ macro_rules! impl_sql_store {
             $crate::__sql_messages!($store);
             $crate::__sql_knowledge!($store);
             $crate::__sql_audit!($store);
+            $crate::__sql_signatures!($store);
+            $crate::__sql_mail!($store);
+            $crate::__sql_resets!($store);
 
             #[$crate::async_trait]
             impl $crate::Store for $store {

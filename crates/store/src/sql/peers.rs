@@ -130,6 +130,37 @@ macro_rules! __sql_peers {
                 Ok(true)
             }
 
+            async fn refresh_peer(&self, p: &Peer, audit: &NewAuditEntry) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let done = sqlx::query(
+                    "UPDATE peers SET base_url = $1, organisation = $2, country = $3, kind = $4, signing_key = $5, \
+                     signing_fingerprint = $6, encryption_key = $7, document = $8, signature = $9, updated_at = $10, \
+                     next_signing_key = $11, key_valid_until = $12 WHERE node_id = $13",
+                )
+                .bind(&p.base_url)
+                .bind(&p.organisation)
+                .bind(&p.country)
+                .bind(&p.kind)
+                .bind(&p.signing_key)
+                .bind(&p.signing_fingerprint)
+                .bind(&p.encryption_key)
+                .bind(&p.document)
+                .bind(&p.signature)
+                .bind(to_millis(p.updated_at))
+                .bind(&p.next_signing_key)
+                .bind(p.key_valid_until.map(to_millis))
+                .bind(&p.node_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_or(e, "peer"))?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(true)
+            }
+
             async fn remove_peer(&self, node_id: &str, audit: &NewAuditEntry) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("DELETE FROM peers WHERE node_id = $1")

@@ -11,8 +11,8 @@ macro_rules! __sql_sessions {
         impl $crate::SessionStore for $store {
             async fn create_session(&self, s: &Session) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, csrf_token, second_factor_pending, created_at, last_seen_at, client_ip) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO sessions (id_hash, user_id, csrf_token, second_factor_pending, created_at, last_seen_at, client_ip, second_factor_done) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&s.id_hash)
                 .bind(s.user_id)
@@ -21,6 +21,7 @@ macro_rules! __sql_sessions {
                 .bind(to_millis(s.created_at))
                 .bind(to_millis(s.last_seen_at))
                 .bind(&s.client_ip)
+                .bind(s.second_factor_done)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| conflict_or(e, "session"))?;
@@ -29,7 +30,8 @@ macro_rules! __sql_sessions {
 
             async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
                 let row = sqlx::query(
-                    "SELECT id_hash, user_id, csrf_token, second_factor_pending, created_at, last_seen_at, client_ip FROM sessions WHERE id_hash = $1",
+                    "SELECT id_hash, user_id, csrf_token, second_factor_pending, second_factor_done, created_at, last_seen_at, client_ip \
+                     FROM sessions WHERE id_hash = $1",
                 )
                 .bind(id_hash)
                 .fetch_optional(&self.pool)
@@ -41,6 +43,7 @@ macro_rules! __sql_sessions {
                     user_id: row.try_get("user_id").map_err(db_err)?,
                     csrf_token: row.try_get("csrf_token").map_err(db_err)?,
                     second_factor_pending: row.try_get("second_factor_pending").map_err(db_err)?,
+                    second_factor_done: row.try_get("second_factor_done").map_err(db_err)?,
                     created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
                     last_seen_at: from_millis(row.try_get("last_seen_at").map_err(db_err)?)?,
                     client_ip: row.try_get("client_ip").map_err(db_err)?,
@@ -58,8 +61,9 @@ macro_rules! __sql_sessions {
             }
 
             async fn complete_second_factor(&self, id_hash: &str) -> StoreResult<()> {
-                sqlx::query("UPDATE sessions SET second_factor_pending = $1 WHERE id_hash = $2")
+                sqlx::query("UPDATE sessions SET second_factor_pending = $1, second_factor_done = $2 WHERE id_hash = $3")
                     .bind(false)
+                    .bind(true)
                     .bind(id_hash)
                     .execute(&self.pool)
                     .await

@@ -1,5 +1,6 @@
 //! `UserStore`: accounts, sign-in failures and locks, TOTP, calendar keys
-//! (`users`; disabling a user or changing a password also ends sessions).
+//! (`users`; disabling a user, changing or resetting a password and
+//! resetting a second factor also end sessions).
 //! `USER_COLUMNS` and `user_from_row` also serve `TokenStore`.
 
 /// The `UserStore` half of `impl_sql_store!`, expanded inside its
@@ -8,7 +9,7 @@
 #[macro_export]
 macro_rules! __sql_users {
     ($store:ident) => {
-        const USER_COLUMNS: &str = "id, email, display_name, password_hash, roles, disabled, failed_sign_ins, locked_until, totp_secret, totp_enabled, locale, calendar_key_hash, created_at";
+        const USER_COLUMNS: &str = "id, email, display_name, password_hash, roles, disabled, failed_sign_ins, locked_until, totp_secret, totp_enabled, locale, calendar_key_hash, must_change_password, created_at";
 
         fn user_from_row(row: &DbRow) -> StoreResult<User> {
             let email: String = row.try_get("email").map_err(db_err)?;
@@ -28,8 +29,31 @@ macro_rules! __sql_users {
                 totp_enabled: row.try_get("totp_enabled").map_err(db_err)?,
                 locale: row.try_get("locale").map_err(db_err)?,
                 calendar_key_hash: row.try_get("calendar_key_hash").map_err(db_err)?,
+                must_change_password: row.try_get("must_change_password").map_err(db_err)?,
                 created_at: from_millis(row.try_get("created_at").map_err(db_err)?)?,
             })
+        }
+
+        /// Ends every session of the user.
+        async fn end_sessions(tx: &mut sqlx::Transaction<'_, Db>, user_id: Uuid) -> StoreResult<()> {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        }
+
+        /// Voids the user's reset links not used yet: a new password
+        /// makes them pointless, and one might be in a mailbox someone
+        /// else reads.
+        async fn void_reset_links(tx: &mut sqlx::Transaction<'_, Db>, user_id: Uuid) -> StoreResult<()> {
+            sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+            Ok(())
         }
 
         #[$crate::async_trait]
@@ -230,8 +254,9 @@ macro_rules! __sql_users {
 
             async fn set_password_hash(&self, id: Uuid, hash: &str, keep_session: Option<&str>, audit: &NewAuditEntry) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
                     .bind(hash)
+                    .bind(false)
                     .bind(id)
                     .execute(&mut *tx)
                     .await
@@ -242,6 +267,46 @@ macro_rules! __sql_users {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                void_reset_links(&mut tx, id).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn set_temporary_password(&self, id: Uuid, hash: &str, audit: &NewAuditEntry) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, must_change_password = $2, failed_sign_ins = $3, locked_until = NULL WHERE id = $4",
+                )
+                .bind(hash)
+                .bind(true)
+                .bind(0_i64)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                end_sessions(&mut tx, id).await?;
+                void_reset_links(&mut tx, id).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn reset_second_factor(&self, id: Uuid, audit: &NewAuditEntry) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let done = sqlx::query(
+                    "UPDATE users SET totp_secret = NULL, totp_enabled = $1, totp_last_step = NULL WHERE id = $2",
+                )
+                .bind(false)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                end_sessions(&mut tx, id).await?;
                 insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }

@@ -26,15 +26,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::buffers::{chunk_buffer, give_back};
-use super::spool::{incoming, io_err, joined, private_options};
+use super::spool::{incoming, io_err, joined, private_options, sender_id};
 use super::wire::{AttachmentRef, Progress, IN_FLIGHT, LIFETIME};
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
 use crate::app::transfers::{Transfer, Written};
-use crate::federation::signed::{
-    audit_if_refused, authenticate, authenticate_bound, open_from, pinned_sender, refused,
-    too_large, Authenticated,
-};
+use crate::federation::gate::{admit, pass, refuse, Client, Route};
+use crate::federation::signed::{audit_if_refused, open_from, refused, Authenticated};
 use crate::http::{json_response, ApiPath};
 
 /// How long a chunk that came ahead waits for the one before it.
@@ -75,7 +73,7 @@ async fn transfer(app: &AppState, from: &Authenticated, id: Uuid) -> AppResult<A
         };
         refused(code, e.to_string())
     })?;
-    let (part, done) = incoming(app, &from.peer.node_id, id, &manifest.sha256);
+    let (part, done) = incoming(app, &sender_id(&from.peer.node_id)?, id, &manifest.sha256);
     let t = Arc::new(Transfer {
         manifest,
         key,
@@ -100,22 +98,37 @@ async fn transfer(app: &AppState, from: &Authenticated, id: Uuid) -> AppResult<A
 #[utoipa::path(get, path = "/federation/attachments/{id}", tag = "federation",
     params(("id" = Uuid, Path, description = "the attachment's manifest message")),
     responses((status = 200, description = "chunks received so far and in all"),
-              (status = 403, body = entraide_proto::Problem), (status = 404, body = entraide_proto::Problem)))]
+              (status = 403, body = entraide_proto::Problem), (status = 404, body = entraide_proto::Problem),
+              (status = 409, body = entraide_proto::Problem, description = "`request_replayed`: this signed request was received before"),
+              (status = 429, body = entraide_proto::Problem, description = "`too_many_connections`: too many requests from this address are being read")))]
 /// `GET /federation/attachments/{id}`: how many chunks of an attachment
 /// this node holds (the sender's resume point). HTTP-signed by the sender.
 pub async fn status(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
+    client: Client,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> AppResult<Response> {
+    let path = format!("/federation/attachments/{id}");
+    let route = Route {
+        binding: BodyBinding::ContentDigest,
+        method: "GET",
+        path: &path,
+        limit: 0,
+        what: "a status request",
+    };
+    let (admitted, _) = match pass(&app, client, &headers, body, &route, Vec::new()).await {
+        Ok(passed) => passed,
+        Err(refusal) => return Ok(refusal),
+    };
+    let from = &admitted.from;
     let result = async {
-        let path = format!("/federation/attachments/{id}");
-        let from = authenticate(&app, &headers, &[], "GET", &path).await?;
-        let t = transfer(&app, &from, id).await?;
+        let t = transfer(&app, from, id).await?;
         Ok::<_, AppError>(progress(&t, t.held()))
     }
     .await;
-    audit_if_refused(&app, &headers, &result).await?;
+    audit_if_refused(&app, client.0, from, &result).await?;
     Ok(json_response(StatusCode::OK, &result?))
 }
 
@@ -125,7 +138,10 @@ pub async fn status(
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the chunk sealed with the content key"),
     responses((status = 200, description = "chunks received so far and in all"),
               (status = 400, body = entraide_proto::Problem), (status = 403, body = entraide_proto::Problem),
-              (status = 409, body = entraide_proto::Problem)))]
+              (status = 408, body = entraide_proto::Problem, description = "`body_read_timeout`: the chunk did not arrive in time"),
+              (status = 409, body = entraide_proto::Problem, description = "`attachment_chunk_out_of_order`, or `request_replayed`: this signed request was received before"),
+              (status = 413, body = entraide_proto::Problem),
+              (status = 429, body = entraide_proto::Problem, description = "`too_many_connections`: too many requests from this address are being read")))]
 /// `PUT /federation/attachments/{id}/{n}`: chunk `n`, sealed with the
 /// manifest's content key, the request signature bound to its tag
 /// (`Chunk-Tag`). Opened before it is written; chunks are written in
@@ -135,55 +151,45 @@ pub async fn status(
 pub async fn put_chunk(
     State(app): State<AppState>,
     ApiPath((id, index)): ApiPath<(Uuid, u32)>,
+    client: Client,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> AppResult<Response> {
-    // Up to 16 MiB are read only for a pinned, active peer.
-    let sender = match headers.get("signature-input").and_then(|v| v.to_str().ok()) {
-        Some(input) => pinned_sender(&app, input).await.map(|_| ()),
-        None => Err(refused(
-            "request_unsigned",
-            entraide_federation::httpsig::HttpSigError::Missing.to_string(),
-        )),
+    // Up to 16 MiB are read only for a pinned, active peer whose signature
+    // holds, into a kept buffer.
+    let path = format!("/federation/attachments/{id}/{index}");
+    let route = Route {
+        binding: BodyBinding::ChunkTag,
+        method: "PUT",
+        path: &path,
+        limit: usize::try_from(CHUNK_BYTES_MAX).unwrap_or(usize::MAX) + TAG_BYTES,
+        what: "the chunk",
     };
-    audit_if_refused(&app, &headers, &sender).await?;
-    sender?;
-    let body = read_chunk(&app, body).await?;
-    let result = receive_chunk(&app, &headers, id, index, body).await;
-    audit_if_refused(&app, &headers, &result).await?;
-    Ok(json_response(StatusCode::OK, &result?))
-}
-
-/// A chunk's request body, read into a kept buffer; an oversize one is
-/// refused (problem+json) and audited.
-async fn read_chunk(app: &AppState, body: axum::body::Body) -> AppResult<Vec<u8>> {
-    use futures_util::StreamExt;
-    let limit = usize::try_from(CHUNK_BYTES_MAX).unwrap_or(usize::MAX) + TAG_BYTES;
-    let mut buf = chunk_buffer(CHUNK_BYTES);
-    let mut frames = body.into_data_stream();
-    while let Some(frame) = frames.next().await {
-        let frame =
-            frame.map_err(|e| refused("request_body_unreadable", format!("the chunk: {e}")))?;
-        if buf.len() + frame.len() > limit {
+    let admitted = match admit(&app, client, &headers, &route).await {
+        Ok(a) => a,
+        Err(e) => return Ok(refuse(&app, client, &headers, e, Some(body)).await),
+    };
+    let body = match admitted.read(body, chunk_buffer(CHUNK_BYTES)).await {
+        Ok(body) => body,
+        Err((e, buf)) => {
             give_back(buf);
-            return Err(too_large(app, "the chunk").await);
+            return Ok(refuse(&app, client, &headers, e, None).await);
         }
-        buf.extend_from_slice(&frame);
-    }
-    Ok(buf)
+    };
+    let from = &admitted.from;
+    let result = receive_chunk(&app, from, id, index, body).await;
+    audit_if_refused(&app, client.0, from, &result).await?;
+    Ok(json_response(StatusCode::OK, &result?))
 }
 
 async fn receive_chunk(
     app: &AppState,
-    headers: &HeaderMap,
+    from: &Authenticated,
     id: Uuid,
     index: u32,
     sealed: Vec<u8>,
 ) -> AppResult<Progress> {
-    let path = format!("/federation/attachments/{id}/{index}");
-    let from =
-        authenticate_bound(app, BodyBinding::ChunkTag, headers, &sealed, "PUT", &path).await?;
-    let t = transfer(app, &from, id).await?;
+    let t = transfer(app, from, id).await?;
     let have = t.held();
     if index < have {
         return Ok(progress(&t, have));
@@ -395,7 +401,7 @@ pub async fn take(app: &AppState, sender: &str, a: &AttachmentRef, out: &Path) -
             "an attachment is named by its SHA-256 in hexadecimal".into(),
         ));
     }
-    let (_, done) = incoming(app, sender, a.id, &sha256);
+    let (_, done) = incoming(app, &sender_id(sender)?, a.id, &sha256);
     let size = tokio::fs::metadata(&done).await.map(|md| md.len()).ok();
     if size != Some(a.size) {
         return Err(AppError::Internal(format!(

@@ -22,6 +22,7 @@ use super::wire::{AttachmentRef, Progress, IN_FLIGHT, LIFETIME};
 use crate::app::audit::Actor;
 use crate::app::error::{AppError, AppResult};
 use crate::app::state::AppState;
+use crate::federation::answer::waiting_text;
 use crate::federation::outbox::{enqueue, seal_for};
 use crate::federation::signed::{problem_code, send_signed, send_signed_bound};
 
@@ -116,6 +117,9 @@ pub fn forget_outgoing(app: &AppState, id: Uuid) {
 pub enum PushError {
     /// Unreachable, or a passing refusal: try again later.
     Retry(String),
+    /// The peer no longer knows this node (`unknown_sender`): wait until
+    /// it adds it again, as for any message.
+    WaitingForPeer(String),
     /// Time is up for this round (the claim on the peer's queue would run
     /// out): carry on at once in the next round.
     Paused(String),
@@ -136,6 +140,9 @@ async fn progress(
             .map_err(|_| PushError::Retry(format!("{} gave no progress", peer.node_id)));
     }
     let code = problem_code(&text, status);
+    if code == "unknown_sender" {
+        return Err(PushError::WaitingForPeer(waiting_text(&peer.node_id)));
+    }
     let passing = !status.is_client_error()
         || matches!(
             status,

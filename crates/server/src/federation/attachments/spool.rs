@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use entraide_domain::NodeId;
 use uuid::Uuid;
 
 use crate::app::error::AppError;
@@ -24,10 +25,24 @@ pub(crate) fn outgoing(app: &AppState, id: Uuid) -> (PathBuf, PathBuf) {
     (dir.join(id.to_string()), dir.join(format!("{id}.json")))
 }
 
+/// A peer's id as a part of a file name: only a valid node id (letters,
+/// digits and hyphens) is, whatever was stored.
+pub(crate) fn sender_id(node_id: &str) -> Result<NodeId, AppError> {
+    NodeId::parse(node_id)
+        .ok()
+        .filter(|id| id.as_str() == node_id)
+        .ok_or_else(|| AppError::Internal(format!("peer id {node_id:?} is not a node id")))
+}
+
 /// Where an attachment from `sender` is written while it arrives, and
 /// where it is once complete: named with the SHA-256 it was checked
 /// against, so that only a message naming that hash can take it.
-pub(crate) fn incoming(app: &AppState, sender: &str, id: Uuid, sha256: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn incoming(
+    app: &AppState,
+    sender: &NodeId,
+    id: Uuid,
+    sha256: &str,
+) -> (PathBuf, PathBuf) {
     let dir = app.custody.attachment_dir("incoming");
     (
         dir.join(format!("{sender}-{id}.part")),
