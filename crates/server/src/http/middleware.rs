@@ -224,13 +224,14 @@ pub async fn refuse_unknown_methods(req: Request, next: Next) -> Response {
 /// type (415), too large (413).
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned + 'static, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         // Read as JSON first, then as `T`: serde builds a struct from an
         // array too (`[null, null]` would read as "no fields given"), so an
-        // array is refused here, whatever the route.
+        // array is refused here — except where the route takes raw JSON and
+        // names what it wants itself (a request's content: `content_required`).
         let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(v)) => v,
             Err(rejection) => return Err(json_rejection(rejection)),
@@ -242,7 +243,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 message,
             }])
         };
-        if value.is_array() {
+        let raw = std::any::TypeId::of::<T>() == std::any::TypeId::of::<serde_json::Value>();
+        if value.is_array() && !raw {
             return Err(invalid("the body must be a JSON object".into()));
         }
         serde_json::from_value::<T>(value)
